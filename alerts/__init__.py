@@ -1,0 +1,1 @@
+"""Alerts: watch rules, matching, channels and delivery."""

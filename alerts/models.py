@@ -1,0 +1,58 @@
+"""The data passed between alert stages: Hit -> Match -> Alert."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class TermKind(StrEnum):
+    PERSON = "person"
+    TOPIC = "topic"
+    KEYWORD = "keyword"
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One term of a rule found in one field of an article, as it was written there."""
+
+    term: str  # the term as configured, e.g. "Vladimir Putin"
+    kind: TermKind
+    surface: str  # the words in the article, e.g. "Putin's" -> "Putin"
+    field: str  # title, text or topics
+    snippet: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Match:
+    """A rule that an article satisfied, with every hit that made it so."""
+
+    rule: str
+    article_id: int
+    hits: tuple[Hit, ...]
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alert ready to send to one channel."""
+
+    id: int
+    message_id: str
+    rule: str
+    channel: str
+    attempts: int
+    matched: list[dict[str, Any]]
+    article: dict[str, Any]
+    created_at: str
+
+    def event(self) -> dict[str, Any]:
+        """The webhook event body (Standard Webhooks style: type, timestamp, data)."""
+        return {
+            "type": "article.matched",
+            "timestamp": self.created_at,
+            "data": {"rule": self.rule, "matched": self.matched, "article": self.article},
+        }

@@ -1,0 +1,1 @@
+"""Ingest: sources, fetching, parsing, cleaning, deduplication and storage of articles."""

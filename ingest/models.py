@@ -1,0 +1,44 @@
+"""The data passed between ingest stages: RawItem (as a source gave it) -> Article (clean)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class ContentKind(StrEnum):
+    """How a raw item's content is written, which decides how it is cleaned."""
+
+    FIXTURE = "fixture"  # a seed file: headline line, body lines, `Topics:` footer
+    HTML = "html"
+    TEXT = "text"
+
+
+@dataclass(frozen=True)
+class RawItem:
+    """One item as a source gave it, before any cleaning."""
+
+    source: str
+    key: str  # identity within the source: the GUID, else the link, else the fixture's path
+    content: str
+    kind: ContentKind
+    title: str | None = None
+    url: str | None = None
+    published_at: datetime | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Article:
+    """A cleaned article, ready to store and match."""
+
+    source: str
+    key: str
+    title: str
+    text: str
+    summary: str
+    topics: tuple[str, ...]
+    url: str | None
+    published_at: datetime | None
+    content_hash: str

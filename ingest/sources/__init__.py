@@ -1,0 +1,1 @@
+"""Where articles come from: a folder of fixture files, or a feed over HTTP."""
