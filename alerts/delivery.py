@@ -15,10 +15,7 @@ from newswatch.errors import DeliveryError
 log = logging.getLogger(__name__)
 
 # The Standard Webhooks retry schedule: the wait before each retry after the first attempt.
-RETRY_SCHEDULE = tuple(
-    timedelta(seconds=s)
-    for s in (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
-)
+RETRY_SCHEDULE = tuple(timedelta(seconds=s) for s in (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400))
 
 
 @dataclass(frozen=True)
@@ -49,13 +46,16 @@ async def deliver_due(
     with db.session() as session:
         alerts = outbox.due(session, now())
     for alert in alerts:
-        context = {"alert_id": alert.id, "rule": alert.rule, "channel": alert.channel,
-                   "article_id": alert.article["id"]}
+        context = {
+            "alert_id": alert.id,
+            "rule": alert.rule,
+            "channel": alert.channel,
+            "article_id": alert.article["id"],
+        }
         channel = channels.get(alert.channel)
         try:
             if channel is None:
-                raise DeliveryError(f"channel {alert.channel!r} is no longer configured",
-                                    retryable=False)
+                raise DeliveryError(f"channel {alert.channel!r} is no longer configured", retryable=False)
             await channel.send(alert)
         except DeliveryError as exc:
             retry_in = retry_delay(alert.attempts + 1) if exc.retryable else None

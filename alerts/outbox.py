@@ -41,8 +41,8 @@ def enqueue(session: Session, match: Match, channels: tuple[str, ...], now: date
         return 0
     dialect = session.get_bind().dialect.name
     insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(AlertRow).values(rows).on_conflict_do_nothing(
-        index_elements=["rule", "article_id", "channel"]
+    statement = (
+        insert(AlertRow).values(rows).on_conflict_do_nothing(index_elements=["rule", "article_id", "channel"])
     )
     result: Any = session.execute(statement)
     return int(result.rowcount or 0)

@@ -11,8 +11,8 @@ from newswatch.config import RuleConfig
 
 SNIPPET_CHARS = 60
 # A term matches whole words: no letter, digit or underscore may touch either end.
-_BEFORE = r"(?<![^\W_])(?<!\d)"
-_AFTER = r"(?![^\W_])(?!\d)"
+_BEFORE = r"(?<!\w)"
+_AFTER = r"(?!\w)"
 
 
 @dataclass(frozen=True)
@@ -34,9 +34,7 @@ class CompiledRule:
 
 def compile_rules(rules: list[RuleConfig]) -> list[CompiledRule]:
     """Every rule with its terms expanded (full names, last names, aliases) and compiled once."""
-    return [
-        CompiledRule(rule.name, tuple(_expand(rule)), tuple(rule.notify)) for rule in rules
-    ]
+    return [CompiledRule(rule.name, tuple(_expand(rule)), tuple(rule.notify)) for rule in rules]
 
 
 def _expand(rule: RuleConfig) -> list[Term]:

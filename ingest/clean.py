@@ -11,9 +11,7 @@ from html.parser import HTMLParser
 from ingest.models import Article, ContentKind, RawItem
 
 # Whole lines that are page furniture, not story: dropped wherever they stand.
-BOILERPLATE_LINES = (
-    re.compile(r"^\s*advert(isement)?\s*$", re.IGNORECASE),
-)
+BOILERPLATE_LINES = (re.compile(r"^\s*advert(isement)?\s*$", re.IGNORECASE),)
 # A closing footer line whose comma-separated values become the article's topics.
 TOPICS_FOOTER = re.compile(r"^\s*(topics|tags)\s*:\s*(?P<values>.*)$", re.IGNORECASE)
 SUMMARY_CHARS = 300
@@ -126,10 +124,33 @@ def _strip_footer(lines: list[str]) -> tuple[list[str], list[str]]:
 
 class _TextExtractor(HTMLParser):
     _SKIP = frozenset({"script", "style", "iframe", "form", "noscript", "template", "svg", "object"})
-    _BLOCK = frozenset({
-        "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
-        "section", "article", "header", "footer", "tr", "table", "pre", "hr", "figure", "figcaption",
-    })
+    _BLOCK = frozenset(
+        {
+            "p",
+            "div",
+            "br",
+            "li",
+            "ul",
+            "ol",
+            "h1",
+            "h2",
+            "h3",
+            "h4",
+            "h5",
+            "h6",
+            "blockquote",
+            "section",
+            "article",
+            "header",
+            "footer",
+            "tr",
+            "table",
+            "pre",
+            "hr",
+            "figure",
+            "figcaption",
+        }
+    )
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)

@@ -28,9 +28,7 @@ def store_articles(session: Session, articles: Iterable[Article], now: datetime)
     stored = []
     for article in articles:
         row = session.scalar(
-            select(ArticleRow).where(
-                ArticleRow.source == article.source, ArticleRow.item_key == article.key
-            )
+            select(ArticleRow).where(ArticleRow.source == article.source, ArticleRow.item_key == article.key)
         )
         if row is not None and row.content_hash == article.content_hash:
             continue

@@ -28,29 +28,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"newswatch {__version__}")
     parser.add_argument(
-        "-c", "--config", metavar="PATH",
+        "-c",
+        "--config",
+        metavar="PATH",
         help="config file (default: $NEWSWATCH_CONFIG, else config/newswatch.yaml)",
     )
-    parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="more log detail (-vv for debug)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log detail (-vv for debug)")
     parser.add_argument("-q", "--quiet", action="store_true", help="log only warnings and errors")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     run = commands.add_parser("run", help="poll sources on their schedules and send alerts")
-    run.add_argument("--once", action="store_true",
-                     help="poll every source once, deliver, and exit (1 if anything failed)")
+    run.add_argument(
+        "--once", action="store_true", help="poll every source once, deliver, and exit (1 if anything failed)"
+    )
 
     commands.add_parser("check", help="validate the config and exit (2 if it is not valid)")
 
     articles = commands.add_parser("articles", help="list stored articles, newest first")
     articles.add_argument("--json", action="store_true", help="print JSON for scripts")
-    articles.add_argument("--limit", type=_positive, default=20, metavar="N",
-                          help="how many (default 20)")
+    articles.add_argument("--limit", type=_positive, default=20, metavar="N", help="how many (default 20)")
 
     alerts = commands.add_parser("alerts", help="list alerts and their delivery state")
     alerts.add_argument("--json", action="store_true", help="print JSON for scripts")
-    alerts.add_argument("--limit", type=_positive, default=50, metavar="N",
-                        help="how many (default 50)")
+    alerts.add_argument("--limit", type=_positive, default=50, metavar="N", help="how many (default 50)")
     return parser
 
 
@@ -84,8 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _check(config: Config, args: argparse.Namespace) -> int:
-    print(f"config OK: {len(config.sources)} sources, {len(config.channels)} channels,"
-          f" {len(config.rules)} rules")
+    print(
+        f"config OK: {len(config.sources)} sources, {len(config.channels)} channels,"
+        f" {len(config.rules)} rules"
+    )
     return EXIT_OK
 
 
@@ -134,8 +136,10 @@ def _articles(config: Config, args: argparse.Namespace) -> int:
         print("no articles stored yet; run `newswatch run --once`")
     for row in rows:
         topics = f"  [{', '.join(row['topics'])}]" if row["topics"] else ""
-        print(f"{row['id']:>6}  {row['published_at'][:16]}  {row['source']:<12} "
-              f"{_cut(row['title'], 70)}{topics}")
+        print(
+            f"{row['id']:>6}  {row['published_at'][:16]}  {row['source']:<12} "
+            f"{_cut(row['title'], 70)}{topics}"
+        )
     return EXIT_OK
 
 
@@ -155,8 +159,10 @@ def _alerts(config: Config, args: argparse.Namespace) -> int:
         print("no alerts yet")
     for row in rows:
         error = f"  ({_cut(row['last_error'], 60)})" if row["last_error"] else ""
-        print(f"{row['id']:>6}  {row['status']:<8} {row['rule']:<18} -> {row['channel']:<12} "
-              f"{_cut(row['title'], 50)}{error}")
+        print(
+            f"{row['id']:>6}  {row['status']:<8} {row['rule']:<18} -> {row['channel']:<12} "
+            f"{_cut(row['title'], 50)}{error}"
+        )
     return EXIT_OK
 
 

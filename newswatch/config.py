@@ -189,8 +189,7 @@ class Config(_Model):
 
     @model_validator(mode="after")
     def _names_and_references(self) -> Config:
-        for kind, items in (("sources", self.sources), ("channels", self.channels),
-                            ("rules", self.rules)):
+        for kind, items in (("sources", self.sources), ("channels", self.channels), ("rules", self.rules)):
             seen: set[str] = set()
             for item in items:
                 if item.name in seen:
@@ -226,7 +225,11 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: YAML syntax error: {exc.problem or exc.context}") from None
+        detail = exc.problem or exc.context or "cannot parse"
+        if exc.problem and exc.context and exc.context_mark:
+            opened = exc.context_mark
+            detail += f" ({exc.context} at line {opened.line + 1}, column {opened.column + 1})"
+        raise ConfigError(f"{where}: YAML syntax error: {detail}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: YAML syntax error: {exc}") from None
     if raw is None:
@@ -313,9 +316,7 @@ def _check_references(path: Path, config: Config) -> None:
 
 def _resolve_paths(config: Config, base: Path, *, from_env: bool) -> Config:
     sources = [
-        s.model_copy(update={"directory": (base / s.directory).resolve()})
-        if s.directory is not None
-        else s
+        s.model_copy(update={"directory": (base / s.directory).resolve()}) if s.directory is not None else s
         for s in config.sources
     ]
     database = config.database

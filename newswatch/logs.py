@@ -15,8 +15,9 @@ class ContextFormatter(logging.Formatter):
         line = super().format(record)
         context = {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
         if context:
-            line += " " + " ".join(f"{k}={v!r}" if isinstance(v, str) and " " in v else f"{k}={v}"
-                                   for k, v in context.items())
+            line += " " + " ".join(
+                f"{k}={v!r}" if isinstance(v, str) and " " in v else f"{k}={v}" for k, v in context.items()
+            )
         return line
 
 

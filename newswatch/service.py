@@ -68,7 +68,9 @@ class Service:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         for client in (self._feed_client, self._hook_client):
@@ -114,8 +116,14 @@ class Service:
             state.articles_seen += new
             state.etag, state.last_modified = etag, last_modified
         outcome = PollOutcome(source.name, True, len(items), new, len(stored) - new, alerts)
-        log.info("polled: %d items, %d new, %d updated, %d alerts queued",
-                 outcome.items, outcome.new, outcome.updated, outcome.alerts, extra=context)
+        log.info(
+            "polled: %d items, %d new, %d updated, %d alerts queued",
+            outcome.items,
+            outcome.new,
+            outcome.updated,
+            outcome.alerts,
+            extra=context,
+        )
         return outcome
 
     async def _fetch(
@@ -129,9 +137,14 @@ class Service:
             return items, None, None, 200
         assert source.feed is not None and self._feed_client is not None
         result = await fetch_feed(
-            self._feed_client, source.name, source.feed,
-            etag=etag, last_modified=last_modified, headers=source.headers,
-            max_bytes=fetch.max_bytes, deadline=fetch.timeout.total_seconds() * 2,
+            self._feed_client,
+            source.name,
+            source.feed,
+            etag=etag,
+            last_modified=last_modified,
+            headers=source.headers,
+            max_bytes=fetch.max_bytes,
+            deadline=fetch.timeout.total_seconds() * 2,
         )
         return result.items, result.etag, result.last_modified, result.status
 
@@ -156,19 +169,28 @@ class Service:
                 continue
             seconds = source.every.total_seconds()
             scheduler.add_job(
-                self.poll, IntervalTrigger(seconds=seconds, jitter=min(seconds / 10, 60)),
-                args=[source], id=f"poll:{source.name}", name=f"poll {source.name}",
-                max_instances=1, coalesce=True, misfire_grace_time=int(seconds),
+                self.poll,
+                IntervalTrigger(seconds=seconds, jitter=min(seconds / 10, 60)),
+                args=[source],
+                id=f"poll:{source.name}",
+                name=f"poll {source.name}",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=int(seconds),
                 # Spread the first polls so many sources do not start in the same second.
                 next_run_time=now + timedelta(seconds=random.uniform(0, min(seconds / 10, 5))),
             )
         scheduler.add_job(
-            self.deliver, IntervalTrigger(seconds=DELIVERY_EVERY.total_seconds()),
-            id="deliver", name="deliver", max_instances=1, coalesce=True, next_run_time=now,
+            self.deliver,
+            IntervalTrigger(seconds=DELIVERY_EVERY.total_seconds()),
+            id="deliver",
+            name="deliver",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=now,
         )
         scheduler.start()
-        log.info("running: %d sources scheduled; stop with Ctrl-C or SIGTERM",
-                 len(scheduler.get_jobs()) - 1)
+        log.info("running: %d sources scheduled; stop with Ctrl-C or SIGTERM", len(scheduler.get_jobs()) - 1)
         try:
             await stop.wait()
         finally:
@@ -188,5 +210,4 @@ async def _finish_running_jobs(grace: float) -> None:
         task.cancel()
     if pending:
         await asyncio.wait(pending, timeout=1.0)
-        log.warning("stopped %d unfinished jobs; their work will be redone next start",
-                    len(pending))
+        log.warning("stopped %d unfinished jobs; their work will be redone next start", len(pending))

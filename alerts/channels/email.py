@@ -58,8 +58,9 @@ class EmailChannel:
         try:
             client: smtplib.SMTP
             if smtp.ssl:
-                client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=timeout,
-                                          context=ssl.create_default_context())
+                client = smtplib.SMTP_SSL(
+                    smtp.host, smtp.port, timeout=timeout, context=ssl.create_default_context()
+                )
             else:
                 client = smtplib.SMTP(smtp.host, smtp.port, timeout=timeout)
             with client:
@@ -69,13 +70,17 @@ class EmailChannel:
                     client.login(smtp.username, smtp.password or "")
                 client.send_message(message, to_addrs=recipients)
         except smtplib.SMTPResponseException as exc:
-            text = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) \
+            text = (
+                exc.smtp_error.decode(errors="replace")
+                if isinstance(exc.smtp_error, bytes)
                 else str(exc.smtp_error)
+            )
             raise DeliveryError(
                 f"email {self.name}: SMTP {exc.smtp_code} {text}", retryable=exc.smtp_code < 500
             ) from None
         except smtplib.SMTPRecipientsRefused as exc:
-            raise DeliveryError(f"email {self.name}: recipients refused: {exc.recipients}",
-                                retryable=False) from None
+            raise DeliveryError(
+                f"email {self.name}: recipients refused: {exc.recipients}", retryable=False
+            ) from None
         except (smtplib.SMTPException, OSError) as exc:
             raise DeliveryError(f"email {self.name}: {type(exc).__name__}: {exc}") from None

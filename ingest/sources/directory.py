@@ -26,15 +26,18 @@ def read_directory(source: str, folder: Path, *, max_bytes: int) -> list[RawItem
         try:
             size = path.stat().st_size
             if size > max_bytes:
-                log.warning("skipping file larger than fetch.max_bytes",
-                            extra={"source": source, "file": relative, "bytes": size})
+                log.warning(
+                    "skipping file larger than fetch.max_bytes",
+                    extra={"source": source, "file": relative, "bytes": size},
+                )
                 continue
             content = path.read_bytes().decode("utf-8", errors="replace")
         except OSError as exc:
             log.warning("cannot read file: %s", exc, extra={"source": source, "file": relative})
             continue
         items.append(
-            RawItem(source=source, key=f"file:{relative}", content=content,
-                    kind=ContentKind.FIXTURE, url=None)
+            RawItem(
+                source=source, key=f"file:{relative}", content=content, kind=ContentKind.FIXTURE, url=None
+            )
         )
     return items

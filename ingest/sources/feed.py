@@ -58,9 +58,10 @@ async def fetch_feed(
         raise SourceError(source, str(exc)) from None
     except httpx.HTTPError as exc:
         raise SourceError(source, f"cannot fetch {url}: {exc}") from None
-    items = parse_feed(source, bytes(body), str(response.url),
-                       response.headers.get("content-type", ""))
+    items = parse_feed(source, bytes(body), str(response.url), response.headers.get("content-type", ""))
     return FeedResult(
-        response.status_code, items,
-        response.headers.get("etag"), response.headers.get("last-modified"),
+        response.status_code,
+        items,
+        response.headers.get("etag"),
+        response.headers.get("last-modified"),
     )
