@@ -5,16 +5,25 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import typing
+import zlib
+from collections.abc import Awaitable, Callable, Iterable
 
+import brotli
+import httpcore
 import httpx
 
 from newswatch import __version__
 from newswatch.config import FetchSettings
 
 USER_AGENT = f"Newswatch/{__version__} (+https://github.com/newswatch/newswatch)"
-MAX_REDIRECTS = 5
+ACCEPT_ENCODING = "gzip, deflate, br"
 # 100.64.0.0/10 (carrier-grade NAT) is not `is_private` in Python, so it is listed by hand.
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
+
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+AddressPolicy = Callable[[str], bool]
+SocketOption = tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
 
 
 class PrivateAddressError(httpx.TransportError):
@@ -37,45 +46,214 @@ def is_public(address: str) -> bool:
     )
 
 
-class GuardedTransport(httpx.AsyncBaseTransport):
-    """Refuses requests whose host resolves to a non-public address (checked on every redirect hop)."""
+def _any_address(address: str) -> bool:
+    return True
 
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self._inner = inner
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        host = request.url.host
-        port = request.url.port or (443 if request.url.scheme == "https" else 80)
+async def system_resolver(host: str, port: int) -> list[str]:
+    """The addresses `host` resolves to, in the order the system prefers them."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Resolves each host once, connects to a checked address, and checks the socket's peer again.
+
+    Checking at connect time (not before the request) covers every redirect hop and DNS rebinding:
+    the address that is checked is the address that is connected to.
+    """
+
+    def __init__(self, allowed: AddressPolicy, resolver: Resolver = system_resolver) -> None:
+        self._allowed = allowed
+        self._resolve = resolver
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[SocketOption] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
         try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except socket.gaierror as exc:
-            raise httpx.ConnectError(f"cannot resolve {host}: {exc}", request=request) from None
-        for info in infos:
-            address = str(info[4][0])
-            if not is_public(address):
-                raise PrivateAddressError(
-                    f"{host} resolves to non-public address {address}; set"
-                    " fetch.allow_private_addresses: true to allow it",
-                    request=request,
-                )
-        return await self._inner.handle_async_request(request)
+            async with asyncio.timeout(timeout):
+                addresses = await self._resolve(host, port)
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"resolving {host} timed out") from None
+        except OSError as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from None
+        refused = [a for a in addresses if not self._allowed(a)]
+        if refused:
+            # One private answer is enough to refuse: a name that mixes public and private addresses
+            # is how rebinding attacks pick the private one later.
+            raise PrivateAddressError(
+                f"{host} resolves to non-public address {refused[0]}; set"
+                " fetch.allow_private_addresses: true to allow it"
+            )
+        last: Exception = httpcore.ConnectError(f"{host} has no address")
+        for address in addresses:
+            try:
+                stream = await self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
+            except httpcore.ConnectError as exc:
+                last = exc
+                continue
+            peer = stream.get_extra_info("server_addr")
+            peer_address = str(peer[0]) if peer else address
+            if not self._allowed(peer_address):
+                await stream.aclose()
+                raise PrivateAddressError(f"{host} connected to non-public address {peer_address}")
+            return stream
+        raise last
 
-    async def aclose(self) -> None:
-        await self._inner.aclose()
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[SocketOption] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("feeds are fetched over TCP only")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
 
 
-def make_client(settings: FetchSettings) -> httpx.AsyncClient:
-    """The shared async client for feeds: timeouts, redirects, a User-Agent, and the address guard."""
+class _GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's own transport, with its connection pool built on the guarded network backend."""
+
+    def __init__(self, backend: httpcore.AsyncNetworkBackend, limits: httpx.Limits) -> None:
+        super().__init__(limits=limits, trust_env=False)
+        # httpx takes no network backend argument, so the pool it built is swapped for one that uses
+        # ours (same settings: HTTP/1.1 keep-alive, the default TLS context). httpx is pinned below 1.0.
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=False),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            http1=True,
+            http2=False,
+            network_backend=backend,
+        )
+
+
+def make_client(
+    settings: FetchSettings,
+    *,
+    resolver: Resolver = system_resolver,
+    address_allowed: AddressPolicy | None = None,
+) -> httpx.AsyncClient:
+    """The shared async client for feeds: timeouts, keep-alive, a User-Agent, and the address guard.
+
+    Redirects are not followed here: the feed source follows them itself, hop by hop, to notice
+    permanent moves. `resolver` and `address_allowed` exist for tests (a made-up name on loopback).
+    """
     timeout = settings.timeout.total_seconds()
-    transport: httpx.AsyncBaseTransport = httpx.AsyncHTTPTransport(
-        limits=httpx.Limits(max_connections=20, max_keepalive_connections=10)
+    if address_allowed is None:
+        address_allowed = _any_address if settings.allow_private_addresses else is_public
+    limits = httpx.Limits(
+        max_connections=settings.concurrency,
+        max_keepalive_connections=settings.concurrency,
+        keepalive_expiry=30.0,
     )
-    if not settings.allow_private_addresses:
-        transport = GuardedTransport(transport)
     return httpx.AsyncClient(
-        transport=transport,
+        transport=_GuardedTransport(GuardedBackend(address_allowed, resolver), limits),
         timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-        follow_redirects=True,
-        max_redirects=MAX_REDIRECTS,
-        headers={"User-Agent": settings.user_agent or USER_AGENT},
+        follow_redirects=False,
+        trust_env=False,  # a proxy from the environment would hide the address actually connected
+        headers={"User-Agent": settings.user_agent or USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING},
     )
+
+
+class BodyTooLargeError(Exception):
+    """A response body, raw or decompressed, went past `fetch.max_bytes`."""
+
+
+class _Decoder(typing.Protocol):
+    def feed(self, chunk: bytes) -> bytes: ...
+
+
+class _Identity:
+    def feed(self, chunk: bytes) -> bytes:
+        return chunk
+
+
+class _Zlib:
+    """gzip or deflate, decompressed in bounded steps so a bomb never inflates past the cap."""
+
+    def __init__(self, encoding: str, limit: int) -> None:
+        # 47 = 32 (detect gzip or zlib header) + 15; raw deflate (no header) is retried below.
+        self._zlib = zlib.decompressobj(47 if encoding == "gzip" else 15)
+        self._encoding = encoding
+        self._limit = limit
+        self._started = False
+
+    def feed(self, chunk: bytes) -> bytes:
+        out = bytearray()
+        data = chunk
+        while data:
+            try:
+                piece = self._zlib.decompress(data, self._limit + 1 - len(out))
+            except zlib.error:
+                if self._encoding == "deflate" and not self._started:
+                    self._zlib = zlib.decompressobj(-15)
+                    self._started = True
+                    continue
+                raise
+            self._started = True
+            out += piece
+            if len(out) > self._limit:
+                raise BodyTooLargeError(f"decompressed body is larger than {self._limit} bytes")
+            data = self._zlib.unconsumed_tail
+            if not piece and not data:
+                break
+        return bytes(out)
+
+
+class _Brotli:
+    def __init__(self, limit: int) -> None:
+        self._brotli = brotli.Decompressor()
+        self._limit = limit
+
+    def feed(self, chunk: bytes) -> bytes:
+        out = bytearray(self._brotli.process(chunk, output_buffer_limit=self._limit + 1))
+        while (
+            len(out) <= self._limit
+            and not self._brotli.is_finished()
+            and not self._brotli.can_accept_more_data()
+        ):
+            out += self._brotli.process(b"", output_buffer_limit=self._limit + 1 - len(out))
+        if len(out) > self._limit:
+            raise BodyTooLargeError(f"decompressed body is larger than {self._limit} bytes")
+        return bytes(out)
+
+
+def _decoder(content_encoding: str, limit: int) -> _Decoder:
+    encoding = content_encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return _Identity()
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        return _Zlib("gzip" if encoding != "deflate" else "deflate", limit)
+    if encoding == "br":
+        return _Brotli(limit)
+    raise httpx.DecodingError(f"unsupported Content-Encoding {content_encoding!r}")
+
+
+async def read_body(response: httpx.Response, max_bytes: int) -> bytes:
+    """The decoded body of a streamed response, refused as soon as it (raw or decoded) passes max_bytes."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise BodyTooLargeError(f"body is {declared} bytes, more than {max_bytes}")
+    decoder = _decoder(response.headers.get("content-encoding", ""), max_bytes)
+    raw = 0
+    body = bytearray()
+    async for chunk in response.aiter_raw():
+        raw += len(chunk)
+        if raw > max_bytes:
+            raise BodyTooLargeError(f"body is larger than {max_bytes} bytes")
+        try:
+            body += decoder.feed(chunk)
+        except (zlib.error, brotli.error) as exc:
+            raise httpx.DecodingError(f"cannot decompress body: {exc}") from None
+        if len(body) > max_bytes:
+            raise BodyTooLargeError(f"decompressed body is larger than {max_bytes} bytes")
+    return bytes(body)

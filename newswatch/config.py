@@ -59,8 +59,18 @@ class _Model(BaseModel):
 class FetchSettings(_Model):
     allow_private_addresses: bool = False
     timeout: Duration = timedelta(seconds=30)
+    deadline: Duration | None = None  # a whole fetch, all hops and the body; default twice `timeout`
     max_bytes: int = Field(default=15 * 1024 * 1024, gt=0)
     user_agent: str | None = None
+    concurrency: int = Field(default=20, gt=0, le=1000)
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    backoff: Duration = timedelta(minutes=1)  # first wait after a failure; doubles per failure
+    max_backoff: Duration = timedelta(hours=6)
+
+    @property
+    def fetch_deadline(self) -> timedelta:
+        """How long one fetch may take in all: `deadline`, else twice `timeout`."""
+        return self.deadline if self.deadline is not None else self.timeout * 2
 
 
 class SourceConfig(_Model):
@@ -70,6 +80,8 @@ class SourceConfig(_Model):
     every: Duration = timedelta(minutes=15)
     enabled: bool = True
     headers: dict[str, str] = Field(default_factory=dict)
+    user_agent: str | None = None
+    timeout: Duration | None = None  # per request; default `fetch.timeout`
 
     @model_validator(mode="after")
     def _one_kind(self) -> SourceConfig:

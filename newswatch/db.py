@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Dialect,
     Engine,
@@ -73,6 +74,11 @@ class SourceState(Base):
     next_poll_at: Mapped[datetime | None]
     failures: Mapped[int] = mapped_column(Integer, default=0)
     articles_seen: Mapped[int] = mapped_column(Integer, default=0)
+    feed_url: Mapped[str | None] = mapped_column(Text)  # the configured URL the fields below apply to
+    current_url: Mapped[str | None] = mapped_column(Text)  # where a 301/308 moved it
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    retry_not_before: Mapped[datetime | None]  # Retry-After or backoff: no poll before this
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)  # 410 Gone
 
 
 class ArticleRow(Base):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,8 +21,9 @@ from alerts.rules import compile_rules, match_article
 from ingest.clean import clean
 from ingest.http import make_client
 from ingest.models import RawItem
+from ingest.polling import backoff, first_poll_offset
 from ingest.sources.directory import read_directory
-from ingest.sources.feed import fetch_feed
+from ingest.sources.feed import FeedFetchError, fetch_feed
 from ingest.store import source_state, store_articles
 from newswatch.config import Config, SourceConfig
 from newswatch.db import Database, utcnow
@@ -46,6 +46,7 @@ class PollOutcome:
     updated: int = 0
     alerts: int = 0
     error: str | None = None
+    skipped: str | None = None  # why the source was not polled (disabled, or inside its retry window)
 
 
 class Service:
@@ -60,6 +61,7 @@ class Service:
         self._hook_client: httpx.AsyncClient | None = None
         self.channels: dict[str, Channel] = {}
         self._delivering = asyncio.Lock()
+        self._fetching = asyncio.Semaphore(config.fetch.concurrency)
 
     async def __aenter__(self) -> Service:
         self._feed_client = make_client(self.config.fetch)
@@ -83,18 +85,23 @@ class Service:
         started = self.now()
         with self.db.session() as session:
             state = source_state(session, source.name, source.location)
+            if state.feed_url != source.feed:  # a new URL in the config starts afresh
+                state.feed_url, state.current_url, state.disabled = source.feed, None, False
+                state.retry_not_before = None
             etag, last_modified = state.etag, state.last_modified
+            url = state.current_url or source.feed
+            skip = _skip_reason(state.disabled, state.retry_not_before, started)
+        if skip is not None:
+            log.info("skipped: %s", skip, extra=context)
+            return PollOutcome(source.name, ok=True, skipped=skip)
         try:
-            items, etag, last_modified, status = await self._fetch(source, etag, last_modified)
+            async with self._fetching:
+                items, etag, last_modified, status, moved_to = await self._fetch(
+                    source, url, etag, last_modified
+                )
             articles = [clean(item) for item in items]
         except SourceError as exc:
-            with self.db.session() as session:
-                state = source_state(session, source.name, source.location)
-                state.last_polled_at = started
-                state.last_status = "error"
-                state.last_error = exc.reason
-                state.failures += 1
-            log.error("poll failed: %s", exc.reason, extra=context)
+            self._record_failure(source, exc, started)
             return PollOutcome(source.name, ok=False, error=exc.reason)
 
         alerts = 0
@@ -113,8 +120,14 @@ class Service:
             state.last_status = "not modified" if status == 304 else "ok"
             state.last_error = None
             state.failures = 0
+            state.retry_not_before = None
+            state.next_poll_at = started + source.every
+            state.http_status = status if source.feed is not None else None
             state.articles_seen += new
             state.etag, state.last_modified = etag, last_modified
+            if moved_to is not None and moved_to != state.current_url:
+                log.warning("feed moved permanently to %s; polled there from now on", moved_to, extra=context)
+                state.current_url = moved_to
         outcome = PollOutcome(source.name, True, len(items), new, len(stored) - new, alerts)
         log.info(
             "polled: %d items, %d new, %d updated, %d alerts queued",
@@ -126,27 +139,62 @@ class Service:
         )
         return outcome
 
+    def _record_failure(self, source: SourceConfig, exc: SourceError, started: datetime) -> None:
+        """Store a failed poll: its error and status, and the window before the next try."""
+        context = {"source": source.name}
+        fetch = self.config.fetch
+        status = getattr(exc, "status", None)
+        with self.db.session() as session:
+            state = source_state(session, source.name, source.location)
+            state.last_polled_at = started
+            state.last_status = "error"
+            state.last_error = exc.reason
+            state.http_status = status
+            state.failures += 1
+            wait = backoff(state.failures, fetch.backoff, fetch.max_backoff)
+            retry_after = getattr(exc, "retry_after", None)
+            if retry_after is not None:
+                wait = min(retry_after, fetch.max_backoff)
+            state.retry_not_before = started + wait
+            state.next_poll_at = max(started + source.every, state.retry_not_before)
+            if isinstance(exc, FeedFetchError) and exc.gone:
+                state.disabled = True
+                state.last_status = "gone"
+                log.error(
+                    "DISABLED: %s answered 410 Gone; this source will not be polled again until its"
+                    " feed URL changes in the config",
+                    state.current_url or source.feed,
+                    extra=context,
+                )
+                return
+        log.error("poll failed: %s (next try in %ds)", exc.reason, wait.total_seconds(), extra=context)
+
     async def _fetch(
-        self, source: SourceConfig, etag: str | None, last_modified: str | None
-    ) -> tuple[list[RawItem], str | None, str | None, int]:
+        self, source: SourceConfig, url: str | None, etag: str | None, last_modified: str | None
+    ) -> tuple[list[RawItem], str | None, str | None, int, str | None]:
         fetch = self.config.fetch
         if source.directory is not None:
             items = await asyncio.to_thread(
                 read_directory, source.name, source.directory, max_bytes=fetch.max_bytes
             )
-            return items, None, None, 200
-        assert source.feed is not None and self._feed_client is not None
+            return items, None, None, 200, None
+        assert url is not None and self._feed_client is not None
+        headers = dict(source.headers)
+        if source.user_agent:
+            headers["User-Agent"] = source.user_agent
         result = await fetch_feed(
             self._feed_client,
             source.name,
-            source.feed,
+            url,
             etag=etag,
             last_modified=last_modified,
-            headers=source.headers,
+            headers=headers,
             max_bytes=fetch.max_bytes,
-            deadline=fetch.timeout.total_seconds() * 2,
+            deadline=fetch.fetch_deadline.total_seconds(),
+            timeout=source.timeout.total_seconds() if source.timeout is not None else None,
+            max_redirects=fetch.max_redirects,
         )
-        return result.items, result.etag, result.last_modified, result.status
+        return result.items, result.etag, result.last_modified, result.status, result.moved_to
 
     async def deliver(self) -> DeliveryReport:
         """Send what the outbox holds that is due (one drain at a time)."""
@@ -178,7 +226,7 @@ class Service:
                 coalesce=True,
                 misfire_grace_time=int(seconds),
                 # Spread the first polls so many sources do not start in the same second.
-                next_run_time=now + timedelta(seconds=random.uniform(0, min(seconds / 10, 5))),
+                next_run_time=now + first_poll_offset(source.name, source.every, len(self.config.sources)),
             )
         scheduler.add_job(
             self.deliver,
@@ -197,6 +245,14 @@ class Service:
             scheduler.shutdown(wait=False)
             await _finish_running_jobs(SHUTDOWN_GRACE_SECONDS)
             log.info("stopped")
+
+
+def _skip_reason(disabled: bool, retry_not_before: datetime | None, now: datetime) -> str | None:
+    if disabled:
+        return "disabled after 410 Gone"
+    if retry_not_before is not None and now < retry_not_before:
+        return f"waiting until {retry_not_before:%Y-%m-%d %H:%M:%S}Z (Retry-After or backoff)"
+    return None
 
 
 async def _finish_running_jobs(grace: float) -> None:

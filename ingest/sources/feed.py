@@ -1,26 +1,71 @@
-"""The feed source: one conditional GET of a feed URL, bounded in size and time."""
+"""The feed source: one conditional GET of a feed URL, bounded in size and time, redirects by hand."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 
 import httpx
 
-from ingest.http import PrivateAddressError
+from ingest.http import BodyTooLargeError, PrivateAddressError, read_body
 from ingest.models import RawItem
 from ingest.parse import parse_feed
 from newswatch.errors import SourceError
 
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+PERMANENT = frozenset({301, 308})
+
 
 @dataclass(frozen=True)
 class FeedResult:
-    """What one fetch of a feed gave: items (empty on 304) and the validators to send next time."""
+    """What one fetch of a feed gave: items (empty on 304), the validators, and where it now lives."""
 
     status: int
     items: list[RawItem]
     etag: str | None
     last_modified: str | None
+    moved_to: str | None = None  # set when every hop was a permanent redirect (301/308)
+
+
+class FeedFetchError(SourceError):
+    """A fetch that failed, with what the server said: its status and any Retry-After."""
+
+    def __init__(
+        self,
+        source: str,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: timedelta | None = None,
+        moved_to: str | None = None,
+    ) -> None:
+        super().__init__(source, message)
+        self.status = status
+        self.retry_after = retry_after
+        self.moved_to = moved_to
+
+    @property
+    def gone(self) -> bool:
+        """The server said 410 Gone: the feed will not come back."""
+        return self.status == 410
+
+
+def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
+    """A Retry-After header (seconds, or an HTTP date) as a wait from `now`; None if absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return timedelta(seconds=int(value))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(when - now, timedelta(0))
 
 
 async def fetch_feed(
@@ -33,35 +78,102 @@ async def fetch_feed(
     headers: dict[str, str] | None = None,
     max_bytes: int,
     deadline: float,
+    timeout: float | None = None,
+    max_redirects: int = 5,
 ) -> FeedResult:
-    """GET `url` (conditionally), parse it, and return its items; raise SourceError on any failure."""
+    """GET `url` (conditionally), follow redirects hop by hop, parse, and return the items.
+
+    Raises FeedFetchError on any failure: HTTP errors, refused addresses, too-large bodies, timeouts.
+    """
     request_headers = dict(headers or {})
     if etag:
         request_headers["If-None-Match"] = etag
     if last_modified:
         request_headers["If-Modified-Since"] = last_modified
+    request_timeout: httpx.Timeout | None = None
+    if timeout is not None:
+        request_timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0))
     try:
         async with asyncio.timeout(deadline):
-            async with client.stream("GET", url, headers=request_headers) as response:
-                if response.status_code == 304:
-                    return FeedResult(304, [], etag, last_modified)
-                if response.status_code >= 400:
-                    raise SourceError(source, f"HTTP {response.status_code} from {url}")
-                body = bytearray()
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) > max_bytes:
-                        raise SourceError(source, f"feed is larger than {max_bytes} bytes")
+            return await _follow(
+                client, source, url, request_headers, request_timeout, max_bytes, max_redirects
+            )
     except TimeoutError:
-        raise SourceError(source, f"no complete answer from {url} within {deadline:g}s") from None
+        raise FeedFetchError(source, f"no complete answer from {url} within {deadline:g}s") from None
     except PrivateAddressError as exc:
-        raise SourceError(source, str(exc)) from None
+        raise FeedFetchError(source, str(exc)) from None
+    except BodyTooLargeError as exc:
+        raise FeedFetchError(source, f"refused: {exc} (fetch.max_bytes)") from None
     except httpx.HTTPError as exc:
-        raise SourceError(source, f"cannot fetch {url}: {exc}") from None
-    items = parse_feed(source, bytes(body), str(response.url), response.headers.get("content-type", ""))
-    return FeedResult(
-        response.status_code,
-        items,
-        response.headers.get("etag"),
-        response.headers.get("last-modified"),
-    )
+        raise FeedFetchError(source, f"cannot fetch {url}: {type(exc).__name__}: {exc}") from None
+
+
+async def _follow(
+    client: httpx.AsyncClient,
+    source: str,
+    url: str,
+    headers: dict[str, str],
+    timeout: httpx.Timeout | None,
+    max_bytes: int,
+    max_redirects: int,
+) -> FeedResult:
+    current = httpx.URL(url)
+    moved_to: str | None = None
+    permanent = True
+    seen = {str(current)}
+    for _hop in range(max_redirects + 1):
+        request = client.build_request(
+            "GET",
+            current,
+            headers=headers,
+            timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+        )
+        response = await client.send(request, stream=True)
+        try:
+            status = response.status_code
+            if status in REDIRECTS:
+                location = response.headers.get("location")
+                if not location:
+                    raise FeedFetchError(source, f"HTTP {status} without a Location from {current}")
+                target = current.join(location)
+                if target.scheme not in ("http", "https"):
+                    raise FeedFetchError(source, f"redirect to a non-http URL {target} refused")
+                if str(target) in seen:
+                    raise FeedFetchError(source, f"redirect loop at {target}", status=status)
+                seen.add(str(target))
+                permanent = permanent and status in PERMANENT
+                if permanent:
+                    moved_to = str(target)
+                current = target
+                continue
+            if status == 304:
+                return FeedResult(
+                    304,
+                    [],
+                    response.headers.get("etag") or headers.get("If-None-Match"),
+                    response.headers.get("last-modified") or headers.get("If-Modified-Since"),
+                    moved_to,
+                )
+            if status >= 400 or status < 200:
+                retry_after = parse_retry_after(response.headers.get("retry-after"), datetime.now(UTC))
+                raise FeedFetchError(
+                    source,
+                    f"HTTP {status} from {current}",
+                    status=status,
+                    retry_after=retry_after if status in (429, 503) else None,
+                    moved_to=moved_to,
+                )
+            body = await read_body(response, max_bytes)
+        finally:
+            await response.aclose()
+        items = await asyncio.to_thread(
+            parse_feed, source, body, str(current), response.headers.get("content-type", "")
+        )
+        return FeedResult(
+            status,
+            items,
+            response.headers.get("etag"),
+            response.headers.get("last-modified"),
+            moved_to,
+        )
+    raise FeedFetchError(source, f"more than {max_redirects} redirects from {url}")
