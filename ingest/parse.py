@@ -43,12 +43,31 @@ def without_doctype(body: bytes) -> bytes:
     return _DOCTYPE.sub(b"", body)
 
 
+_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.IGNORECASE)
+_PROLOG = re.compile(rb"^\s*<\?xml[^>]*\?>")
+
+
+def with_header_charset(body: bytes, content_type: str) -> bytes:
+    """The body as UTF-8 when only the Content-Type header names its charset (the prolog names none)."""
+    match = _CHARSET.search(content_type)
+    if not match or match.group(1).lower().replace("_", "-") in ("utf-8", "utf8"):
+        return body
+    prolog = _PROLOG.match(body)
+    if prolog and b"encoding" in prolog.group(0):
+        return body
+    try:
+        text = body.decode(match.group(1))
+    except (LookupError, UnicodeDecodeError):
+        return body
+    return text.encode("utf-8")
+
+
 def parse_feed(source: str, body: bytes, url: str, content_type: str = "") -> list[RawItem]:
     """The items of an RSS 0.9x/1.0/2.0, Atom or JSON Feed document, newest data as the feed has it."""
     stripped = body.lstrip()
     if "json" in content_type or stripped.startswith(b"{"):
         return _parse_json_feed(source, body)
-    body = without_doctype(body)
+    body = with_header_charset(without_doctype(body), content_type)
     items = parse_fast(source, body)
     if items is not None:
         return items

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -33,6 +34,8 @@ class Served:
     content_type: str = "application/rss+xml"
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
+    etag: str | None = None  # answer 304 to a matching If-None-Match (or If-Modified-Since)
+    drip: float | None = None  # send the body one byte per `drip` seconds
 
 
 @dataclass
@@ -40,12 +43,14 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    local_address: str = ""  # the server address the request arrived at
 
 
 class HttpServer:
     """A real HTTP server on 127.0.0.1: serves `routes` on GET, records every POST."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
         self.routes: dict[str, Served] = {}
         self.received: list[Received] = []
         self.gets: list[Received] = []
@@ -54,18 +59,36 @@ class HttpServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                owner.gets.append(Received(self.path, dict(self.headers.items()), b""))
+                local = str(self.connection.getsockname()[0])
+                owner.gets.append(Received(self.path, dict(self.headers.items()), b"", local))
                 served = owner.routes.get(self.path)
                 if served is None:
                     self.send_error(404)
                     return
+                validators = (self.headers.get("If-None-Match"), self.headers.get("If-Modified-Since"))
+                if served.etag is not None and served.etag in validators:
+                    self.send_response(304)
+                    self.send_header("ETag", served.etag)
+                    self.end_headers()
+                    return
                 self.send_response(served.status)
                 self.send_header("Content-Type", served.content_type)
                 self.send_header("Content-Length", str(len(served.body)))
+                if served.etag is not None:
+                    self.send_header("ETag", served.etag)
                 for name, value in served.headers.items():
                     self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(served.body)
+                if served.drip is None:
+                    self.wfile.write(served.body)
+                    return
+                try:
+                    for i in range(len(served.body)):
+                        self.wfile.write(served.body[i : i + 1])
+                        self.wfile.flush()
+                        time.sleep(served.drip)
+                except OSError:  # the client gave up, as it should
+                    pass
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
@@ -78,13 +101,14 @@ class HttpServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer((host, 0), Handler)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+    def url(self, path: str, host: str | None = None) -> str:
+        host = host or (self.host if self.host != "0.0.0.0" else "127.0.0.1")
+        return f"http://{host}:{self.port}{path}"
 
     def close(self) -> None:
         self._server.shutdown()
