@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     articles.add_argument("--json", action="store_true", help="print JSON for scripts")
     articles.add_argument("--limit", type=_positive, default=20, metavar="N", help="how many (default 20)")
 
+    sources = commands.add_parser("sources", help="list sources and how their last polls went")
+    sources.add_argument("--json", action="store_true", help="print JSON for scripts")
+
     alerts = commands.add_parser("alerts", help="list alerts and their delivery state")
     alerts.add_argument("--json", action="store_true", help="print JSON for scripts")
     alerts.add_argument("--limit", type=_positive, default=50, metavar="N", help="how many (default 50)")
@@ -71,7 +74,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.setup(verbosity)
     try:
         config = load_config(config_path(args.config))
-        handler = {"run": _run, "check": _check, "articles": _articles, "alerts": _alerts}
+        handler = {
+            "run": _run,
+            "check": _check,
+            "articles": _articles,
+            "alerts": _alerts,
+            "sources": _sources,
+        }
         return handler[args.command](config, args)
     except ConfigError as exc:
         print(f"newswatch: {exc}", file=sys.stderr)
@@ -162,6 +171,31 @@ def _alerts(config: Config, args: argparse.Namespace) -> int:
         print(
             f"{row['id']:>6}  {row['status']:<8} {row['rule']:<18} -> {row['channel']:<12} "
             f"{_cut(row['title'], 50)}{error}"
+        )
+    return EXIT_OK
+
+
+def _sources(config: Config, args: argparse.Namespace) -> int:
+    from ingest.sources.status import source_rows
+
+    db = Database(config.database)
+    try:
+        with db.session() as session:
+            rows = source_rows(session, config.sources)
+    finally:
+        db.close()
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if not rows:
+        print("no sources configured")
+    for row in rows:
+        last = (row["last_poll"] or "-")[:19]
+        upcoming = (row["next_poll"] or "-")[:19]
+        error = f"  ({_cut(row['error'], 60)})" if row["error"] else ""
+        print(
+            f"{row['name']:<16} {row['status']:<20} last {last:<19}  next {upcoming:<19} "
+            f"{row['articles_seen']:>6} seen  {_cut(row['url'], 60)}{error}"
         )
     return EXIT_OK
 

@@ -23,7 +23,7 @@ from ingest.http import make_client
 from ingest.models import RawItem
 from ingest.polling import backoff, first_poll_offset
 from ingest.sources.directory import read_directory
-from ingest.sources.feed import FeedFetchError, fetch_feed
+from ingest.sources.feed import FeedFetchError, fetch_feed, parse_retry_after
 from ingest.store import source_state, store_articles
 from newswatch.config import Config, SourceConfig
 from newswatch.db import Database, utcnow
@@ -152,7 +152,9 @@ class Service:
             state.http_status = status
             state.failures += 1
             wait = backoff(state.failures, fetch.backoff, fetch.max_backoff)
-            retry_after = getattr(exc, "retry_after", None)
+            retry_after = None
+            if isinstance(exc, FeedFetchError):
+                retry_after = parse_retry_after(exc.retry_after, started)
             if retry_after is not None:
                 wait = min(retry_after, fetch.max_backoff)
             state.retry_not_before = started + wait

@@ -38,12 +38,12 @@ class FeedFetchError(SourceError):
         message: str,
         *,
         status: int | None = None,
-        retry_after: timedelta | None = None,
+        retry_after: str | None = None,
         moved_to: str | None = None,
     ) -> None:
         super().__init__(source, message)
         self.status = status
-        self.retry_after = retry_after
+        self.retry_after = retry_after  # the raw header: the caller reads it against its own clock
         self.moved_to = moved_to
 
     @property
@@ -155,7 +155,7 @@ async def _follow(
                     moved_to,
                 )
             if status >= 400 or status < 200:
-                retry_after = parse_retry_after(response.headers.get("retry-after"), datetime.now(UTC))
+                retry_after = response.headers.get("retry-after")
                 raise FeedFetchError(
                     source,
                     f"HTTP {status} from {current}",
