@@ -19,6 +19,7 @@ from alerts.delivery import DeliveryReport, deliver_due
 from alerts.models import Match
 from alerts.outbox import enqueue
 from alerts.rules import compile_rules, match_article
+from ingest.boilerplate import compile_boilerplate
 from ingest.clean import clean
 from ingest.http import make_client
 from ingest.models import RawItem
@@ -56,6 +57,9 @@ class Service:
         self.db = db
         self.now = now
         self.rules = compile_rules(config.rules)
+        self.boilerplate = compile_boilerplate(
+            config.cleaning.boilerplate, replace_defaults=config.cleaning.replace_default_boilerplate
+        )
         self._feed_client: httpx.AsyncClient | None = None
         self._hook_client: httpx.AsyncClient | None = None
         self.channels: dict[str, Channel] = {}
@@ -86,7 +90,7 @@ class Service:
             etag, last_modified = state.etag, state.last_modified
         try:
             items, etag, last_modified, status = await self._fetch(source, etag, last_modified)
-            articles = [clean(item) for item in items]
+            articles = [clean(item, self.boilerplate, base=source.feed) for item in items]
         except SourceError as exc:
             with self.db.session() as session:
                 state = source_state(session, source.name, source.location)
