@@ -13,6 +13,7 @@ from types import TracebackType
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.orm import Session
 
 from alerts.channels import Channel, make_channel
 from alerts.delivery import DeliveryReport, deliver_due
@@ -21,11 +22,12 @@ from alerts.outbox import enqueue
 from alerts.rules import compile_rules, match_article
 from ingest.boilerplate import compile_boilerplate
 from ingest.clean import clean
+from ingest.dedup import NearDuplicateIndex
 from ingest.http import make_client
 from ingest.models import RawItem
 from ingest.sources.directory import read_directory
 from ingest.sources.feed import fetch_feed
-from ingest.store import source_state, store_articles
+from ingest.store import load_index, source_state, store_articles
 from newswatch.config import Config, SourceConfig
 from newswatch.db import Database, utcnow
 from newswatch.errors import SourceError
@@ -47,6 +49,7 @@ class PollOutcome:
     updated: int = 0
     alerts: int = 0
     error: str | None = None
+    merged: int = 0  # duplicates of stored articles, recorded as sightings
 
 
 class Service:
@@ -64,6 +67,7 @@ class Service:
         self._hook_client: httpx.AsyncClient | None = None
         self.channels: dict[str, Channel] = {}
         self._delivering = asyncio.Lock()
+        self._index: NearDuplicateIndex | None = None
 
     async def __aenter__(self) -> Service:
         self._feed_client = make_client(self.config.fetch)
@@ -103,7 +107,9 @@ class Service:
 
         alerts = 0
         with self.db.session() as session:  # articles, matches and outbox in one transaction
-            stored = store_articles(session, articles, started)
+            stored = store_articles(session, articles, started, self._near_duplicates(session, started))
+            merged = sum(1 for s in stored if s.merged)
+            stored = [s for s in stored if not s.merged]  # a duplicate's story has been matched already
             for item in stored:
                 for rule in self.rules:
                     hits = match_article(rule, item.article)
@@ -119,16 +125,27 @@ class Service:
             state.failures = 0
             state.articles_seen += new
             state.etag, state.last_modified = etag, last_modified
-        outcome = PollOutcome(source.name, True, len(items), new, len(stored) - new, alerts)
+        outcome = PollOutcome(source.name, True, len(items), new, len(stored) - new, alerts, merged=merged)
         log.info(
-            "polled: %d items, %d new, %d updated, %d alerts queued",
+            "polled: %d items, %d new, %d updated, %d duplicates merged, %d alerts queued",
             outcome.items,
             outcome.new,
             outcome.updated,
+            outcome.merged,
             outcome.alerts,
             extra=context,
         )
         return outcome
+
+    def _near_duplicates(self, session: Session, now: datetime) -> NearDuplicateIndex:
+        """The LSH index of recent articles: rebuilt from stored signatures on first use, then kept."""
+        if self._index is None:
+            dedup = self.config.dedup
+            self._index = load_index(session, NearDuplicateIndex(dedup.threshold, dedup.window), now)
+            log.info("dedup index loaded: %d recent articles", len(self._index))
+        else:
+            self._index.prune(now)
+        return self._index
 
     async def _fetch(
         self, source: SourceConfig, etag: str | None, last_modified: str | None
