@@ -1,35 +1,56 @@
-"""Cleaning: raw items become articles with a title, plain text, summary and topics."""
+"""Cleaning: raw items become articles with a title, plain text, display HTML, summary and topics."""
 
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 import unicodedata
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 
+import ftfy
+import nh3
+
+from ingest.boilerplate import DEFAULT, TOPICS_FOOTER, Boilerplate
+from ingest.canonical import canonical_link
+from ingest.language import detect_language
 from ingest.models import Article, ContentKind, RawItem
 
-# Whole lines that are page furniture, not story: dropped wherever they stand.
-BOILERPLATE_LINES = (re.compile(r"^\s*advert(isement)?\s*$", re.IGNORECASE),)
-# A closing footer line whose comma-separated values become the article's topics.
-TOPICS_FOOTER = re.compile(r"^\s*(topics|tags)\s*:\s*(?P<values>.*)$", re.IGNORECASE)
 SUMMARY_CHARS = 300
+# The display copy keeps structure and links, nothing that runs, loads or tracks.
+DISPLAY_TAGS = frozenset(
+    {"p", "br", "a", "em", "strong", "b", "i", "u", "ul", "ol", "li", "blockquote", "q", "cite", "code"}
+    | {"pre", "h2", "h3", "h4", "h5", "h6", "figure", "figcaption", "table", "tr", "td", "th", "sub", "sup"}
+)
+DISPLAY_ATTRIBUTES = {"a": {"href", "title"}}
+# class/id words that mark an ad slot or sponsored block in feed HTML.
+AD_SLOT = re.compile(
+    r"(?:^|[\s_-])(ad|ads|adv|advert|advertisement|adslot|adunit|ad-slot|ad-unit|dfp|gpt|sponsor|"
+    r"sponsored|promo|promoted|outbrain|taboola)(?:$|[\s_-])",
+    re.IGNORECASE,
+)
 
-_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000\ufeff]+")
+_PLAIN_BLOCK = re.compile(r"<(p|li|h[2-6]|blockquote)>([^<]*)</\1>")
 _SENTENCE_END = re.compile(r"(?<=[.!?\"'’”])\s+")
 
 
-def clean(item: RawItem) -> Article:
-    """Turn one raw item into a clean article (pure: no I/O, no clock)."""
+def clean(item: RawItem, boilerplate: Boilerplate = DEFAULT, base: str | None = None) -> Article:
+    """Turn one raw item into a clean article (pure: no I/O, no clock); `base` resolves relative links."""
     if item.kind is ContentKind.FIXTURE:
         title, lines, footer_topics = split_fixture(item.content)
-        title = item.title or title
+        title = normalize_text(item.title or "") or title
     else:
-        text = html_to_text(item.content) if item.kind is ContentKind.HTML else item.content
+        text = html_to_text(item.content) if item.kind is ContentKind.HTML else fix_text(item.content)
         lines, footer_topics = _strip_footer(_normal_lines(text))
         title = normalize_text(html_to_text(item.title or "")) or (lines[0] if lines else "")
-    lines = [line for line in lines if not is_boilerplate(line)]
+    lines = boilerplate.strip(lines)
+    if item.kind is ContentKind.HTML:
+        display = sanitize_html(item.content, boilerplate)
+    else:
+        display = lines_to_html(lines)
     text = "\n".join(lines)
     topics = unique_topics([*item.tags, *footer_topics])
     title = title or "(untitled)"
@@ -40,15 +61,17 @@ def clean(item: RawItem) -> Article:
         text=text,
         summary=summarize(text),
         topics=topics,
-        url=item.url,
-        published_at=item.published_at,
+        url=canonical_link(item.url, base or item.base),
+        published_at=to_utc(item.published_at),
         content_hash=content_hash(title, text, topics),
+        html=display,
+        language=detect_language(f"{title}\n{text}"),
     )
 
 
 def split_fixture(content: str) -> tuple[str, list[str], list[str]]:
     """A fixture file's headline (first non-empty line), body lines, and `Topics:` footer values."""
-    lines = _normal_lines(content)
+    lines = _normal_lines(fix_text(content))
     if not lines:
         return "", [], []
     title, body = lines[0], lines[1:]
@@ -56,14 +79,26 @@ def split_fixture(content: str) -> tuple[str, list[str], list[str]]:
     return title, body, topics
 
 
-def is_boilerplate(line: str) -> bool:
+def is_boilerplate(line: str, boilerplate: Boilerplate = DEFAULT) -> bool:
     """Whether a whole line is page furniture (an `Advert` slot and the like)."""
-    return any(pattern.match(line) for pattern in BOILERPLATE_LINES)
+    return boilerplate.is_furniture(line)
+
+
+def fix_text(text: str) -> str:
+    """Mojibake and Windows-1252 stray bytes repaired (curly quotes kept as written)."""
+    return ftfy.fix_text(text, uncurl_quotes=False, normalization="NFC")
 
 
 def normalize_text(text: str) -> str:
     """NFC, runs of spaces collapsed, ends trimmed."""
     return _SPACES.sub(" ", unicodedata.normalize("NFC", text)).strip()
+
+
+def to_utc(moment: datetime | None) -> datetime | None:
+    """A timestamp in UTC; a naive one is taken to be UTC already."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def summarize(text: str, limit: int = SUMMARY_CHARS) -> str:
@@ -102,11 +137,36 @@ def content_hash(title: str, text: str, topics: Iterable[str]) -> str:
 
 
 def html_to_text(markup: str) -> str:
-    """Plain text from HTML: scripts, styles and forms dropped, block elements kept as line breaks."""
+    """Plain text from HTML: scripts, styles, forms and ad slots dropped, blocks kept as line breaks."""
     parser = _TextExtractor()
     parser.feed(markup)
     parser.close()
     return parser.text()
+
+
+def sanitize_html(markup: str, boilerplate: Boilerplate = DEFAULT) -> str:
+    """A display copy of feed HTML: ad slots, scripts and furniture paragraphs gone, an allow-list of
+    tags and attributes kept."""
+    parser = _TextExtractor()
+    parser.feed(markup)
+    parser.close()
+    safe = nh3.clean(
+        parser.markup(),
+        tags=set(DISPLAY_TAGS),
+        attributes={k: set(v) for k, v in DISPLAY_ATTRIBUTES.items()},
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+    )
+
+    def furniture(block: re.Match[str]) -> str:
+        return "" if boilerplate.is_furniture(normalize_text(html.unescape(block[2]))) else block[0]
+
+    return _PLAIN_BLOCK.sub(furniture, safe).strip()
+
+
+def lines_to_html(lines: Iterable[str]) -> str:
+    """Plain lines as escaped paragraphs, the display copy of a fixture or text item."""
+    return "".join(f"<p>{html.escape(line, quote=False)}</p>" for line in lines)
 
 
 def _normal_lines(text: str) -> list[str]:
@@ -123,55 +183,61 @@ def _strip_footer(lines: list[str]) -> tuple[list[str], list[str]]:
 
 
 class _TextExtractor(HTMLParser):
-    _SKIP = frozenset({"script", "style", "iframe", "form", "noscript", "template", "svg", "object"})
+    _SKIP = frozenset(
+        {"script", "style", "iframe", "form", "noscript", "template", "svg", "object", "embed", "nav"}
+        | {"button", "select", "textarea", "input", "aside", "video", "audio", "canvas"}
+    )
+    _VOID = frozenset({"br", "hr", "img", "input", "meta", "link", "source", "wbr", "embed", "area", "col"})
     _BLOCK = frozenset(
-        {
-            "p",
-            "div",
-            "br",
-            "li",
-            "ul",
-            "ol",
-            "h1",
-            "h2",
-            "h3",
-            "h4",
-            "h5",
-            "h6",
-            "blockquote",
-            "section",
-            "article",
-            "header",
-            "footer",
-            "tr",
-            "table",
-            "pre",
-            "hr",
-            "figure",
-            "figcaption",
-        }
+        {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "section"}
+        | {"article", "header", "footer", "tr", "table", "pre", "hr", "figure", "figcaption", "dd", "dt"}
     )
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self._parts: list[str] = []
-        self._skipping = 0
+        self._markup: list[str] = []
+        self._skip_tag: str | None = None  # the element being skipped, and how deep inside it we are
+        self._skip_depth = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._SKIP:
-            self._skipping += 1
-        elif tag in self._BLOCK:
+        if self._skip_tag is not None:
+            if tag == self._skip_tag and tag not in self._VOID:
+                self._skip_depth += 1
+            return
+        marks = " ".join(v or "" for k, v in attrs if k in ("class", "id"))
+        if tag in self._SKIP or AD_SLOT.search(marks):
+            if tag not in self._VOID:
+                self._skip_tag, self._skip_depth = tag, 1
+            return
+        if tag in self._BLOCK:
             self._parts.append("\n")
+        self._markup.append(self.get_starttag_text() or "")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self._skip_tag is None and tag in self._BLOCK:
+            self._parts.append("\n")
+        if self._skip_tag is None and tag not in self._SKIP:
+            self._markup.append(self.get_starttag_text() or "")
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIP:
-            self._skipping = max(0, self._skipping - 1)
-        elif tag in self._BLOCK:
+        if self._skip_tag is not None:
+            if tag == self._skip_tag:
+                self._skip_depth -= 1
+                if self._skip_depth == 0:
+                    self._skip_tag = None
+            return
+        if tag in self._BLOCK:
             self._parts.append("\n")
+        self._markup.append(f"</{tag}>")
 
     def handle_data(self, data: str) -> None:
-        if not self._skipping:
+        if self._skip_tag is None:
             self._parts.append(data)
+            self._markup.append(html.escape(data, quote=False))
 
     def text(self) -> str:
-        return "\n".join(_normal_lines("".join(self._parts)))
+        return "\n".join(_normal_lines(fix_text("".join(self._parts))))
+
+    def markup(self) -> str:
+        return fix_text("".join(self._markup))

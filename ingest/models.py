@@ -27,6 +27,7 @@ class RawItem:
     url: str | None = None
     published_at: datetime | None = None
     tags: tuple[str, ...] = ()
+    base: str | None = None  # the feed's URL (or xml:base), against which a relative link resolves
 
 
 @dataclass(frozen=True)
@@ -42,3 +43,5 @@ class Article:
     url: str | None
     published_at: datetime | None
     content_hash: str
+    html: str = ""  # a sanitized display copy (allow-listed tags only)
+    language: str | None = None  # ISO 639-1 guess, None when unsure

@@ -1,4 +1,10 @@
-"""Storage of articles and of each source's poll state."""
+"""Storage of articles, their sightings, and each source's poll state.
+
+Each cleaned article is looked up at three levels before it becomes a new article: identity (the
+same source item, or the same canonical link), exact content (the same normalised text), and
+near-duplicate content (MinHash + LSH). A match on any level is recorded as a sighting of the
+existing article, so the outbox key (rule, article, channel) keeps alerts at one per story.
+"""
 
 from __future__ import annotations
 
@@ -6,47 +12,176 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ingest.dedup import NearDuplicateIndex, fingerprint, signature
 from ingest.models import Article
-from newswatch.db import ArticleRow, SourceState
+from newswatch.db import ArticleRow, SightingRow, SourceState
+
+FIRST, LINK, EXACT, NEAR = "first", "link", "exact", "near"
 
 
 @dataclass(frozen=True)
 class Stored:
-    """An article that was new or changed in this poll, with its database id."""
+    """An article that was new, changed or seen again in this poll, with its database id.
+
+    `merged` says the item was a duplicate of an article already stored (a new sighting of it).
+    """
 
     id: int
     article: Article
     is_new: bool
+    merged: bool = False
+    how: str = FIRST
 
 
-def store_articles(session: Session, articles: Iterable[Article], now: datetime) -> list[Stored]:
-    """Insert new articles and update changed ones; unchanged ones are left alone and not returned."""
+def store_articles(
+    session: Session,
+    articles: Iterable[Article],
+    now: datetime,
+    index: NearDuplicateIndex | None = None,
+) -> list[Stored]:
+    """Store new articles, update changed ones and record duplicates as sightings; unchanged items
+    are left alone and not returned. `index` enables near-duplicate merging (and is kept current)."""
     stored = []
     for article in articles:
-        row = session.scalar(
-            select(ArticleRow).where(ArticleRow.source == article.source, ArticleRow.item_key == article.key)
-        )
-        if row is not None and row.content_hash == article.content_hash:
-            continue
-        is_new = row is None
-        if row is None:
-            row = ArticleRow(source=article.source, item_key=article.key, first_seen_at=now)
-            session.add(row)
-        row.url = article.url
-        row.title = article.title
-        row.text = article.text
-        row.summary = article.summary
-        row.topics = list(article.topics)
-        row.published_at = article.published_at or row.published_at or now
-        row.updated_at = now
-        row.content_hash = article.content_hash
-        session.flush()
-        stored.append(Stored(row.id, article, is_new))
+        result = _store_one(session, article, now, index)
+        if result is not None:
+            stored.append(result)
     return stored
+
+
+def _store_one(
+    session: Session, article: Article, now: datetime, index: NearDuplicateIndex | None
+) -> Stored | None:
+    sighting = session.scalar(
+        select(SightingRow).where(SightingRow.source == article.source, SightingRow.item_key == article.key)
+    )
+    if sighting is not None:
+        sighting.last_seen_at = now
+        sighting.url = article.url or sighting.url
+        row = sighting.article
+        owns = row.source == article.source and row.item_key == article.key
+        if not owns or row.content_hash == article.content_hash:
+            return None  # a duplicate seen again, or an unchanged item: nothing to do
+        _fill(row, article, now)
+        session.flush()
+        _reindex(index, row)
+        return Stored(row.id, article, is_new=False)
+
+    text_hash = fingerprint(article.title, article.text)
+    sig = signature(article.text)
+    match = _find_duplicate(session, article, text_hash, sig, now, index)
+    if match is not None:
+        row, how, score = match
+        session.add(
+            SightingRow(
+                article=row,
+                source=article.source,
+                item_key=article.key,
+                url=article.url,
+                how=how,
+                similarity=score,
+                first_seen_at=now,
+                last_seen_at=now,
+            )
+        )
+        session.flush()
+        return Stored(row.id, article, is_new=False, merged=True, how=how)
+
+    row = ArticleRow(source=article.source, item_key=article.key, first_seen_at=now)
+    session.add(row)
+    _fill(row, article, now, text_hash, sig)
+    session.add(
+        SightingRow(
+            article=row,
+            source=article.source,
+            item_key=article.key,
+            url=article.url,
+            how=FIRST,
+            first_seen_at=now,
+            last_seen_at=now,
+        )
+    )
+    session.flush()
+    _reindex(index, row)
+    return Stored(row.id, article, is_new=True)
+
+
+def _find_duplicate(
+    session: Session,
+    article: Article,
+    text_hash: str,
+    sig: tuple[int, ...] | None,
+    now: datetime,
+    index: NearDuplicateIndex | None,
+) -> tuple[ArticleRow, str, float | None] | None:
+    if article.url is not None and urlsplit(article.url).path not in ("", "/"):
+        # A bare home-page link says nothing about which story it is (some feeds link every item there).
+        seen = session.scalar(select(SightingRow).where(SightingRow.url == article.url).limit(1))
+        if seen is not None:
+            return seen.article, LINK, None
+    same_text = session.scalar(
+        select(ArticleRow).where(ArticleRow.text_hash == text_hash).order_by(ArticleRow.id).limit(1)
+    )
+    if same_text is not None:
+        return same_text, EXACT, 1.0
+    if index is not None and sig is not None:
+        best = index.best_match(sig, now)
+        if best is not None:
+            row = session.get(ArticleRow, best[0])
+            if row is not None:
+                return row, NEAR, round(best[1], 4)
+            index.remove(best[0])  # indexed in a transaction that was rolled back
+    return None
+
+
+def _fill(
+    row: ArticleRow,
+    article: Article,
+    now: datetime,
+    text_hash: str | None = None,
+    sig: tuple[int, ...] | None = None,
+) -> None:
+    row.url = article.url
+    row.title = article.title
+    row.text = article.text
+    row.summary = article.summary
+    row.topics = list(article.topics)
+    row.html = article.html
+    row.language = article.language
+    row.published_at = article.published_at or row.published_at or now
+    row.updated_at = now
+    row.content_hash = article.content_hash
+    row.text_hash = text_hash or fingerprint(article.title, article.text)
+    fresh = sig if sig is not None else signature(article.text)
+    row.signature = list(fresh) if fresh is not None else None
+
+
+def _reindex(index: NearDuplicateIndex | None, row: ArticleRow) -> None:
+    if index is None:
+        return
+    if row.signature is None:
+        index.remove(row.id)
+    else:
+        index.add(row.id, row.signature, row.first_seen_at)
+
+
+def load_index(session: Session, index: NearDuplicateIndex, now: datetime) -> NearDuplicateIndex:
+    """Fill `index` from the signatures of articles first seen within its window (at start);
+    articles stored before signatures existed get theirs computed and saved here."""
+    query = select(ArticleRow).where(ArticleRow.first_seen_at >= now - index.window)
+    for row in session.scalars(query):
+        if row.text_hash is None:
+            row.text_hash = fingerprint(row.title, row.text)
+            sig = signature(row.text)
+            row.signature = list(sig) if sig is not None else None
+        if row.signature is not None:
+            index.add(row.id, row.signature, row.first_seen_at)
+    return index
 
 
 def recent_articles(session: Session, limit: int) -> list[ArticleRow]:
@@ -67,6 +202,18 @@ def article_dict(row: ArticleRow) -> dict[str, Any]:
         "topics": list(row.topics),
         "summary": row.summary,
         "text": row.text,
+        "html": row.html,
+        "language": row.language,
+        "sources": [
+            {
+                "source": s.source,
+                "url": s.url,
+                "seen_at": s.first_seen_at.isoformat(),
+                "how": s.how,
+                **({"similarity": s.similarity} if s.similarity is not None else {}),
+            }
+            for s in row.sightings
+        ],
     }
 
 

@@ -73,6 +73,26 @@ class FetchSettings(_Model):
         return self.deadline if self.deadline is not None else self.timeout * 2
 
 
+class CleaningSettings(_Model):
+    boilerplate: list[str] = Field(default_factory=list)
+    replace_default_boilerplate: bool = False
+
+    @field_validator("boilerplate")
+    @classmethod
+    def _regexes(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"{value!r} is not a regular expression: {exc}") from None
+        return values
+
+
+class DedupSettings(_Model):
+    threshold: float = Field(default=0.5, gt=0, le=1)
+    window: Duration = timedelta(days=7)
+
+
 class SourceConfig(_Model):
     name: str = Field(min_length=1)
     directory: Path | None = None
@@ -195,6 +215,8 @@ class RuleConfig(_Model):
 class Config(_Model):
     database: str = "sqlite:///newswatch.db"
     fetch: FetchSettings = FetchSettings()
+    cleaning: CleaningSettings = CleaningSettings()
+    dedup: DedupSettings = DedupSettings()
     sources: list[SourceConfig] = Field(default_factory=list)
     channels: list[ChannelConfig] = Field(default_factory=list)
     rules: list[RuleConfig] = Field(default_factory=list)

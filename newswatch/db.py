@@ -14,6 +14,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Engine,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -24,7 +25,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.exc import ArgumentError, OperationalError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from newswatch.errors import ConfigError
@@ -102,6 +103,36 @@ class ArticleRow(Base):
     first_seen_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     content_hash: Mapped[str] = mapped_column(String(64))
+    # Dedup: a fingerprint of the normalised text (exact level) and a MinHash signature (near level).
+    text_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    signature: Mapped[list[Any] | None] = mapped_column(JSON)
+    html: Mapped[str] = mapped_column(Text, default="")
+    language: Mapped[str | None] = mapped_column(String(16))
+    sightings: Mapped[list[SightingRow]] = relationship(
+        back_populates="article", lazy="selectin", order_by="SightingRow.id", passive_deletes=True
+    )
+
+
+class SightingRow(Base):
+    """One source item seen as (part of) an article: the first one, and every merged duplicate."""
+
+    __tablename__ = "sightings"
+    __table_args__ = (
+        UniqueConstraint("source", "item_key", name="uq_sightings_source_item"),
+        Index("ix_sightings_url", "url"),
+        Index("ix_sightings_article_id", "article_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(200))
+    item_key: Mapped[str] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)
+    how: Mapped[str] = mapped_column(String(20))  # first, link, exact or near: why it joined the article
+    similarity: Mapped[float | None] = mapped_column(Float)
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    article: Mapped[ArticleRow] = relationship(back_populates="sightings")
 
 
 class AlertRow(Base):

@@ -12,19 +12,22 @@ from types import TracebackType
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.orm import Session
 
 from alerts.channels import Channel, make_channel
 from alerts.delivery import DeliveryReport, deliver_due
 from alerts.models import Match
 from alerts.outbox import enqueue
 from alerts.rules import compile_rules, match_article
+from ingest.boilerplate import compile_boilerplate
 from ingest.clean import clean
+from ingest.dedup import NearDuplicateIndex
 from ingest.http import make_client
 from ingest.models import RawItem
 from ingest.polling import backoff, first_poll_offset
 from ingest.sources.directory import read_directory
 from ingest.sources.feed import FeedFetchError, fetch_feed, parse_retry_after
-from ingest.store import source_state, store_articles
+from ingest.store import load_index, source_state, store_articles
 from newswatch.config import Config, SourceConfig
 from newswatch.db import Database, utcnow
 from newswatch.errors import SourceError
@@ -47,6 +50,7 @@ class PollOutcome:
     alerts: int = 0
     error: str | None = None
     skipped: str | None = None  # why the source was not polled (disabled, or inside its retry window)
+    merged: int = 0  # duplicates of stored articles, recorded as sightings
 
 
 class Service:
@@ -57,11 +61,15 @@ class Service:
         self.db = db
         self.now = now
         self.rules = compile_rules(config.rules)
+        self.boilerplate = compile_boilerplate(
+            config.cleaning.boilerplate, replace_defaults=config.cleaning.replace_default_boilerplate
+        )
         self._feed_client: httpx.AsyncClient | None = None
         self._hook_client: httpx.AsyncClient | None = None
         self.channels: dict[str, Channel] = {}
         self._delivering = asyncio.Lock()
         self._fetching = asyncio.Semaphore(config.fetch.concurrency)
+        self._index: NearDuplicateIndex | None = None
 
     async def __aenter__(self) -> Service:
         self._feed_client = make_client(self.config.fetch)
@@ -99,14 +107,16 @@ class Service:
                 items, etag, last_modified, status, moved_to = await self._fetch(
                     source, url, etag, last_modified
                 )
-            articles = [clean(item) for item in items]
+            articles = [clean(item, self.boilerplate, base=url) for item in items]
         except SourceError as exc:
             self._record_failure(source, exc, started)
             return PollOutcome(source.name, ok=False, error=exc.reason)
 
         alerts = 0
         with self.db.session() as session:  # articles, matches and outbox in one transaction
-            stored = store_articles(session, articles, started)
+            stored = store_articles(session, articles, started, self._near_duplicates(session, started))
+            merged = sum(1 for s in stored if s.merged)
+            stored = [s for s in stored if not s.merged]  # a duplicate's story has been matched already
             for item in stored:
                 for rule in self.rules:
                     hits = match_article(rule, item.article)
@@ -128,12 +138,13 @@ class Service:
             if moved_to is not None and moved_to != state.current_url:
                 log.warning("feed moved permanently to %s; polled there from now on", moved_to, extra=context)
                 state.current_url = moved_to
-        outcome = PollOutcome(source.name, True, len(items), new, len(stored) - new, alerts)
+        outcome = PollOutcome(source.name, True, len(items), new, len(stored) - new, alerts, merged=merged)
         log.info(
-            "polled: %d items, %d new, %d updated, %d alerts queued",
+            "polled: %d items, %d new, %d updated, %d duplicates merged, %d alerts queued",
             outcome.items,
             outcome.new,
             outcome.updated,
+            outcome.merged,
             outcome.alerts,
             extra=context,
         )
@@ -170,6 +181,16 @@ class Service:
                 )
                 return
         log.error("poll failed: %s (next try in %ds)", exc.reason, wait.total_seconds(), extra=context)
+
+    def _near_duplicates(self, session: Session, now: datetime) -> NearDuplicateIndex:
+        """The LSH index of recent articles: rebuilt from stored signatures on first use, then kept."""
+        if self._index is None:
+            dedup = self.config.dedup
+            self._index = load_index(session, NearDuplicateIndex(dedup.threshold, dedup.window), now)
+            log.info("dedup index loaded: %d recent articles", len(self._index))
+        else:
+            self._index.prune(now)
+        return self._index
 
     async def _fetch(
         self, source: SourceConfig, url: str | None, etag: str | None, last_modified: str | None
