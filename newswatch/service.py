@@ -16,9 +16,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from alerts.channels import Channel, make_channel
 from alerts.delivery import DeliveryReport, deliver_due
-from alerts.models import Match
 from alerts.outbox import enqueue
-from alerts.rules import compile_rules, match_article
+from alerts.rules import Matcher
+from alerts.throttle import allowed
 from ingest.clean import clean
 from ingest.http import make_client
 from ingest.models import RawItem
@@ -55,7 +55,7 @@ class Service:
         self.config = config
         self.db = db
         self.now = now
-        self.rules = compile_rules(config.rules)
+        self.matcher = Matcher(config.rules)  # built once per config: rules change -> new Service
         self._feed_client: httpx.AsyncClient | None = None
         self._hook_client: httpx.AsyncClient | None = None
         self.channels: dict[str, Channel] = {}
@@ -100,11 +100,11 @@ class Service:
         alerts = 0
         with self.db.session() as session:  # articles, matches and outbox in one transaction
             stored = store_articles(session, articles, started)
+            rules = {rule.name: rule for rule in self.matcher.rules}
             for item in stored:
-                for rule in self.rules:
-                    hits = match_article(rule, item.article)
-                    if hits:
-                        match = Match(rule.name, item.id, tuple(hits))
+                for match in self.matcher.match(item.article, item.id):
+                    rule = rules[match.rule]
+                    if allowed(session, rule, match, started):
                         alerts += enqueue(session, match, rule.notify, started)
             state = source_state(session, source.name, source.location)
             new = sum(1 for s in stored if s.is_new)
