@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import re2
 
@@ -41,8 +41,7 @@ def _compile_regex(pattern: str, *, case_sensitive: bool) -> Any:
         raise ValueError(f"/{pattern}/ is not a safe regular expression (RE2 syntax): {exc}") from None
 
 
-@dataclass(frozen=True)
-class Term:
+class Term(NamedTuple):
     """One searchable phrase of one rule, and the configured term it stands for."""
 
     rule: int
@@ -114,9 +113,16 @@ class Matcher:
     def __init__(self, rules: Sequence[RuleConfig]) -> None:
         self.rules = compile_rules(rules)
         self.terms: list[Term] = [t for i, rule in enumerate(rules) for t in _expand(i, rule)]
-        self._folded = _PhraseTable([(n, t) for n, t in enumerate(self.terms) if _plain(t, cased=False)])
-        self._cased = _PhraseTable([(n, t) for n, t in enumerate(self.terms) if _plain(t, cased=True)])
-        self._regexes = [(n, t) for n, t in enumerate(self.terms) if t.regex is not None]
+        self._folded = _PhraseTable()
+        self._cased = _PhraseTable()
+        self._regexes: list[tuple[int, Term]] = []
+        for number, term in enumerate(self.terms):
+            if term.regex is not None:
+                self._regexes.append((number, term))
+            else:
+                (self._cased if term.case_sensitive else self._folded).add(number, term.phrase)
+        self._folded.build()
+        self._cased.build()
 
     def match(self, article: Article, article_id: int = 0) -> list[Match]:
         """The rules the article fires, each with its hits."""
@@ -137,11 +143,11 @@ class Matcher:
     def _find(self, article: Article) -> dict[int, list[Hit]]:
         """Hits per term number: the first occurrence of each surface phrase in each field."""
         found: dict[int, list[Hit]] = defaultdict(list)
-        seen: set[tuple[int, str, str]] = set()
+        seen: set[tuple[int, str]] = set()
 
-        def add(number: int, hit: Hit, key: str) -> None:
-            if (number, hit.field, key) not in seen:
-                seen.add((number, hit.field, key))
+        def add(number: int, hit: Hit) -> None:
+            if (number, hit.field) not in seen:
+                seen.add((number, hit.field))
                 found[number].append(hit)
 
         for name, value in zip(TEXT_FIELDS, (article.title, article.text), strict=True):
@@ -149,27 +155,30 @@ class Matcher:
                 if not table.index:
                     continue
                 norm = normalize(value, casefold=table is self._folded)
+                first: dict[int, tuple[int, int]] = {}
                 for phrase, start, end in table.index.find(norm.text):
+                    first.setdefault(phrase, (start, end))
+                for phrase, (start, end) in first.items():
                     surface, snippet = _surface(norm, start, end)
                     for number in table.terms[phrase]:
                         term = self.terms[number]
-                        add(number, Hit(term.term, term.kind, surface, name, snippet), term.phrase)
+                        add(number, Hit(term.term, term.kind, surface, name, snippet))
             if self._regexes:
                 norm = normalize(value, casefold=False)
                 for number, term in self._regexes:
                     result = term.regex.search(norm.text)
                     if result and result.end() > result.start():
                         surface, snippet = _surface(norm, result.start(), result.end())
-                        add(number, Hit(term.term, term.kind, surface, name, snippet), term.phrase)
+                        add(number, Hit(term.term, term.kind, surface, name, snippet))
         for tag in article.topics:
             for table in (self._folded, self._cased):
                 found_phrase = table.by_phrase.get(normalize_phrase(tag, casefold=table is self._folded))
                 for number in table.terms[found_phrase] if found_phrase is not None else ():
                     term = self.terms[number]
-                    add(number, Hit(term.term, term.kind, tag, "topics", tag), term.phrase)
+                    add(number, Hit(term.term, term.kind, tag, "topics", tag))
             for number, term in self._regexes:
                 if term.regex.fullmatch(normalize_phrase(tag, casefold=False)):
-                    add(number, Hit(term.term, term.kind, tag, "topics", tag), term.phrase)
+                    add(number, Hit(term.term, term.kind, tag, "topics", tag))
         return found
 
     def _evaluate(self, index: int, article: Article, found: dict[int, list[Hit]]) -> Verdict:
@@ -195,26 +204,23 @@ class Matcher:
         return Verdict(rule.name, True, positive, f"matched {terms}")
 
 
-@dataclass(frozen=True)
 class _PhraseTable:
-    """Distinct normalised phrases, the terms each stands for, and their index."""
+    """Distinct normalised phrases, the terms each stands for, and one index over them."""
 
-    entries: list[tuple[int, Term]]
-    by_phrase: dict[str, int] = field(default_factory=dict)
-    terms: list[list[int]] = field(default_factory=list)
-    index: PhraseIndex = field(init=False)
+    def __init__(self) -> None:
+        self.by_phrase: dict[str, int] = {}
+        self.terms: list[list[int]] = []
+        self.index = PhraseIndex([])
 
-    def __post_init__(self) -> None:
-        for number, term in self.entries:
-            phrase = self.by_phrase.setdefault(term.phrase, len(self.by_phrase))
-            if phrase == len(self.terms):
-                self.terms.append([])
-            self.terms[phrase].append(number)
-        object.__setattr__(self, "index", PhraseIndex(list(self.by_phrase)))
+    def add(self, number: int, phrase: str) -> None:
+        slot = self.by_phrase.setdefault(phrase, len(self.terms))
+        if slot == len(self.terms):
+            self.terms.append([number])
+        else:
+            self.terms[slot].append(number)
 
-
-def _plain(term: Term, *, cased: bool) -> bool:
-    return term.regex is None and term.case_sensitive is cased
+    def build(self) -> None:
+        self.index = PhraseIndex(list(self.by_phrase))
 
 
 def _expand(rule_index: int, rule: RuleConfig) -> Iterable[Term]:
