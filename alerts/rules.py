@@ -1,82 +1,276 @@
-"""Watch rules compiled for matching, and matching an article against them."""
+"""Watch rules: compiled once into one matcher over every rule's terms, then evaluated per article.
+
+A rule fires when its scope allows the article (`sources`), its own people/topics/keywords (if any)
+have a hit, every `all` group has a hit and no `none` group has one, counting only hits in `fields`.
+"""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, NamedTuple
 
-from alerts.models import Hit, TermKind
+import re2
+
+from alerts.automaton import PhraseIndex
+from alerts.models import Hit, Match, TermKind
+from alerts.normalize import Normalized, normalize, normalize_phrase
 from ingest.models import Article
-from newswatch.config import RuleConfig
+from newswatch.config import RuleConfig, TermConfig, TermGroup
 
 SNIPPET_CHARS = 60
-# A term matches whole words: no letter, digit or underscore may touch either end.
-_BEFORE = r"(?<!\w)"
-_AFTER = r"(?!\w)"
+OWN = 0  # group number of a rule's own any-of terms; `all` groups are 1..n, `none` groups -1..-m
+TEXT_FIELDS = ("title", "text")
+REGEX_MAX_MEMORY = 8 << 20
 
 
-@dataclass(frozen=True)
-class Term:
-    """One way of naming what a rule watches: a phrase and the configured term it stands for."""
+def check_regex(pattern: str) -> None:
+    """Raise ValueError unless `pattern` compiles under RE2 (linear time: no backreferences etc.)."""
+    _compile_regex(pattern, case_sensitive=False)
 
-    phrase: str
-    term: str
+
+def _compile_regex(pattern: str, *, case_sensitive: bool) -> Any:
+    options = re2.Options()
+    options.case_sensitive = case_sensitive
+    options.max_mem = REGEX_MAX_MEMORY
+    try:
+        return re2.compile(pattern, options)
+    except re2.error as exc:
+        raise ValueError(f"/{pattern}/ is not a safe regular expression (RE2 syntax): {exc}") from None
+
+
+class Term(NamedTuple):
+    """One searchable phrase of one rule, and the configured term it stands for."""
+
+    rule: int
+    group: int
+    term: str  # as configured: "Vladimir Putin" (also for the alias "Putin")
     kind: TermKind
-    pattern: re.Pattern[str]
+    phrase: str  # normalised, or the regex pattern
+    case_sensitive: bool = False
+    regex: Any = None
 
 
 @dataclass(frozen=True)
 class CompiledRule:
     name: str
-    terms: tuple[Term, ...]
     notify: tuple[str, ...]
+    sources: frozenset[str]
+    fields: frozenset[str]
+    all_groups: int
+    none_groups: int
+    has_own: bool
+    cooldown: timedelta | None
+    max_per_hour: int | None
+    config: RuleConfig = field(repr=False, compare=False)
+
+    @property
+    def matcher(self) -> Matcher:
+        """A matcher for this rule alone (for tests and examples; the service uses one for all)."""
+        return Matcher([self.config])
 
 
-def compile_rules(rules: list[RuleConfig]) -> list[CompiledRule]:
-    """Every rule with its terms expanded (full names, last names, aliases) and compiled once."""
-    return [CompiledRule(rule.name, tuple(_expand(rule)), tuple(rule.notify)) for rule in rules]
+@dataclass(frozen=True)
+class Verdict:
+    """Whether one rule fired on one article, the hits that count, and why, in a sentence."""
+
+    rule: str
+    fired: bool
+    hits: tuple[Hit, ...]
+    reason: str
 
 
-def _expand(rule: RuleConfig) -> list[Term]:
-    terms: list[Term] = []
-    for person in rule.people:
-        phrases = [person.name, *person.aliases]
-        words = person.name.split()
-        if person.last_name_alone and len(words) > 1:
-            phrases.append(words[-1])
-        terms += [_term(p, person.name, TermKind.PERSON) for p in dict.fromkeys(phrases)]
-    terms += [_term(t, t, TermKind.TOPIC) for t in rule.topics]
-    terms += [_term(k, k, TermKind.KEYWORD) for k in rule.keywords]
-    return terms
-
-
-def _term(phrase: str, term: str, kind: TermKind) -> Term:
-    words = [re.escape(w) for w in phrase.split()]
-    pattern = re.compile(_BEFORE + r"\s+".join(words) + _AFTER, re.IGNORECASE)
-    return Term(phrase, term, kind, pattern)
+def compile_rules(rules: Sequence[RuleConfig]) -> list[CompiledRule]:
+    """Every rule's settings, compiled (terms are compiled by Matcher, across all rules at once)."""
+    return [
+        CompiledRule(
+            name=rule.name,
+            notify=tuple(rule.notify),
+            sources=frozenset(rule.sources),
+            fields=frozenset(rule.fields),
+            all_groups=len(rule.all),
+            none_groups=len(rule.none),
+            has_own=not rule.empty,
+            cooldown=rule.cooldown,
+            max_per_hour=rule.max_per_hour,
+            config=rule,
+        )
+        for rule in rules
+    ]
 
 
 def match_article(rule: CompiledRule, article: Article) -> list[Hit]:
-    """Every hit of `rule` in the article's title, text and topics (empty: the rule did not fire)."""
-    hits: list[Hit] = []
-    seen: set[tuple[str, str]] = set()
-    fields = (("title", article.title), ("text", article.text))
-    for term in rule.terms:
-        for field, value in fields:
-            found = term.pattern.search(value)
-            if found and (term.term, field) not in seen:
-                seen.add((term.term, field))
-                hits.append(Hit(term.term, term.kind, found.group(0), field, _snippet(value, found)))
-        for topic in article.topics:
-            if term.pattern.fullmatch(topic) and (term.term, "topics") not in seen:
-                seen.add((term.term, "topics"))
-                hits.append(Hit(term.term, term.kind, topic, "topics", topic))
-    return hits
+    """Every hit of `rule` in the article (empty: the rule did not fire)."""
+    verdict = rule.matcher.explain(article)[0]
+    return list(verdict.hits) if verdict.fired else []
 
 
-def _snippet(text: str, found: re.Match[str]) -> str:
-    start = max(0, found.start() - SNIPPET_CHARS)
-    end = min(len(text), found.end() + SNIPPET_CHARS)
-    prefix = "…" if start else ""
-    suffix = "…" if end < len(text) else ""
-    return prefix + " ".join(text[start:end].split()) + suffix
+class Matcher:
+    """All rules' terms in one Aho-Corasick index (plus case-sensitive and regex terms); build once."""
+
+    def __init__(self, rules: Sequence[RuleConfig]) -> None:
+        self.rules = compile_rules(rules)
+        self.terms: list[Term] = [t for i, rule in enumerate(rules) for t in _expand(i, rule)]
+        self._folded = _PhraseTable()
+        self._cased = _PhraseTable()
+        self._regexes: list[tuple[int, Term]] = []
+        for number, term in enumerate(self.terms):
+            if term.regex is not None:
+                self._regexes.append((number, term))
+            else:
+                (self._cased if term.case_sensitive else self._folded).add(number, term.phrase)
+        self._folded.build()
+        self._cased.build()
+
+    def match(self, article: Article, article_id: int = 0) -> list[Match]:
+        """The rules the article fires, each with its hits."""
+        found = self._find(article)
+        touched = sorted({self.terms[n].rule for n in found})
+        matches = []
+        for index in touched:
+            verdict = self._evaluate(index, article, found)
+            if verdict.fired:
+                matches.append(Match(verdict.rule, article_id, verdict.hits))
+        return matches
+
+    def explain(self, article: Article) -> list[Verdict]:
+        """For every rule, whether it fired on the article and why (or why not)."""
+        found = self._find(article)
+        return [self._evaluate(index, article, found) for index in range(len(self.rules))]
+
+    def _find(self, article: Article) -> dict[int, list[Hit]]:
+        """Hits per term number: the first occurrence of each surface phrase in each field."""
+        found: dict[int, list[Hit]] = defaultdict(list)
+        seen: set[tuple[int, str]] = set()
+
+        def add(number: int, hit: Hit) -> None:
+            if (number, hit.field) not in seen:
+                seen.add((number, hit.field))
+                found[number].append(hit)
+
+        for name, value in zip(TEXT_FIELDS, (article.title, article.text), strict=True):
+            for table in (self._folded, self._cased):
+                if not table.index:
+                    continue
+                norm = normalize(value, casefold=table is self._folded)
+                first: dict[int, tuple[int, int]] = {}
+                for phrase, start, end in table.index.find(norm.text):
+                    first.setdefault(phrase, (start, end))
+                for phrase, (start, end) in first.items():
+                    surface, snippet = _surface(norm, start, end)
+                    for number in table.terms[phrase]:
+                        term = self.terms[number]
+                        add(number, Hit(term.term, term.kind, surface, name, snippet))
+            if self._regexes:
+                norm = normalize(value, casefold=False)
+                for number, term in self._regexes:
+                    result = term.regex.search(norm.text)
+                    if result and result.end() > result.start():
+                        surface, snippet = _surface(norm, result.start(), result.end())
+                        add(number, Hit(term.term, term.kind, surface, name, snippet))
+        for tag in article.topics:
+            for table in (self._folded, self._cased):
+                found_phrase = table.by_phrase.get(normalize_phrase(tag, casefold=table is self._folded))
+                for number in table.terms[found_phrase] if found_phrase is not None else ():
+                    term = self.terms[number]
+                    add(number, Hit(term.term, term.kind, tag, "topics", tag))
+            for number, term in self._regexes:
+                if term.regex.fullmatch(normalize_phrase(tag, casefold=False)):
+                    add(number, Hit(term.term, term.kind, tag, "topics", tag))
+        return found
+
+    def _evaluate(self, index: int, article: Article, found: dict[int, list[Hit]]) -> Verdict:
+        rule = self.rules[index]
+        by_group: dict[int, list[Hit]] = defaultdict(list)
+        for number, hits in found.items():
+            term = self.terms[number]
+            if term.rule == index:
+                by_group[term.group] += [hit for hit in hits if hit.field in rule.fields]
+        positive = tuple(hit for group, hits in sorted(by_group.items()) if group >= 0 for hit in hits)
+        if rule.sources and article.source not in rule.sources:
+            return Verdict(rule.name, False, positive, f"source {article.source!r} is not in `sources`")
+        if rule.has_own and not by_group[OWN]:
+            return Verdict(rule.name, False, positive, "none of its people, topics or keywords appear")
+        for group in range(1, rule.all_groups + 1):
+            if not by_group[group]:
+                return Verdict(rule.name, False, positive, f"nothing from all[{group - 1}] appears")
+        for group in range(1, rule.none_groups + 1):
+            if by_group[-group]:
+                veto = by_group[-group][0]
+                return Verdict(rule.name, False, positive, f"vetoed by none: {veto.term!r} in {veto.field}")
+        terms = ", ".join(dict.fromkeys(f"{hit.term!r} ({hit.field})" for hit in positive))
+        return Verdict(rule.name, True, positive, f"matched {terms}")
+
+
+class _PhraseTable:
+    """Distinct normalised phrases, the terms each stands for, and one index over them."""
+
+    def __init__(self) -> None:
+        self.by_phrase: dict[str, int] = {}
+        self.terms: list[list[int]] = []
+        self.index = PhraseIndex([])
+
+    def add(self, number: int, phrase: str) -> None:
+        slot = self.by_phrase.setdefault(phrase, len(self.terms))
+        if slot == len(self.terms):
+            self.terms.append([number])
+        else:
+            self.terms[slot].append(number)
+
+    def build(self) -> None:
+        self.index = PhraseIndex(list(self.by_phrase))
+
+
+def _expand(rule_index: int, rule: RuleConfig) -> Iterable[Term]:
+    groups: list[tuple[int, TermGroup]] = [(OWN, rule)]
+    groups += [(i + 1, group) for i, group in enumerate(rule.all)]
+    groups += [(-(i + 1), group) for i, group in enumerate(rule.none)]
+    for number, group in groups:
+        for person in group.people:
+            names = [person.name, *person.aliases]
+            words = person.name.split()
+            if person.last_name_alone and len(words) > 1:
+                names.append(words[-1])
+            for name in dict.fromkeys(names):
+                yield Term(rule_index, number, person.name, TermKind.PERSON, normalize_phrase(name))
+        for kind, terms in ((TermKind.TOPIC, group.topics), (TermKind.KEYWORD, group.keywords)):
+            for term in terms:
+                yield _term(rule_index, number, kind, term)
+
+
+def _term(rule_index: int, group: int, kind: TermKind, config: TermConfig) -> Term:
+    if config.is_regex:
+        pattern = config.term[1:-1]
+        regex = _compile_regex(pattern, case_sensitive=config.case_sensitive)
+        return Term(rule_index, group, config.term, kind, config.term, config.case_sensitive, regex)
+    phrase = normalize_phrase(config.term, casefold=not config.case_sensitive)
+    return Term(rule_index, group, config.term, kind, phrase, config.case_sensitive)
+
+
+def _surface(norm: Normalized, start: int, end: int) -> tuple[str, str]:
+    """The words as written in the article, and a one-line snippet around them."""
+    begin, finish = norm.span(start, end)
+    text = norm.source
+    left = max(0, begin - SNIPPET_CHARS)
+    right = min(len(text), finish + SNIPPET_CHARS)
+    prefix = "…" if left else ""
+    suffix = "…" if right < len(text) else ""
+    return text[begin:finish], prefix + " ".join(text[left:right].split()) + suffix
+
+
+def check_examples(rules: Sequence[RuleConfig]) -> list[str]:
+    """Each rule example that disagrees with its rule, as a sentence (empty: all agree)."""
+    problems = []
+    for rule in rules:
+        # Examples are about the words: drop the source scope, keep fields, put the text everywhere.
+        matcher = Matcher([rule.model_copy(update={"sources": []})])
+        for expected, texts in ((True, rule.examples.match), (False, rule.examples.no_match)):
+            for text in texts:
+                article = Article("example", "example", text, text, "", (), None, None, "")
+                verdict = matcher.explain(article)[0]
+                if verdict.fired is not expected:
+                    want = "match" if expected else "not match"
+                    problems.append(f"rule {rule.name!r} should {want} {text!r}: {verdict.reason}")
+    return problems

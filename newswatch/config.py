@@ -198,17 +198,85 @@ def _person(value: object) -> object:
 Person = Annotated[PersonConfig, BeforeValidator(_person)]
 
 
-class RuleConfig(_Model):
-    name: str = Field(min_length=1)
+class TermConfig(_Model):
+    """A topic or keyword: a phrase, or `/regex/`; `case_sensitive` for acronyms such as US."""
+
+    term: str = Field(min_length=1)
+    case_sensitive: bool = False
+
+    @field_validator("term")
+    @classmethod
+    def _safe_regex(cls, value: str) -> str:
+        if is_regex(value):
+            from alerts.rules import check_regex
+
+            check_regex(value[1:-1])  # raises ValueError saying what is wrong
+        elif not value.strip():
+            raise ValueError("a term cannot be blank")
+        return value
+
+    @property
+    def is_regex(self) -> bool:
+        """True for a `/regex/` term."""
+        return is_regex(self.term)
+
+
+def is_regex(term: str) -> bool:
+    """A term written as `/pattern/`."""
+    return len(term) > 2 and term.startswith("/") and term.endswith("/")
+
+
+def _term(value: object) -> object:
+    return {"term": value} if isinstance(value, str) else value
+
+
+Term = Annotated[TermConfig, BeforeValidator(_term)]
+MatchField = Literal["title", "text", "topics"]
+MATCH_FIELDS: tuple[MatchField, ...] = ("title", "text", "topics")
+
+
+class TermGroup(_Model):
+    """People, topics and keywords of which any one is enough."""
+
     people: list[Person] = Field(default_factory=list)
-    topics: list[str] = Field(default_factory=list)
-    keywords: list[str] = Field(default_factory=list)
+    topics: list[Term] = Field(default_factory=list)
+    keywords: list[Term] = Field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        """True when the group names nothing."""
+        return not (self.people or self.topics or self.keywords)
+
+
+def _groups(value: object) -> object:
+    return [value] if isinstance(value, dict) else value
+
+
+class RuleExamples(_Model):
+    """Texts a rule must (`match`) and must not (`no_match`) fire on; `newswatch check` runs them."""
+
+    match: list[str] = Field(default_factory=list)
+    no_match: list[str] = Field(default_factory=list)
+
+
+class RuleConfig(TermGroup):
+    name: str = Field(min_length=1)
+    all: list[TermGroup] = Field(default_factory=list)
+    none: Annotated[list[TermGroup], BeforeValidator(_groups)] = Field(default_factory=list)
+    sources: list[str] = Field(default_factory=list)
+    fields: list[MatchField] = Field(default_factory=lambda: list(MATCH_FIELDS), min_length=1)
     notify: list[str] = Field(min_length=1)
+    cooldown: Duration | None = None
+    max_per_hour: int | None = Field(default=None, gt=0)
+    examples: RuleExamples = RuleExamples()
 
     @model_validator(mode="after")
     def _has_terms(self) -> RuleConfig:
-        if not (self.people or self.topics or self.keywords):
-            raise ValueError("a rule needs at least one of `people`, `topics` or `keywords`")
+        if self.empty and not any(not group.empty for group in self.all):
+            raise ValueError("a rule needs at least one of `people`, `topics`, `keywords` or `all`")
+        for i, group in enumerate(self.all):
+            if group.empty:
+                raise ValueError(f"all[{i}] names no people, topics or keywords")
         return self
 
 
@@ -338,7 +406,15 @@ def _item_name(loc: tuple[Any, ...], raw: dict[str, Any]) -> str:
 
 def _check_references(path: Path, config: Config) -> None:
     channels = {c.name for c in config.channels}
+    sources = {s.name for s in config.sources}
     for i, rule in enumerate(config.rules):
+        for j, name in enumerate(rule.sources):
+            if name not in sources:
+                known = ", ".join(sorted(sources)) or "none defined"
+                raise ConfigError(
+                    f"{path}: rules[{i}].sources[{j}]: rule {rule.name!r} is scoped to unknown source"
+                    f" {name!r} (sources: {known})"
+                )
         for j, name in enumerate(rule.notify):
             if name not in channels:
                 known = ", ".join(sorted(channels)) or "none defined"

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 
 from alerts.channels import Channel, make_channel
 from alerts.delivery import DeliveryReport, deliver_due
-from alerts.models import Match
 from alerts.outbox import enqueue
-from alerts.rules import compile_rules, match_article
+from alerts.rules import Matcher
+from alerts.throttle import allowed
 from ingest.boilerplate import compile_boilerplate
 from ingest.clean import clean
 from ingest.dedup import NearDuplicateIndex
@@ -60,7 +60,7 @@ class Service:
         self.config = config
         self.db = db
         self.now = now
-        self.rules = compile_rules(config.rules)
+        self.matcher = Matcher(config.rules)  # built once per config: rules change -> new Service
         self.boilerplate = compile_boilerplate(
             config.cleaning.boilerplate, replace_defaults=config.cleaning.replace_default_boilerplate
         )
@@ -117,11 +117,11 @@ class Service:
             stored = store_articles(session, articles, started, self._near_duplicates(session, started))
             merged = sum(1 for s in stored if s.merged)
             stored = [s for s in stored if not s.merged]  # a duplicate's story has been matched already
+            rules = {rule.name: rule for rule in self.matcher.rules}
             for item in stored:
-                for rule in self.rules:
-                    hits = match_article(rule, item.article)
-                    if hits:
-                        match = Match(rule.name, item.id, tuple(hits))
+                for match in self.matcher.match(item.article, item.id):
+                    rule = rules[match.rule]
+                    if allowed(session, rule, match, started):
                         alerts += enqueue(session, match, rule.notify, started)
             state = source_state(session, source.name, source.location)
             new = sum(1 for s in stored if s.is_new)

@@ -1,0 +1,66 @@
+"""Per-rule alert limits: `cooldown` (one alert per story and rule) and `max_per_hour`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from alerts.models import Match
+from alerts.rules import CompiledRule
+from newswatch.db import AlertRow
+
+log = logging.getLogger(__name__)
+
+HOUR = timedelta(hours=1)
+
+
+def story_articles(session: Session, article_id: int) -> list[int]:
+    """The ids of the articles that tell the same story as `article_id`.
+
+    The one place that knows what a story is. Until articles are grouped into story clusters
+    (deduplication), a story is one article; switch this to the article's cluster then.
+    """
+    return [article_id]
+
+
+def allowed(
+    session: Session,
+    rule: CompiledRule,
+    match: Match,
+    now: datetime,
+    story: Callable[[Session, int], list[int]] = story_articles,
+) -> bool:
+    """Whether `match` may become alerts now, given the rule's cooldown and hourly limit.
+
+    A match held back by `max_per_hour` is logged as such; gathering those into a digest is for
+    the delivery stage to wire (the rule's `max_per_hour` tells it which rules overflow).
+    """
+    if rule.cooldown is not None:
+        recent = select(AlertRow.id).where(
+            AlertRow.rule == rule.name,
+            AlertRow.article_id.in_(story(session, match.article_id)),
+            AlertRow.article_id != match.article_id,
+            AlertRow.created_at > now - rule.cooldown,
+        )
+        if session.execute(recent.limit(1)).first() is not None:
+            log.info("rule %s: story already alerted within its cooldown", rule.name)
+            return False
+    if rule.max_per_hour is not None:
+        count = select(func.count(func.distinct(AlertRow.article_id))).where(
+            AlertRow.rule == rule.name,
+            AlertRow.article_id != match.article_id,
+            AlertRow.created_at > now - HOUR,
+        )
+        if int(session.execute(count).scalar_one()) >= rule.max_per_hour:
+            log.warning(
+                "rule %s: over max_per_hour=%d; alert for article %d held back",
+                rule.name,
+                rule.max_per_hour,
+                match.article_id,
+            )
+            return False
+    return True
