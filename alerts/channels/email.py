@@ -7,7 +7,7 @@ import asyncio
 import smtplib
 import ssl
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, select_autoescape
@@ -38,7 +38,8 @@ def _message(settings: EmailSettings, subject: str, message_id: str, rule: str |
         message["Cc"] = ", ".join(settings.cc)
     message["Date"] = formatdate(localtime=False)
     domain = settings.sender.rpartition("@")[2] or "newswatch.invalid"
-    message["Message-ID"] = make_msgid(idstring=message_id, domain=domain)
+    # Stable per alert: a retry of an unacknowledged send carries the same Message-ID.
+    message["Message-ID"] = f"<{message_id}@{domain}>"
     message["Auto-Submitted"] = "auto-generated"
     if rule:
         message["X-Newswatch-Rule"] = rule
