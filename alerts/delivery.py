@@ -1,14 +1,22 @@
-"""Delivery: drain the outbox, one alert at a time, recording every attempt."""
+"""Delivery: drain the outbox, recording every attempt; retries, digests, rate limits, 410s."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import random
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from alerts import outbox
-from alerts.channels import Channel
+from alerts import channel_state, outbox
+from alerts.channels import Channel, ChannelGone
+from alerts.models import Alert, Digest
+from alerts.ratelimit import next_token_at, take
+from newswatch.config import Config, RateLimit
 from newswatch.db import Database
 from newswatch.errors import DeliveryError
 
@@ -16,6 +24,10 @@ log = logging.getLogger(__name__)
 
 # The Standard Webhooks retry schedule: the wait before each retry after the first attempt.
 RETRY_SCHEDULE = tuple(timedelta(seconds=s) for s in (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400))
+JITTER = 0.1  # up to 10% added to each scheduled wait, so many failed alerts do not retry in step
+PAGE = 200
+OVERFLOW = "overflow"  # the digest that holds what a channel's rate limit held back
+PERIODS = {"hourly": timedelta(hours=1), "daily": timedelta(days=1)}
 
 
 @dataclass(frozen=True)
@@ -31,45 +43,256 @@ class DeliveryReport:
         return self.failed == 0 and self.dead == 0
 
 
-def retry_delay(attempts_made: int) -> timedelta | None:
-    """How long to wait after the `attempts_made`-th failed attempt; None when none are left."""
-    if attempts_made - 1 < len(RETRY_SCHEDULE):
-        return RETRY_SCHEDULE[attempts_made - 1]
-    return None
+@dataclass(frozen=True)
+class ChannelPolicy:
+    """How one channel is delivered to: its retry schedule, digest period and rate limit."""
+
+    schedule: tuple[timedelta, ...] = RETRY_SCHEDULE
+    digest: str | None = None
+    rate_limit: RateLimit | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryPlan:
+    """The delivery policies of every channel, and which rules gather their alerts in digests."""
+
+    channels: Mapping[str, ChannelPolicy] = field(default_factory=dict)
+    rule_digests: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, config: Config) -> DeliveryPlan:
+        """The plan the config describes."""
+        channels = {
+            c.name: ChannelPolicy(
+                tuple(c.retry) if c.retry is not None else RETRY_SCHEDULE, c.digest, c.rate_limit
+            )
+            for c in config.channels
+        }
+        return cls(channels, {r.name: r.digest for r in config.rules if r.digest})
+
+    def policy(self, channel: str) -> ChannelPolicy:
+        return self.channels.get(channel, ChannelPolicy())
+
+    def digest_for(self, alert: Alert, now: datetime) -> tuple[str, datetime] | None:
+        """The digest a new alert joins and when that digest goes out, or None to send it alone."""
+        period = self.rule_digests.get(alert.rule)
+        prefix = f"rule:{alert.rule}:"
+        if period is None:
+            period, prefix = self.policy(alert.channel).digest, ""
+        if period is None:
+            return None
+        start = period_start(period, now)
+        return f"{prefix}{period}:{start:%Y-%m-%dT%H:%M}", start + PERIODS[period]
+
+
+def period_start(period: str, now: datetime) -> datetime:
+    """The start (UTC) of the hour or day `now` falls in."""
+    start = now.replace(minute=0, second=0, microsecond=0)
+    return start.replace(hour=0) if period == "daily" else start
+
+
+def retry_delay(
+    attempts_made: int, schedule: tuple[timedelta, ...] = RETRY_SCHEDULE, retry_after: float | None = None
+) -> timedelta | None:
+    """How long to wait after the `attempts_made`-th failed attempt; None when none are left.
+
+    The peer's Retry-After, when it sent one, replaces the scheduled wait.
+    """
+    if attempts_made - 1 >= len(schedule):
+        return None
+    if retry_after is not None:
+        return timedelta(seconds=retry_after)
+    wait = schedule[attempts_made - 1]
+    return wait + wait * random.uniform(0, JITTER)
+
+
+def digest_id(alerts: list[Alert]) -> str:
+    """A digest's `webhook-id`: the same for the same alerts, so a retried digest keeps its id."""
+    joined = "\n".join(sorted(a.message_id for a in alerts))
+    return "msg_dg_" + hashlib.sha256(joined.encode()).hexdigest()[:24]
+
+
+class _Drain:
+    """One pass over the due alerts; `outcomes` keeps the last outcome of each alert."""
+
+    def __init__(
+        self,
+        db: Database,
+        channels: Mapping[str, Channel],
+        now: Callable[[], datetime],
+        plan: DeliveryPlan,
+        outcomes: dict[int, str],
+    ) -> None:
+        self.db, self.channels, self.now, self.plan, self.outcomes = db, channels, now, plan, outcomes
+        self.disabled: set[str] = set()
+
+    async def run(self) -> int:
+        handled = 0
+        seen: set[int] = set()
+        while True:
+            with self.db.session() as session:
+                self.disabled = set(channel_state.disabled(session))
+                page = [a for a in outbox.due(session, self.now(), PAGE, self.disabled) if a.id not in seen]
+            if not page:
+                return handled
+            digests_done: set[tuple[str, str]] = set()
+            for alert in page:
+                seen.add(alert.id)
+                handled += 1
+                if alert.channel in self.disabled:
+                    continue
+                if alert.batch is None:
+                    await self._one(alert)
+                elif (alert.channel, alert.batch) not in digests_done:
+                    digests_done.add((alert.channel, alert.batch))
+                    seen.update(await self._digest(alert.channel, alert.batch))
+
+    def _take_token(self, channel: str) -> datetime | None:
+        """Take a rate-limit token for `channel`: None when taken, else when the next one comes."""
+        limit = self.plan.policy(channel).rate_limit
+        if limit is None:
+            return None
+        now = self.now()
+        with self.db.session() as session:
+            taken, bucket = take(channel_state.bucket(session, channel), limit, now)
+            channel_state.save_bucket(session, channel, bucket)
+        return None if taken else next_token_at(bucket, limit, now)
+
+    async def _one(self, alert: Alert) -> None:
+        context = _context(alert)
+        if alert.attempts == 0 and alert.channel in self.channels:
+            gathered = self.plan.digest_for(alert, self.now())
+            if gathered is not None:
+                with self.db.session() as session:
+                    outbox.gather(session, [alert.id], *gathered)
+                self.outcomes[alert.id] = "gathered"
+                log.debug("alert gathered into digest %s", gathered[0], extra=context)
+                return
+        wait_until = self._take_token(alert.channel) if alert.channel in self.channels else None
+        if wait_until is not None:
+            with self.db.session() as session:
+                if alert.attempts == 0:  # new: rides in the next overflow digest
+                    batch = outbox.open_batch(session, alert.channel, OVERFLOW) or f"{OVERFLOW}:{alert.id}"
+                    outbox.gather(session, [alert.id], batch, wait_until)
+                else:
+                    outbox.postpone(session, [alert.id], wait_until)
+            self.outcomes[alert.id] = "gathered"
+            log.info("rate limit reached: alert held for the next digest", extra=context)
+            return
+        channel = self.channels.get(alert.channel)
+        await self._attempt(
+            alert.channel,
+            [alert.id],
+            alert.attempts,
+            None if channel is None else lambda: channel.send(alert),
+            context,
+        )
+
+    async def _digest(self, channel_name: str, batch: str) -> list[int]:
+        with self.db.session() as session:
+            members = outbox.batch_members(session, channel_name, batch)
+        ids = [a.id for a in members]
+        if not members:
+            return ids
+        context: dict[str, Any] = {"channel": channel_name, "digest": batch, "alerts": len(ids)}
+        channel = self.channels.get(channel_name)
+        wait_until = self._take_token(channel_name) if channel is not None else None
+        if wait_until is not None:
+            with self.db.session() as session:
+                outbox.postpone(session, ids, wait_until)
+            log.info("rate limit reached: digest waits until %s", wait_until.isoformat(), extra=context)
+            return ids
+        digest = Digest(digest_id(members), channel_name, batch, tuple(members), self.now().isoformat())
+        await self._attempt(
+            channel_name,
+            ids,
+            digest.attempts,
+            None if channel is None else lambda: channel.send_digest(digest),
+            context,
+        )
+        return ids
+
+    async def _attempt(
+        self,
+        channel: str,
+        ids: list[int],
+        attempts: int,
+        send: Callable[[], Awaitable[None]] | None,
+        context: dict[str, Any],
+    ) -> None:
+        try:
+            if send is None:
+                raise DeliveryError(f"channel {channel!r} is no longer configured", retryable=False)
+            await send()
+        except ChannelGone as exc:
+            with self.db.session() as session:
+                channel_state.disable(session, channel, str(exc), self.now())
+                outbox.mark_failed(session, ids, str(exc), self.now(), timedelta(0))
+            self.disabled.add(channel)
+            self.outcomes.update(dict.fromkeys(ids, "failed"))
+            log.critical(
+                "CHANNEL DISABLED: %s; the endpoint says it is gone for good. Its alerts wait unsent"
+                " until `newswatch alerts send-test %s` succeeds.",
+                exc,
+                channel,
+                extra=context,
+            )
+            return
+        except DeliveryError as exc:
+            schedule = self.plan.policy(channel).schedule
+            retry_in = retry_delay(attempts + 1, schedule, exc.retry_after) if exc.retryable else None
+            with self.db.session() as session:
+                outbox.mark_failed(session, ids, str(exc), self.now(), retry_in)
+            if retry_in is None:
+                self.outcomes.update(dict.fromkeys(ids, "dead"))
+                log.error("alert is dead, no more retries: %s", exc, extra=context)
+            else:
+                self.outcomes.update(dict.fromkeys(ids, "failed"))
+                log.warning(
+                    "delivery failed, retrying in %.1f s: %s", retry_in.total_seconds(), exc, extra=context
+                )
+            return
+        with self.db.session() as session:
+            outbox.mark_sent(session, ids, self.now())
+        self.outcomes.update(dict.fromkeys(ids, "sent"))
+        log.info("alert delivered" if len(ids) == 1 else "digest delivered", extra=context)
+
+
+def _context(alert: Alert) -> dict[str, Any]:
+    return {
+        "alert_id": alert.id,
+        "rule": alert.rule,
+        "channel": alert.channel,
+        "article_id": alert.article["id"],
+    }
 
 
 async def deliver_due(
-    db: Database, channels: Mapping[str, Channel], now: Callable[[], datetime]
+    db: Database,
+    channels: Mapping[str, Channel],
+    now: Callable[[], datetime],
+    plan: DeliveryPlan | None = None,
+    *,
+    linger: timedelta = timedelta(0),
 ) -> DeliveryReport:
-    """Send every alert that is due; each outcome is committed before the next alert is tried."""
-    sent = failed = dead = 0
-    with db.session() as session:
-        alerts = outbox.due(session, now())
-    for alert in alerts:
-        context = {
-            "alert_id": alert.id,
-            "rule": alert.rule,
-            "channel": alert.channel,
-            "article_id": alert.article["id"],
-        }
-        channel = channels.get(alert.channel)
-        try:
-            if channel is None:
-                raise DeliveryError(f"channel {alert.channel!r} is no longer configured", retryable=False)
-            await channel.send(alert)
-        except DeliveryError as exc:
-            retry_in = retry_delay(alert.attempts + 1) if exc.retryable else None
-            with db.session() as session:
-                outbox.mark_failed(session, alert.id, str(exc), now(), retry_in)
-            if retry_in is None:
-                dead += 1
-                log.error("alert is dead, no more retries: %s", exc, extra=context)
-            else:
-                failed += 1
-                log.warning("delivery failed, retrying in %s: %s", retry_in, exc, extra=context)
-            continue
+    """Send every alert that is due; each outcome is committed before the next alert is tried.
+
+    With `linger`, retries (and held-back digests) falling due within that time are waited for and
+    sent in the same call; later ones are left for the next.
+    """
+    outcomes: dict[int, str] = {}
+    plan = plan or DeliveryPlan()
+    while True:
+        handled = await _Drain(db, channels, now, plan, outcomes).run()
+        if linger <= timedelta(0):
+            break
         with db.session() as session:
-            outbox.mark_sent(session, alert.id, now())
-        sent += 1
-        log.info("alert delivered", extra=context)
-    return DeliveryReport(sent, failed, dead)
+            soonest = outbox.next_due(session, set(channel_state.disabled(session)))
+        if soonest is None:
+            break
+        wait = (soonest - now()).total_seconds()
+        if wait > linger.total_seconds() or (wait <= 0 and handled == 0):
+            break
+        await asyncio.sleep(max(wait, 0.0))
+    counts = Counter(outcomes.values())
+    return DeliveryReport(counts["sent"], counts["failed"], counts["dead"])

@@ -48,6 +48,7 @@ class Alert:
     matched: list[dict[str, Any]]
     article: dict[str, Any]
     created_at: str
+    batch: str | None = None  # the digest it waits for, if any
 
     def event(self) -> dict[str, Any]:
         """The webhook event body (Standard Webhooks style: type, timestamp, data)."""
@@ -55,4 +56,32 @@ class Alert:
             "type": "article.matched",
             "timestamp": self.created_at,
             "data": {"rule": self.rule, "matched": self.matched, "article": self.article},
+        }
+
+
+@dataclass(frozen=True)
+class Digest:
+    """Several alerts for one channel sent as one message (a digest period, or rate-limit overflow)."""
+
+    message_id: str
+    channel: str
+    batch: str
+    alerts: tuple[Alert, ...]
+    created_at: str
+
+    @property
+    def attempts(self) -> int:
+        return max((a.attempts for a in self.alerts), default=0)
+
+    def event(self) -> dict[str, Any]:
+        """The webhook event body for a digest: every alert's rule, hits and article."""
+        return {
+            "type": "article.digest",
+            "timestamp": self.created_at,
+            "data": {
+                "channel": self.channel,
+                "period": self.batch,
+                "count": len(self.alerts),
+                "alerts": [{"rule": a.rule, "matched": a.matched, "article": a.article} for a in self.alerts],
+            },
         }

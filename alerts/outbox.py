@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -48,7 +49,23 @@ def enqueue(session: Session, match: Match, channels: tuple[str, ...], now: date
     return int(result.rowcount or 0)
 
 
-def due(session: Session, now: datetime, limit: int = 100) -> list[Alert]:
+def _alert(alert: AlertRow, article: ArticleRow) -> Alert:
+    return Alert(
+        id=alert.id,
+        message_id=alert.message_id,
+        rule=alert.rule,
+        channel=alert.channel,
+        attempts=alert.attempts,
+        matched=list(alert.matched),
+        article=article_dict(article),
+        created_at=alert.created_at.isoformat(),
+        batch=alert.batch,
+    )
+
+
+def due(
+    session: Session, now: datetime, limit: int = 100, skip_channels: Collection[str] = ()
+) -> list[Alert]:
     """Alerts waiting to be sent (new, or failed and due for a retry), oldest first."""
     query = (
         select(AlertRow, ArticleRow)
@@ -57,41 +74,108 @@ def due(session: Session, now: datetime, limit: int = 100) -> list[Alert]:
         .order_by(AlertRow.id)
         .limit(limit)
     )
-    return [
-        Alert(
-            id=alert.id,
-            message_id=alert.message_id,
-            rule=alert.rule,
-            channel=alert.channel,
-            attempts=alert.attempts,
-            matched=list(alert.matched),
-            article=article_dict(article),
-            created_at=alert.created_at.isoformat(),
+    if skip_channels:
+        query = query.where(AlertRow.channel.not_in(list(skip_channels)))
+    return [_alert(alert, article) for alert, article in session.execute(query)]
+
+
+def batch_members(session: Session, channel: str, batch: str) -> list[Alert]:
+    """Every unsent alert gathered into one digest of one channel, oldest first."""
+    query = (
+        select(AlertRow, ArticleRow)
+        .join(ArticleRow, AlertRow.article_id == ArticleRow.id)
+        .where(AlertRow.status.in_((PENDING, FAILED)), AlertRow.channel == channel, AlertRow.batch == batch)
+        .order_by(AlertRow.id)
+    )
+    return [_alert(alert, article) for alert, article in session.execute(query)]
+
+
+def next_due(session: Session, skip_channels: Collection[str] = ()) -> datetime | None:
+    """When the next unsent alert falls due, if any."""
+    query = select(func.min(AlertRow.next_attempt_at)).where(AlertRow.status.in_((PENDING, FAILED)))
+    if skip_channels:
+        query = query.where(AlertRow.channel.not_in(list(skip_channels)))
+    value: datetime | None = session.execute(query).scalar()
+    return value
+
+
+def gather(session: Session, alert_ids: Collection[int], batch: str, send_at: datetime) -> None:
+    """Put alerts into the digest `batch`, to go out at `send_at`."""
+    session.execute(
+        update(AlertRow).where(AlertRow.id.in_(list(alert_ids))).values(batch=batch, next_attempt_at=send_at)
+    )
+
+
+def open_batch(session: Session, channel: str, prefix: str) -> str | None:
+    """A digest of `channel` named `prefix:...` that has not been tried yet, to gather more into."""
+    query = (
+        select(AlertRow.batch)
+        .where(
+            AlertRow.channel == channel,
+            AlertRow.status == PENDING,
+            AlertRow.attempts == 0,
+            AlertRow.batch.like(f"{prefix}:%"),
         )
-        for alert, article in session.execute(query)
-    ]
+        .limit(1)
+    )
+    value: str | None = session.execute(query).scalar()
+    return value
 
 
-def mark_sent(session: Session, alert_id: int, now: datetime) -> None:
-    """Record a delivery the channel acknowledged."""
+def postpone(session: Session, alert_ids: Collection[int], until: datetime) -> None:
+    """Move alerts' next attempt to `until` without counting an attempt (e.g. no rate tokens)."""
+    session.execute(update(AlertRow).where(AlertRow.id.in_(list(alert_ids))).values(next_attempt_at=until))
+
+
+def requeue(session: Session, alert_id: int | None, now: datetime) -> int:
+    """Make one alert (any status but sent) or every dead alert due now with a fresh retry schedule."""
+    query = update(AlertRow).values(status=PENDING, attempts=0, next_attempt_at=now)
+    if alert_id is None:
+        query = query.where(AlertRow.status == DEAD)
+    else:
+        query = query.where(AlertRow.id == alert_id, AlertRow.status != SENT)
+    result: Any = session.execute(query)
+    return int(result.rowcount or 0)
+
+
+def status_of(session: Session, alert_id: int) -> str | None:
+    """The delivery status of one alert, or None when there is no such alert."""
+    value: str | None = session.execute(select(AlertRow.status).where(AlertRow.id == alert_id)).scalar()
+    return value
+
+
+def _ids(alert_id: int | Collection[int]) -> list[int]:
+    return [alert_id] if isinstance(alert_id, int) else list(alert_id)
+
+
+def mark_sent(session: Session, alert_id: int | Collection[int], now: datetime) -> None:
+    """Record a delivery the channel acknowledged (of one alert, or every alert of a digest)."""
     session.execute(
         update(AlertRow)
-        .where(AlertRow.id == alert_id)
+        .where(AlertRow.id.in_(_ids(alert_id)))
         .values(status=SENT, sent_at=now, attempts=AlertRow.attempts + 1, last_error=None)
     )
 
 
 def mark_failed(
-    session: Session, alert_id: int, error: str, now: datetime, retry_in: timedelta | None
+    session: Session,
+    alert_id: int | Collection[int],
+    error: str,
+    now: datetime,
+    retry_in: timedelta | None,
+    *,
+    count_attempt: bool = True,
 ) -> None:
     """Record a failed attempt: to be retried after `retry_in`, or dead when that is None."""
-    values: dict[str, Any] = {"attempts": AlertRow.attempts + 1, "last_error": error[:2000]}
+    values: dict[str, Any] = {"last_error": error[:2000]}
+    if count_attempt:
+        values["attempts"] = AlertRow.attempts + 1
     if retry_in is None:
         values["status"] = DEAD
     else:
         values["status"] = FAILED
         values["next_attempt_at"] = now + retry_in
-    session.execute(update(AlertRow).where(AlertRow.id == alert_id).values(**values))
+    session.execute(update(AlertRow).where(AlertRow.id.in_(_ids(alert_id))).values(**values))
 
 
 def listing(session: Session, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
@@ -120,6 +204,7 @@ def listing(session: Session, status: str | None = None, limit: int = 100) -> li
             "next_attempt_at": alert.next_attempt_at.isoformat(),
             "last_error": alert.last_error,
             "message_id": alert.message_id,
+            "batch": alert.batch,
         }
         for alert, title, url in session.execute(query)
     ]

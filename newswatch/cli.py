@@ -51,9 +51,17 @@ def build_parser() -> argparse.ArgumentParser:
     sources = commands.add_parser("sources", help="list sources and how their last polls went")
     sources.add_argument("--json", action="store_true", help="print JSON for scripts")
 
-    alerts = commands.add_parser("alerts", help="list alerts and their delivery state")
+    alerts = commands.add_parser("alerts", help="list alerts and their delivery state; retry; send a test")
     alerts.add_argument("--json", action="store_true", help="print JSON for scripts")
     alerts.add_argument("--limit", type=_positive, default=50, metavar="N", help="how many (default 50)")
+    alerts.add_argument("--status", choices=("pending", "sent", "failed", "dead"), help="only these")
+    alert_commands = alerts.add_subparsers(dest="alerts_command", metavar="ACTION")
+    retry = alert_commands.add_parser("retry", help="send a failed or dead alert again, now")
+    which = retry.add_mutually_exclusive_group(required=True)
+    which.add_argument("id", nargs="?", type=_positive, metavar="ID", help="the alert (see `alerts`)")
+    which.add_argument("--dead", action="store_true", help="every dead alert")
+    send_test = alert_commands.add_parser("send-test", help="send a signed test event to a channel")
+    send_test.add_argument("channel", metavar="CHANNEL")
     return parser
 
 
@@ -155,10 +163,14 @@ def _articles(config: Config, args: argparse.Namespace) -> int:
 def _alerts(config: Config, args: argparse.Namespace) -> int:
     from alerts.outbox import listing
 
+    if args.alerts_command == "retry":
+        return _alerts_retry(config, args)
+    if args.alerts_command == "send-test":
+        return _alerts_send_test(config, args)
     db = Database(config.database)
     try:
         with db.session() as session:
-            rows = listing(session, limit=args.limit)
+            rows = listing(session, status=args.status, limit=args.limit)
     finally:
         db.close()
     if args.json:
@@ -198,6 +210,55 @@ def _sources(config: Config, args: argparse.Namespace) -> int:
             f"{row['articles_seen']:>6} seen  {_cut(row['url'], 60)}{error}"
         )
     return EXIT_OK
+
+
+def _alerts_retry(config: Config, args: argparse.Namespace) -> int:
+    from alerts.outbox import requeue, status_of
+    from newswatch.db import utcnow
+    from newswatch.service import Service
+
+    db = Database(config.database)
+    try:
+        with db.session() as session:
+            if args.id is not None:
+                status = status_of(session, args.id)
+                if status is None:
+                    raise ConfigError(f"there is no alert {args.id} (see `newswatch alerts`)")
+                if status == "sent":
+                    raise ConfigError(f"alert {args.id} was already delivered; nothing to retry")
+            count = requeue(session, args.id, utcnow())
+        print(f"{count} alert(s) queued again; delivering now")
+        report = asyncio.run(_deliver(Service(config, db)))
+    finally:
+        db.close()
+    print(f"sent {report.sent}, failed {report.failed}, dead {report.dead}")
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+async def _deliver(service: Any) -> Any:
+    async with service:
+        return await service.deliver()
+
+
+def _alerts_send_test(config: Config, args: argparse.Namespace) -> int:
+    from newswatch.service import Service
+
+    if args.channel not in {c.name for c in config.channels}:
+        known = ", ".join(sorted(c.name for c in config.channels)) or "none defined"
+        raise ConfigError(f"no channel named {args.channel!r} (channels: {known})")
+    db = Database(config.database)
+    try:
+        message_id = asyncio.run(_send_test(Service(config, db), args.channel))
+    finally:
+        db.close()
+    print(f"test event delivered to {args.channel} (webhook-id {message_id})")
+    return EXIT_OK
+
+
+async def _send_test(service: Any, channel: str) -> str:
+    async with service:
+        message_id: str = await service.send_test(channel)
+        return message_id
 
 
 def _cut(text: str, width: int) -> str:

@@ -130,6 +130,8 @@ class SmtpSettings(_Model):
     username: str | None = None
     password: str | None = None
     timeout: Duration = timedelta(seconds=30)
+    # A PEM file of the CA(s) to trust for TLS (a private or self-signed server certificate).
+    ca_file: Path | None = None
 
 
 class EmailSettings(_Model):
@@ -140,23 +142,59 @@ class EmailSettings(_Model):
     bcc: list[str] = Field(default_factory=list)
     sender: str = Field(alias="from")
     smtp: SmtpSettings = SmtpSettings()
+    # A folder whose email.txt / email.html (digest.txt / digest.html) replace the built-in templates.
+    templates: Path | None = None
+
+
+DigestPeriod = Literal["hourly", "daily"]
+
+
+class RateLimit(_Model):
+    """A token bucket: `count` messages per `per`, bursts of up to `burst` (default `count`)."""
+
+    count: int = Field(gt=0)
+    per: Duration = timedelta(minutes=1)
+    burst: int | None = Field(default=None, gt=0)
 
 
 class ChannelConfig(_Model):
     name: str = Field(min_length=1)
     webhook: str | None = None
-    secret: str | None = None
+    # One Standard Webhooks secret, or several during rotation: [new, old].
+    secret: str | list[str] | None = None
+    # A file holding the secret(s), one per line, newest first (instead of `secret`).
+    secret_file: Path | None = None
+    format: Literal["standard", "slack", "discord", "template"] = "standard"
+    template: Path | None = None
+    content_type: str | None = None
+    timeout: Duration = timedelta(seconds=15)
+    retry: list[Duration] | None = None
     email: EmailSettings | None = None
     console: bool = False
+    digest: DigestPeriod | None = None
+    rate_limit: RateLimit | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> ChannelConfig:
         kinds = [self.webhook is not None, self.email is not None, self.console]
         if sum(kinds) != 1:
             raise ValueError("a channel needs exactly one of `webhook`, `email` or `console: true`")
-        if self.secret is not None and self.webhook is None:
+        if (self.secret is not None or self.secret_file is not None) and self.webhook is None:
             raise ValueError("`secret` only applies to a webhook channel")
+        if self.secret is not None and self.secret_file is not None:
+            raise ValueError("give `secret` or `secret_file`, not both")
+        if (self.format == "template") != (self.template is not None):
+            raise ValueError("`format: template` and `template: <file>` go together")
+        if self.format != "standard" and self.webhook is None:
+            raise ValueError("`format` only applies to a webhook channel")
         return self
+
+    @property
+    def secrets(self) -> list[str]:
+        """The signing secrets, newest first (several while a secret is being rotated)."""
+        if self.secret is None:
+            return []
+        return [self.secret] if isinstance(self.secret, str) else list(self.secret)
 
     @field_validator("webhook")
     @classmethod
@@ -167,12 +205,15 @@ class ChannelConfig(_Model):
 
     @field_validator("secret")
     @classmethod
-    def _standard_webhooks_key(cls, value: str | None) -> str | None:
+    def _standard_webhooks_key(cls, value: str | list[str] | None) -> str | list[str] | None:
         if value is None:
             return None
         from alerts.signing import decode_secret
 
-        decode_secret(value)  # raises ValueError with a readable message
+        for secret in [value] if isinstance(value, str) else value:
+            decode_secret(secret)  # raises ValueError with a readable message
+        if isinstance(value, list) and not value:
+            raise ValueError("`secret` needs at least one secret")
         return value
 
     @property
@@ -269,6 +310,7 @@ class RuleConfig(TermGroup):
     cooldown: Duration | None = None
     max_per_hour: int | None = Field(default=None, gt=0)
     examples: RuleExamples = RuleExamples()
+    digest: DigestPeriod | None = None
 
     @model_validator(mode="after")
     def _has_terms(self) -> RuleConfig:
@@ -432,7 +474,44 @@ def _resolve_paths(config: Config, base: Path, *, from_env: bool) -> Config:
     database = config.database
     if not from_env:
         database = resolve_sqlite_path(database, base)
-    return config.model_copy(update={"sources": sources, "database": database})
+    channels = [_resolve_channel(c, base) for c in config.channels]
+    return config.model_copy(update={"sources": sources, "database": database, "channels": channels})
+
+
+def _resolve_channel(channel: ChannelConfig, base: Path) -> ChannelConfig:
+    """Make a channel's file paths absolute and read its secrets file (never logged, never echoed)."""
+    update: dict[str, Any] = {}
+    if channel.template is not None:
+        update["template"] = (base / channel.template).resolve()
+    if channel.email is not None:
+        smtp, templates = channel.email.smtp, channel.email.templates
+        if smtp.ca_file is not None or templates is not None:
+            email_update: dict[str, Any] = {}
+            if smtp.ca_file is not None:
+                email_update["smtp"] = smtp.model_copy(update={"ca_file": (base / smtp.ca_file).resolve()})
+            if templates is not None:
+                email_update["templates"] = (base / templates).resolve()
+            update["email"] = channel.email.model_copy(update=email_update)
+    if channel.secret_file is not None:
+        path = (base / channel.secret_file).resolve()
+        where = f"channel {channel.name!r}: secret_file {path}"
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{where}: cannot read: {type(exc).__name__}") from None
+        secrets = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+        if not secrets:
+            raise ConfigError(f"{where}: holds no secret")
+        from alerts.signing import decode_secret
+
+        for number, secret in enumerate(secrets, 1):
+            try:
+                decode_secret(secret)
+            except ValueError as exc:
+                raise ConfigError(f"{where}: secret {number}: {exc}") from None
+        update["secret_file"] = path
+        update["secret"] = secrets
+    return channel.model_copy(update=update) if update else channel
 
 
 def resolve_sqlite_path(url: str, base: Path) -> str:

@@ -156,6 +156,20 @@ class AlertRow(Base):
     next_attempt_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    # The digest this alert waits for (e.g. "channel:hourly:2026-11-25T04:00"), or None: sent alone.
+    batch: Mapped[str | None] = mapped_column(String(300))
+
+
+class ChannelStateRow(Base):
+    """What delivery remembers per channel: disabled after a 410, and its rate-limit bucket."""
+
+    __tablename__ = "channel_state"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    disabled_at: Mapped[datetime | None]
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    tokens: Mapped[float | None]
+    tokens_at: Mapped[datetime | None]
 
 
 def make_engine(url: str) -> Engine:

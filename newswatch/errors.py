@@ -21,6 +21,7 @@ class SourceError(NewswatchError):
 class DeliveryError(NewswatchError):
     """An alert could not be delivered to a channel; `retryable` says whether trying again may help."""
 
-    def __init__(self, message: str, *, retryable: bool = True) -> None:
+    def __init__(self, message: str, *, retryable: bool = True, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.retry_after = retry_after  # seconds the peer asked us to wait (Retry-After), if it did

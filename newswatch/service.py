@@ -14,10 +14,12 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.orm import Session
 
+from alerts import channel_state
 from alerts.channels import Channel, make_channel
-from alerts.delivery import DeliveryReport, deliver_due
+from alerts.delivery import DeliveryPlan, DeliveryReport, deliver_due
 from alerts.outbox import enqueue
 from alerts.rules import Matcher
+from alerts.signing import new_message_id
 from alerts.throttle import allowed
 from ingest.boilerplate import compile_boilerplate
 from ingest.clean import clean
@@ -35,6 +37,8 @@ from newswatch.errors import SourceError
 log = logging.getLogger(__name__)
 
 DELIVERY_EVERY = timedelta(seconds=5)
+# Under `run --once`, retries falling due within this long are waited for and made in the same run.
+EARLY_RETRY_WINDOW = timedelta(seconds=10)
 SHUTDOWN_GRACE_SECONDS = 5.0
 
 
@@ -67,6 +71,7 @@ class Service:
         self._feed_client: httpx.AsyncClient | None = None
         self._hook_client: httpx.AsyncClient | None = None
         self.channels: dict[str, Channel] = {}
+        self.delivery_plan = DeliveryPlan.from_config(config)
         self._delivering = asyncio.Lock()
         self._fetching = asyncio.Semaphore(config.fetch.concurrency)
         self._index: NearDuplicateIndex | None = None
@@ -219,16 +224,25 @@ class Service:
         )
         return result.items, result.etag, result.last_modified, result.status, result.moved_to
 
-    async def deliver(self) -> DeliveryReport:
-        """Send what the outbox holds that is due (one drain at a time)."""
+    async def deliver(self, linger: timedelta = timedelta(0)) -> DeliveryReport:
+        """Send what the outbox holds that is due (one drain at a time); see `deliver_due` on linger."""
         async with self._delivering:
-            return await deliver_due(self.db, self.channels, self.now)
+            return await deliver_due(self.db, self.channels, self.now, self.delivery_plan, linger=linger)
+
+    async def send_test(self, channel: str) -> str:
+        """Send a test event to `channel` and return its id; success re-enables a disabled channel."""
+        message_id = new_message_id()
+        await self.channels[channel].send_test(message_id)
+        with self.db.session() as session:
+            if channel_state.enable(session, channel):
+                log.warning("channel enabled again after a successful test", extra={"channel": channel})
+        return message_id
 
     async def run_once(self) -> bool:
         """Poll every enabled source once, then deliver; True when nothing failed."""
         sources = [s for s in self.config.sources if s.enabled]
         outcomes = await asyncio.gather(*(self.poll(s) for s in sources))
-        report = await self.deliver()
+        report = await self.deliver(linger=EARLY_RETRY_WINDOW)
         return all(o.ok for o in outcomes) and report.ok
 
     async def run_forever(self, stop: asyncio.Event) -> None:

@@ -44,6 +44,16 @@ class Received:
     headers: dict[str, str]
     body: bytes
     local_address: str = ""  # the server address the request arrived at
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Reply:
+    """One scripted answer of the webhook receiver: a status, headers, and how long to stall first."""
+
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    stall: float = 0.0
 
 
 class HttpServer:
@@ -55,6 +65,8 @@ class HttpServer:
         self.received: list[Received] = []
         self.gets: list[Received] = []
         self.post_status = 200
+        self.post_script: list[Reply] = []  # answers for the next POSTs, in order; then post_status
+        self.released = threading.Event()  # set at close, so stalled handlers end
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -94,7 +106,12 @@ class HttpServer:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
                 owner.received.append(Received(self.path, dict(self.headers.items()), body))
-                self.send_response(owner.post_status)
+                reply = owner.post_script.pop(0) if owner.post_script else Reply(owner.post_status)
+                if reply.stall and owner.released.wait(reply.stall):
+                    return
+                self.send_response(reply.status)
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -111,6 +128,7 @@ class HttpServer:
         return f"http://{host}:{self.port}{path}"
 
     def close(self) -> None:
+        self.released.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -132,20 +150,81 @@ def free_port() -> int:
 class _Mailbox:
     def __init__(self) -> None:
         self.messages: list[tuple[Message, list[str]]] = []
+        self.replies: list[str] = []  # scripted answers to the next DATA commands, then "250 OK"
+        self.sessions: list[dict[str, Any]] = []  # per accepted message: TLS and login seen
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append((message_from_bytes(envelope.content), list(envelope.rcpt_tos)))
-        return "250 OK"
+        reply = self.replies.pop(0) if self.replies else "250 OK"
+        if reply.startswith("250"):
+            self.messages.append((message_from_bytes(envelope.content), list(envelope.rcpt_tos)))
+            tls = server.transport.get_extra_info("ssl_object") is not None
+            login = session.auth_data if session.authenticated else None
+            self.sessions.append({"tls": tls, "login": login})
+        return reply
 
 
 @dataclass
 class SmtpServer:
     port: int
     mailbox: _Mailbox
+    ca_file: Path | None = None  # the self-signed certificate a TLS server presents
 
     @property
     def messages(self) -> list[tuple[Message, list[str]]]:
         return self.mailbox.messages
+
+    @property
+    def replies(self) -> list[str]:
+        return self.mailbox.replies
+
+
+SMTP_USER, SMTP_PASSWORD = "newsdesk", "smtp-Pa55word-not-for-logs"
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A certificate and key for 127.0.0.1, made with the openssl command."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    command = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj"]
+    command += ["/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
+    subprocess.run(
+        [*command, "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def _authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+        SMTP_USER.encode(),
+        SMTP_PASSWORD.encode(),
+    )
+    return AuthResult(success=ok, auth_data=SMTP_USER if ok else None)
+
+
+@pytest.fixture(params=["starttls", "ssl"])
+def tls_smtp_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, SmtpServer]]:
+    """An SMTP server that wants TLS (STARTTLS, or implicit TLS) and a login."""
+    import ssl
+
+    cert, key = self_signed_certificate(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    mailbox = _Mailbox()
+    port = free_port()
+    options: dict[str, Any] = {"authenticator": _authenticate, "auth_require_tls": True}
+    if request.param == "starttls":
+        options.update(tls_context=context, require_starttls=True)
+    else:  # aiosmtpd does not count implicit TLS towards auth_require_tls; the socket is TLS all the same
+        options.update(ssl_context=context, auth_require_tls=False)
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port, **options)
+    controller.start()
+    try:
+        yield request.param, SmtpServer(port, mailbox, cert)
+    finally:
+        controller.stop()
 
 
 @pytest.fixture

@@ -180,7 +180,7 @@ def test_failed_webhook_is_recorded_and_exit_code_is_1(
     alerts = json.loads(workspace.cli("alerts", "--json", env=env).stdout)
     hooks = [a for a in alerts if a["channel"] == "newsroom"]
     assert {a["status"] for a in hooks} == {"failed"}
-    assert all(a["attempts"] == 1 and a["last_error"] == "webhook newsroom: HTTP 500" for a in hooks)
+    assert all(a["attempts"] == 2 and a["last_error"] == "webhook newsroom: HTTP 500" for a in hooks)
     assert {a["status"] for a in alerts if a["channel"] == "desk-mail"} == {"sent"}
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 import httpx
 
-from alerts.models import Alert
+from alerts.models import Alert, Digest
 from newswatch.config import ChannelConfig
+from newswatch.errors import DeliveryError
 
 
 class Channel(Protocol):
@@ -17,6 +19,27 @@ class Channel(Protocol):
 
     async def send(self, alert: Alert) -> None: ...
 
+    async def send_digest(self, digest: Digest) -> None: ...
+
+    async def send_test(self, message_id: str) -> None: ...
+
+
+class ChannelGone(DeliveryError):
+    """The peer said the endpoint is gone for good (HTTP 410): the channel must be disabled."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)
+
+
+def test_event(channel: str, now: datetime | None = None) -> dict[str, Any]:
+    """The body of `alerts send-test`: a signed event that says it is a test (like GitHub's ping)."""
+    stamp = (now or datetime.now(UTC)).isoformat()
+    return {
+        "type": "newswatch.test",
+        "timestamp": stamp,
+        "data": {"channel": channel, "message": f"Newswatch test event for channel {channel!r}"},
+    }
+
 
 def make_channel(config: ChannelConfig, client: httpx.AsyncClient) -> Channel:
     """The channel a config entry describes; webhooks share `client`."""
@@ -25,8 +48,16 @@ def make_channel(config: ChannelConfig, client: httpx.AsyncClient) -> Channel:
     from alerts.channels.webhook import WebhookChannel
 
     if config.webhook is not None:
-        secrets = [config.secret] if config.secret else []
-        return WebhookChannel(config.name, config.webhook, secrets, client)
+        return WebhookChannel(
+            config.name,
+            config.webhook,
+            config.secrets,
+            client,
+            fmt=config.format,
+            template=config.template,
+            content_type=config.content_type,
+            timeout=config.timeout.total_seconds(),
+        )
     if config.email is not None:
         return EmailChannel(config.name, config.email)
     return ConsoleChannel(config.name)

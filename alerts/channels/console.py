@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from alerts.models import Alert
+from alerts.models import Alert, Digest
 
 
 def render(alert: Alert) -> str:
@@ -28,6 +28,16 @@ class ConsoleChannel:
         self.name = name
         self._stream = stream
 
+    def _print(self, text: str) -> None:
+        print(text, file=self._stream or sys.stdout, flush=True)
+
     async def send(self, alert: Alert) -> None:
-        stream = self._stream or sys.stdout
-        print(render(alert), file=stream, flush=True)
+        self._print(render(alert))
+
+    async def send_digest(self, digest: Digest) -> None:
+        self._print(f"DIGEST {digest.batch}: {len(digest.alerts)} alerts")
+        for alert in digest.alerts:
+            self._print(render(alert))
+
+    async def send_test(self, message_id: str) -> None:
+        self._print(f"TEST newswatch channel {self.name!r} works ({message_id})")

@@ -1,39 +1,99 @@
-"""The webhook channel: a signed JSON POST (Standard Webhooks)."""
+"""The webhook channel: a signed POST (Standard Webhooks), in the channel's payload format."""
 
 from __future__ import annotations
 
-import json
 import time
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
 
 import httpx
 
-from alerts import signing
-from alerts.models import Alert
+from alerts import payloads, signing
+from alerts.channels import ChannelGone, test_event
+from alerts.models import Alert, Digest
 from newswatch.errors import DeliveryError
 
 TIMEOUT_SECONDS = 15.0
+# Answers after which the peer's Retry-After is honoured (overload and gateway trouble).
+RETRY_AFTER_STATUSES = frozenset({429, 502, 503, 504})
+MAX_RETRY_AFTER_SECONDS = 24 * 3600.0
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date); None if unusable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        seconds = float(value)
+    else:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
 
 
 class WebhookChannel:
-    def __init__(self, name: str, url: str, secrets: list[str], client: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        secrets: list[str],
+        client: httpx.AsyncClient,
+        *,
+        fmt: str = "standard",
+        template: Path | None = None,
+        content_type: str | None = None,
+        timeout: float = TIMEOUT_SECONDS,
+    ) -> None:
         self.name = name
         self.url = url
         self._secrets = secrets
         self._client = client
+        self._format = fmt
+        self._template = template
+        self._content_type = content_type or (
+            "text/plain; charset=utf-8" if fmt == "template" else "application/json"
+        )
+        self._timeout = timeout
 
     async def send(self, alert: Alert) -> None:
-        body = json.dumps(alert.event(), ensure_ascii=False, separators=(",", ":")).encode()
-        headers = signing.headers(self._secrets, alert.message_id, int(time.time()), body)
-        headers["content-type"] = "application/json"
+        await self._post(alert.message_id, alert.event())
+
+    async def send_digest(self, digest: Digest) -> None:
+        await self._post(digest.message_id, digest.event())
+
+    async def send_test(self, message_id: str) -> None:
+        await self._post(message_id, test_event(self.name, datetime.now(UTC)))
+
+    async def _post(self, message_id: str, event: dict[str, Any]) -> None:
+        body = payloads.body(event, self._format, self._template)
+        headers = signing.headers(self._secrets, message_id, int(time.time()), body)
+        headers["content-type"] = self._content_type
         try:
             response = await self._client.post(
-                self.url, content=body, headers=headers, timeout=TIMEOUT_SECONDS
+                self.url, content=body, headers=headers, timeout=self._timeout, follow_redirects=False
             )
+        except httpx.TimeoutException as exc:
+            raise DeliveryError(
+                f"webhook {self.name}: no answer within {self._timeout:g} s ({type(exc).__name__})"
+            ) from None
         except httpx.HTTPError as exc:
-            raise DeliveryError(f"webhook {self.name}: {type(exc).__name__}: {exc}") from None
-        if 200 <= response.status_code < 300:
+            # Never the URL: incoming-webhook URLs (Slack, Discord) carry their token in the path.
+            detail = str(exc).replace(self.url, "<url>")
+            raise DeliveryError(f"webhook {self.name}: {type(exc).__name__}: {detail}") from None
+        status = response.status_code
+        if 200 <= status < 300:
             return
-        raise DeliveryError(
-            f"webhook {self.name}: HTTP {response.status_code}",
-            retryable=response.status_code != 410,
-        )
+        if status == 410:
+            raise ChannelGone(f"webhook {self.name}: HTTP 410 Gone")
+        retry_after = None
+        if status in RETRY_AFTER_STATUSES:
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+        raise DeliveryError(f"webhook {self.name}: HTTP {status}", retry_after=retry_after)
