@@ -111,15 +111,17 @@ def _db(config: Config, args: argparse.Namespace) -> int:
 
 
 def _run(config: Config, args: argparse.Namespace) -> int:
+    from newswatch.guard import single_node
     from newswatch.service import Service
 
     db = Database(config.database)
     try:
-        if args.once:
-            ok = asyncio.run(_run_once(Service(config, db)))
-            return EXIT_OK if ok else EXIT_FAILED
-        asyncio.run(_run_forever(Service(config, db)))
-        return EXIT_OK
+        with single_node(db.engine):
+            if args.once:
+                ok = asyncio.run(_run_once(Service(config, db)))
+                return EXIT_OK if ok else EXIT_FAILED
+            asyncio.run(_run_forever(Service(config, db)))
+            return EXIT_OK
     finally:
         db.close()
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 
 import psycopg
 import pytest
@@ -85,3 +89,40 @@ def test_migrate_from_refuses_a_bad_source(workspace: Workspace, source: str, me
     result = workspace.cli("db", "migrate-from", source.format(root=workspace.root))
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def _start_run(workspace: Workspace, env: dict[str, str]) -> subprocess.Popen[str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "newswatch", "--config", str(workspace.config), "run"],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    for line in process.stderr:  # wait until it holds the lock and has scheduled
+        if "running:" in line:
+            return process
+    process.kill()
+    raise AssertionError(f"newswatch run did not start: {process.communicate()}")
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL])
+def test_a_second_run_on_the_same_database_is_refused(
+    workspace: Workspace, database_url: str, stop: signal.Signals
+) -> None:
+    workspace.write_config(CONFIG)
+    env = {"NEWSWATCH_DATABASE_URL": database_url}
+    first = _start_run(workspace, env)
+    try:
+        second = workspace.cli("run", "--once", env=env)
+        assert second.returncode == 1
+        assert "another `newswatch run` is already scheduling on this database" in second.stderr
+        assert "Traceback" not in second.stderr
+        assert "polled" not in second.stderr  # refused before it touched a source
+    finally:
+        first.send_signal(stop)
+        first.communicate(timeout=15)
+    # The lock goes with the process, even after SIGKILL: the next run may schedule.
+    after = workspace.cli("run", "--once", env=env)
+    assert after.returncode == 0, after.stderr
