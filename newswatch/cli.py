@@ -44,6 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("check", help="validate the config and exit (2 if it is not valid)")
 
+    db = commands.add_parser("db", help="database maintenance: schema upgrades, moving to PostgreSQL")
+    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_commands.add_parser("upgrade", help="run the schema migrations on the configured database")
+    migrate = db_commands.add_parser(
+        "migrate-from", help="copy an SQLite database into the configured (empty) database"
+    )
+    migrate.add_argument("source", metavar="sqlite:///old.db", help="the SQLite database to copy from")
+
     articles = commands.add_parser("articles", help="list stored articles, newest first")
     articles.add_argument("--json", action="store_true", help="print JSON for scripts")
     articles.add_argument("--limit", type=_positive, default=20, metavar="N", help="how many (default 20)")
@@ -88,6 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "articles": _articles,
             "alerts": _alerts,
             "sources": _sources,
+            "db": _db,
         }
         return handler[args.command](config, args)
     except ConfigError as exc:
@@ -108,16 +117,29 @@ def _check(config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _db(config: Config, args: argparse.Namespace) -> int:
+    from newswatch.migrate import migrate_from, upgrade_database
+
+    if args.db_command == "upgrade":
+        print(f"database upgraded: at revision {upgrade_database(config.database)}")
+        return EXIT_OK
+    copied = migrate_from(args.source, config.database, lambda line: print(line, file=sys.stderr, flush=True))
+    print("copied " + ", ".join(f"{count} {table}" for table, count in copied.items()))
+    return EXIT_OK
+
+
 def _run(config: Config, args: argparse.Namespace) -> int:
+    from newswatch.guard import single_node
     from newswatch.service import Service
 
     db = Database(config.database)
     try:
-        if args.once:
-            ok = asyncio.run(_run_once(Service(config, db)))
-            return EXIT_OK if ok else EXIT_FAILED
-        asyncio.run(_run_forever(Service(config, db)))
-        return EXIT_OK
+        with single_node(db.engine):
+            if args.once:
+                ok = asyncio.run(_run_once(Service(config, db)))
+                return EXIT_OK if ok else EXIT_FAILED
+            asyncio.run(_run_forever(Service(config, db)))
+            return EXIT_OK
     finally:
         db.close()
 

@@ -172,10 +172,20 @@ class ChannelStateRow(Base):
     tokens_at: Mapped[datetime | None]
 
 
+def normalize_url(url: str) -> str:
+    """Send plain `postgresql://` (and `postgres://`) URLs to psycopg 3, the driver we ship."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
 def make_engine(url: str) -> Engine:
     """The engine for `url`; SQLite gets WAL, foreign keys and a busy timeout."""
+    url = normalize_url(url)
+    options: dict[str, Any] = {"pool_pre_ping": True} if url.startswith("postgresql") else {}
     try:
-        engine = create_engine(url, future=True)
+        engine = create_engine(url, future=True, **options)
     except (ArgumentError, ImportError) as exc:
         raise ConfigError(f"database: cannot use {url!r}: {exc}") from None
     if engine.dialect.name == "sqlite":
@@ -203,7 +213,8 @@ def upgrade(engine: Engine) -> None:
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, "head")
     except OperationalError as exc:
-        raise ConfigError(f"database: cannot open {engine.url!r}: {exc.orig}") from None
+        reason = " ".join(str(exc.orig).split())  # psycopg's messages span lines; keep one
+        raise ConfigError(f"database: cannot open {engine.url!r}: {reason}") from None
 
 
 class Database:

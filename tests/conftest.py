@@ -10,7 +10,9 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
@@ -249,6 +251,8 @@ class Workspace:
     """A folder with a config file, a database and a fixture folder: what a user sets up."""
 
     root: Path
+    # Extra environment for every CLI call: NEWSWATCH_DATABASE_URL when the test runs on PostgreSQL.
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def config(self) -> Path:
@@ -272,8 +276,43 @@ class Workspace:
             capture_output=True,
             text=True,
             timeout=timeout,
-            env={**os.environ, **(env or {})},
+            env={**os.environ, **self.env, **(env or {})},
         )
+
+
+# The PostgreSQL server the storage tests use; each test gets a database of its own on it.
+POSTGRES_ADMIN_URL = os.environ.get("NEWSWATCH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """Create a fresh, uniquely named PostgreSQL database; yield its SQLAlchemy URL; drop it after.
+
+    A missing server is an error, never a skip: the PostgreSQL half of the suite must run.
+    """
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    name = f"nw_test_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    info = conninfo_to_dict(POSTGRES_ADMIN_URL)
+    host, port, user = info.get("host", "127.0.0.1"), info.get("port", "5432"), info.get("user", "postgres")
+    try:
+        yield f"postgresql+psycopg://{user}@{host}:{port}/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A test using this runs twice: on an SQLite file and on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'newswatch.db'}"
+        return
+    with postgres_database() as url:
+        yield url
 
 
 @pytest.fixture

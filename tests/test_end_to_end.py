@@ -62,6 +62,12 @@ rules:
 """
 
 
+@pytest.fixture(autouse=True)
+def on_each_database(workspace: Workspace, database_url: str) -> None:
+    """Every test here runs on SQLite and on PostgreSQL."""
+    workspace.env["NEWSWATCH_DATABASE_URL"] = database_url
+
+
 @pytest.fixture
 def setup(
     workspace: Workspace, http_server: HttpServer, smtp_server: SmtpServer, webhook_secret: str
@@ -75,7 +81,7 @@ def setup(
             smtp=smtp_server.port,
         )
     )
-    return workspace, {"NEWSWATCH_WEBHOOK_SECRET": webhook_secret}
+    return workspace, {**workspace.env, "NEWSWATCH_WEBHOOK_SECRET": webhook_secret}
 
 
 def test_fixtures_and_feed_reach_webhook_and_email_once(

@@ -1,0 +1,98 @@
+"""Schema upgrades on demand and copying an embedded SQLite database into PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, func, select, text
+from sqlalchemy.exc import OperationalError
+
+from newswatch.db import Base, make_engine, upgrade
+from newswatch.errors import ConfigError
+
+BATCH = 1000
+
+Progress = Callable[[str], None]
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The Alembic revision the database is at (None before the first upgrade)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade_database(url: str) -> str | None:
+    """Run the migrations on `url` and return the revision it is now at."""
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+        return current_revision(engine)
+    finally:
+        engine.dispose()
+
+
+def migrate_from(source_url: str, target_url: str, progress: Progress) -> dict[str, int]:
+    """Copy every table of the database at `source_url` into the (empty) one at `target_url`.
+
+    Both are brought to the newest schema first; returns the rows copied per table.
+    """
+    if not source_url.startswith("sqlite"):
+        raise ConfigError(f"db migrate-from: {source_url!r} is not an sqlite:/// URL")
+    path = source_url.split(":///", 1)[-1]
+    if not path or path.startswith(":memory:") or not Path(path).is_file():
+        raise ConfigError(f"db migrate-from: no SQLite database at {path!r}")
+    if target_url.split("?")[0] == source_url.split("?")[0]:
+        raise ConfigError("db migrate-from: the source is the configured database itself")
+    source, target = make_engine(source_url), make_engine(target_url)
+    try:
+        upgrade(source)
+        upgrade(target)
+        tables = Base.metadata.sorted_tables  # parents before children, so foreign keys hold
+        with target.connect() as connection:
+            filled = [
+                t.name for t in tables if connection.execute(select(func.count()).select_from(t)).scalar()
+            ]
+        if filled:
+            raise ConfigError(
+                f"db migrate-from: the target database already holds data ({', '.join(filled)});"
+                " point `database` at an empty one"
+            )
+        copied: dict[str, int] = {}
+        with source.connect() as reading, target.begin() as writing:
+            for table in tables:
+                total = reading.execute(select(func.count()).select_from(table)).scalar_one()
+                done = 0
+                result = reading.execution_options(stream_results=True).execute(select(table))
+                for batch in result.mappings().partitions(BATCH):
+                    writing.execute(table.insert(), [dict(row) for row in batch])
+                    done += len(batch)
+                    progress(f"{table.name}: {done}/{total}")
+                if total == 0:
+                    progress(f"{table.name}: 0/0")
+                copied[table.name] = done
+            if writing.dialect.name == "postgresql":
+                _reset_sequences(writing)
+        return copied
+    except OperationalError as exc:
+        reason = " ".join(str(exc.orig).split())
+        raise ConfigError(f"db migrate-from: {reason}") from None
+    finally:
+        source.dispose()
+        target.dispose()
+
+
+def _reset_sequences(connection: Connection) -> None:
+    """After inserting explicit ids, move each serial sequence past the largest id copied."""
+    for table in Base.metadata.sorted_tables:
+        for column in table.primary_key.columns:
+            if not column.autoincrement or column.type.python_type is not int:
+                continue
+            connection.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{table.name}', '{column.name}'),"
+                    f" COALESCE((SELECT MAX({column.name}) FROM {table.name}), 0) + 1, false)"
+                )
+            )
