@@ -83,7 +83,7 @@ def test_migrate_from_copies_sqlite_into_postgresql(workspace: Workspace) -> Non
         # A second copy into the now-filled database is refused, with the reason on one line.
         refused = workspace.cli("db", "migrate-from", f"sqlite:///{old_db}", env=env)
         assert refused.returncode == 2
-        assert "already holds data (articles, sources, alerts)" in refused.stderr
+        assert "already holds data (articles, sources, alerts, sightings)" in refused.stderr
         assert "Traceback" not in refused.stderr
 
 
