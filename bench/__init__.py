@@ -1,1 +1,1 @@
-"""Benchmarks: scripts that print measured figures (run as `python -m bench.<topic>`)."""
+"""Benchmarks: `python -m bench` runs Newswatch against its peers; `python -m bench.<topic>` one stage."""

@@ -1,0 +1,159 @@
+"""`python -m bench [--quick]`: Newswatch vs reader, rss2email and a naive baseline, one table."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import peers, subject
+from bench.data import Corpus, make_corpus, rss, write_feeds
+from bench.server import FeedServer
+
+
+@dataclass
+class Row:
+    figure: str
+    newswatch: str
+    peers: dict[str, str]
+    ratio: str
+    target: str = ""
+
+
+@dataclass(frozen=True)
+class Cost:
+    wall: float
+    cpu: float
+    result: Any
+
+
+def measure(work: Callable[[], Any]) -> Cost:
+    """Wall and CPU seconds of `work`, counting this process and the child processes it waits for."""
+
+    def cpu() -> float:
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+    wall, before = time.perf_counter(), cpu()
+    result = work()
+    return Cost(time.perf_counter() - wall, cpu() - before, result)
+
+
+def change_feeds(corpus: Corpus, folder: Path, share: float, fresh: int = 5) -> list[int]:
+    """Rewrite `share` of the feeds with `fresh` new items each; return their indexes."""
+    count = max(1, int(len(corpus.feeds) * share))
+    changed = list(range(0, len(corpus.feeds), max(1, len(corpus.feeds) // count)))[:count]
+    extra = make_corpus(count, seed=99, items=(fresh, fresh), duplicate_share=0.0)
+    future = time.time() + 120  # newer than any Last-Modified the pollers stored
+    for n, index in enumerate(changed):
+        items = (
+            tuple(
+                type(i)(
+                    f"{i.guid}:new{index}", f"{i.link}/new{index}", i.title, i.paragraphs, i.published, -1
+                )
+                for i in extra.feeds[n]
+            )
+            + corpus.feeds[index]
+        )
+        path = folder / "feeds" / f"{index}.xml"
+        path.write_bytes(rss(items, index))
+        os.utime(path, (future, future))
+    return changed
+
+
+def ingest_and_steady(feeds: int, rules: int, work: Path) -> list[Row]:
+    corpus = make_corpus(feeds)
+    paths = write_feeds(corpus, work)
+    server = FeedServer(work)
+    try:
+        urls = [server.url(p) for p in paths]
+        terms = subject.rule_terms(corpus.names, rules)
+        print(
+            f"corpus: {len(urls)} feeds, {corpus.items} items, {corpus.stories} stories; {rules} rules",
+            flush=True,
+        )
+        folders = {name: work / name for name in ("newswatch", "reader", "rss2email", "naive")}
+        for folder in folders.values():
+            folder.mkdir()
+        config = subject.write_config(folders["newswatch"], urls, terms)
+        naive = peers.Naive(folders["naive"] / "naive.db", terms)
+
+        first = {
+            "newswatch": measure(lambda: subject.poll_all(config)),
+            "reader": measure(lambda: peers.reader_update(folders["reader"] / "r.db", urls)),
+            "rss2email": measure(lambda: peers.rss2email_run(folders["rss2email"], urls, True)),
+            "naive": measure(lambda: naive.update(urls)),
+        }
+        for name, cost in first.items():
+            print(f"  first poll  {name:<10} wall {cost.wall:7.2f}s  cpu {cost.cpu:7.2f}s", flush=True)
+        change_feeds(corpus, work, 0.10)
+        steady = {
+            "newswatch": measure(lambda: subject.poll_all(config)),
+            "reader": measure(lambda: peers.reader_update(folders["reader"] / "r.db", urls)),
+            "rss2email": measure(lambda: peers.rss2email_run(folders["rss2email"], urls, False)),
+            "naive": measure(lambda: naive.update(urls)),
+        }
+        for name, cost in steady.items():
+            print(f"  steady poll {name:<10} wall {cost.wall:7.2f}s  cpu {cost.cpu:7.2f}s", flush=True)
+        naive.close()
+    finally:
+        server.close()
+
+    new_articles = first["newswatch"].result
+    rate = {name: corpus.items / cost.wall for name, cost in first.items()}
+    rows = [
+        Row(
+            "(1) ingest, articles/s (first poll, all stages)",
+            f"{new_articles / first['newswatch'].wall:,.0f} ({new_articles} stored)",
+            {n: f"{rate[n]:,.0f}" for n in ("reader", "rss2email", "naive")},
+            f"{(new_articles / first['newswatch'].wall) / rate['reader']:.1f}x reader",
+            ">= 10x reader",
+        ),
+        Row(
+            f"(2) steady poll, {len(paths)} feeds, 10% changed: wall s / CPU s",
+            f"{steady['newswatch'].wall:.2f} / {steady['newswatch'].cpu:.2f}",
+            {n: f"{steady[n].wall:.2f} / {steady[n].cpu:.2f}" for n in ("reader", "rss2email", "naive")},
+            f"{steady['naive'].cpu / max(steady['newswatch'].cpu, 1e-9):.1f}x less CPU than naive",
+            ">= 5x less CPU than naive",
+        ),
+    ]
+    return rows
+
+
+def print_table(rows: list[Row], args: argparse.Namespace) -> None:
+    names = ["reader", "rss2email", "naive"]
+    print()
+    print(
+        f"Newswatch bench — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()},"
+        f" {os.cpu_count()} cores, Python {platform.python_version()};"
+        f" command: python -m bench{' --quick' if args.quick else ''}"
+    )
+    header = ["figure", "Newswatch", *names, "ratio", "target"]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        cells = [row.figure, row.newswatch, *(row.peers.get(n, "—") for n in names), row.ratio, row.target]
+        print("| " + " | ".join(cells) + " |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes, under a minute")
+    args = parser.parse_args()
+    feeds, rules = (40, 1000) if args.quick else (1000, 1000)
+    with tempfile.TemporaryDirectory(prefix="newswatch-bench-") as tmp:
+        rows = ingest_and_steady(feeds, rules, Path(tmp))
+    print_table(rows, args)
+
+
+if __name__ == "__main__":
+    main()
