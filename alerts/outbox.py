@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,6 +24,11 @@ def enqueue(session: Session, match: Match, channels: tuple[str, ...], now: date
 
     Returns how many new alerts were written.
     """
+    return enqueue_many(session, [(match, channels)], now)
+
+
+def enqueue_many(session: Session, matches: Iterable[tuple[Match, tuple[str, ...]]], now: datetime) -> int:
+    """`enqueue` for many matches at once: one statement for a whole poll, not one per match."""
     rows = [
         {
             "rule": match.rule,
@@ -36,17 +41,20 @@ def enqueue(session: Session, match: Match, channels: tuple[str, ...], now: date
             "created_at": now,
             "next_attempt_at": now,
         }
+        for match, channels in matches
         for channel in channels
     ]
     if not rows:
         return 0
     dialect = session.get_bind().dialect.name
     insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # One cached statement run over all rows; RETURNING counts only the rows really inserted.
     statement = (
-        insert(AlertRow).values(rows).on_conflict_do_nothing(index_elements=["rule", "article_id", "channel"])
+        insert(AlertRow)
+        .on_conflict_do_nothing(index_elements=["rule", "article_id", "channel"])
+        .returning(AlertRow.id)
     )
-    result: Any = session.execute(statement)
-    return int(result.rowcount or 0)
+    return len(session.connection().execute(statement, rows).all())
 
 
 def _alert(alert: AlertRow, article: ArticleRow) -> Alert:

@@ -13,6 +13,56 @@ from newswatch.config import load_config
 from newswatch.db import Database
 from newswatch.service import Service
 
+# Function words and reporting verbs make no watch term anyone would write.
+_PLAIN = set(
+    [
+        "the",
+        "a",
+        "of",
+        "to",
+        "in",
+        "and",
+        "for",
+        "on",
+        "with",
+        "at",
+        "by",
+        "from",
+        "after",
+        "before",
+        "during",
+        "while",
+        "over",
+        "under",
+        "between",
+        "said",
+        "says",
+        "told",
+        "added",
+        "warned",
+        "announced",
+        "confirmed",
+        "denied",
+        "claimed",
+        "argued",
+        "noted",
+        "reported",
+        "new",
+        "old",
+        "first",
+        "last",
+        "major",
+        "minor",
+        "early",
+        "late",
+        "local",
+        "national",
+        "international",
+        "regional",
+    ]
+)
+CONTENT_WORDS = [w for w in WORDS if w not in _PLAIN]
+
 
 def rule_terms(names: tuple[str, ...], count: int, seed: int = 11) -> list[str]:
     """`count` distinct watch terms: every person's name, then two-word phrases."""
@@ -20,7 +70,7 @@ def rule_terms(names: tuple[str, ...], count: int, seed: int = 11) -> list[str]:
     terms = list(names)[:count]
     seen = set(terms)
     while len(terms) < count:
-        phrase = f"{rng.choice(WORDS)} {rng.choice(WORDS)}"
+        phrase = f"{rng.choice(CONTENT_WORDS)} {rng.choice(CONTENT_WORDS)}"
         if phrase not in seen:
             seen.add(phrase)
             terms.append(phrase)
@@ -43,17 +93,26 @@ def write_config(folder: Path, urls: list[str], terms: list[str], every: str = "
     return path
 
 
-def poll_all(config_path: Path) -> int:
-    """Poll every source once (fetch, parse, clean, dedup, match, store); return new articles."""
-    config = load_config(config_path)
-    db = Database(config.database)
+class Runner:
+    """One long-lived Newswatch service, as `newswatch run` keeps it: polls share its state."""
 
-    async def go() -> int:
-        async with Service(config, db) as service:
-            outcomes = await asyncio.gather(*(service.poll(s) for s in config.sources))
+    def __init__(self, config_path: Path) -> None:
+        self.config = load_config(config_path)
+        self.db = Database(self.config.database)
+        self.loop = asyncio.new_event_loop()
+        self.service = Service(self.config, self.db)
+        self.loop.run_until_complete(self.service.__aenter__())
+
+    def poll_all(self) -> int:
+        """Poll every source once (fetch, parse, clean, dedup, match, store); return new articles."""
+
+        async def go() -> int:
+            outcomes = await asyncio.gather(*(self.service.poll(s) for s in self.config.sources))
             return sum(o.new for o in outcomes)
 
-    try:
-        return asyncio.run(go())
-    finally:
-        db.close()
+        return self.loop.run_until_complete(go())
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.service.__aexit__(None, None, None))
+        self.loop.close()
+        self.db.close()

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from alerts import channel_state
 from alerts.channels import Channel, make_channel
 from alerts.delivery import DeliveryPlan, DeliveryReport, deliver_due
-from alerts.outbox import enqueue
+from alerts.outbox import enqueue_many
 from alerts.rules import Matcher
 from alerts.signing import new_message_id
 from alerts.throttle import allowed
@@ -117,17 +117,18 @@ class Service:
             self._record_failure(source, exc, started)
             return PollOutcome(source.name, ok=False, error=exc.reason)
 
-        alerts = 0
         with self.db.session() as session:  # articles, matches and outbox in one transaction
             stored = store_articles(session, articles, started, self._near_duplicates(session, started))
             merged = sum(1 for s in stored if s.merged)
             stored = [s for s in stored if not s.merged]  # a duplicate's story has been matched already
             rules = {rule.name: rule for rule in self.matcher.rules}
-            for item in stored:
-                for match in self.matcher.match(item.article, item.id):
-                    rule = rules[match.rule]
-                    if allowed(session, rule, match, started):
-                        alerts += enqueue(session, match, rule.notify, started)
+            matches = [
+                (match, rules[match.rule].notify)
+                for item in stored
+                for match in self.matcher.match(item.article, item.id)
+                if allowed(session, rules[match.rule], match, started)
+            ]
+            alerts = enqueue_many(session, matches, started)
             state = source_state(session, source.name, source.location)
             new = sum(1 for s in stored if s.is_new)
             state.last_polled_at = started
