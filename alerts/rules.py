@@ -35,10 +35,12 @@ def _compile_regex(pattern: str, *, case_sensitive: bool) -> Any:
     options = re2.Options()
     options.case_sensitive = case_sensitive
     options.max_mem = REGEX_MAX_MEMORY
+    options.log_errors = False  # RE2 would print to stderr; the error is raised instead
     try:
         return re2.compile(pattern, options)
     except re2.error as exc:
-        raise ValueError(f"/{pattern}/ is not a safe regular expression (RE2 syntax): {exc}") from None
+        reason = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else exc
+        raise ValueError(f"/{pattern}/ is not a safe regular expression (RE2 syntax): {reason}") from None
 
 
 class Term(NamedTuple):
