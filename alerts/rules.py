@@ -129,10 +129,9 @@ class Matcher:
     def match(self, article: Article, article_id: int = 0) -> list[Match]:
         """The rules the article fires, each with its hits."""
         found = self._find(article)
-        touched = sorted({self.terms[n].rule for n in found})
         matches = []
-        for index in touched:
-            verdict = self._evaluate(index, article, found)
+        for index, numbers in sorted(self._by_rule(found).items()):
+            verdict = self._evaluate(index, article, numbers, found)
             if verdict.fired:
                 matches.append(Match(verdict.rule, article_id, verdict.hits))
         return matches
@@ -140,7 +139,14 @@ class Matcher:
     def explain(self, article: Article) -> list[Verdict]:
         """For every rule, whether it fired on the article and why (or why not)."""
         found = self._find(article)
-        return [self._evaluate(index, article, found) for index in range(len(self.rules))]
+        by_rule = self._by_rule(found)
+        return [self._evaluate(i, article, by_rule.get(i, []), found) for i in range(len(self.rules))]
+
+    def _by_rule(self, found: dict[int, list[Hit]]) -> dict[int, list[int]]:
+        by_rule: dict[int, list[int]] = defaultdict(list)
+        for number in found:
+            by_rule[self.terms[number].rule].append(number)
+        return by_rule
 
     def _find(self, article: Article) -> dict[int, list[Hit]]:
         """Hits per term number: the first occurrence of each surface phrase in each field."""
@@ -183,13 +189,13 @@ class Matcher:
                     add(number, Hit(term.term, term.kind, tag, "topics", tag))
         return found
 
-    def _evaluate(self, index: int, article: Article, found: dict[int, list[Hit]]) -> Verdict:
+    def _evaluate(
+        self, index: int, article: Article, numbers: list[int], found: dict[int, list[Hit]]
+    ) -> Verdict:
         rule = self.rules[index]
         by_group: dict[int, list[Hit]] = defaultdict(list)
-        for number, hits in found.items():
-            term = self.terms[number]
-            if term.rule == index:
-                by_group[term.group] += [hit for hit in hits if hit.field in rule.fields]
+        for number in numbers:
+            by_group[self.terms[number].group] += [hit for hit in found[number] if hit.field in rule.fields]
         positive = tuple(hit for group, hits in sorted(by_group.items()) if group >= 0 for hit in hits)
         if rule.sources and article.source not in rule.sources:
             return Verdict(rule.name, False, positive, f"source {article.source!r} is not in `sources`")
