@@ -101,3 +101,18 @@ def test_config_errors_in_rules_are_one_line_exit_2(workspace: Workspace) -> Non
         assert result.returncode == 2, extra
         assert message in result.stderr, result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_run_holds_back_alerts_over_max_per_hour(workspace: Workspace) -> None:
+    seed = SEED_FILE.read_text(encoding="utf-8")
+    (workspace.seeds / "second.txt").write_text("Putin again\n" + seed, encoding="utf-8")
+    workspace.write_config(
+        CONFIG.replace("    notify: [terminal]\n", "    notify: [terminal]\n    max_per_hour: 1\n", 1)
+    )
+    result = workspace.cli("run", "--once")
+    assert result.returncode == 0, result.stderr
+    articles = json.loads(workspace.cli("articles", "--json").stdout)
+    alerts = json.loads(workspace.cli("alerts", "--json").stdout)
+    assert len(articles) == 2
+    assert [a["rule"] for a in alerts] == ["putin"]
+    assert "over max_per_hour=1" in result.stderr
