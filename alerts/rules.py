@@ -35,10 +35,12 @@ def _compile_regex(pattern: str, *, case_sensitive: bool) -> Any:
     options = re2.Options()
     options.case_sensitive = case_sensitive
     options.max_mem = REGEX_MAX_MEMORY
+    options.log_errors = False  # RE2 would print to stderr; the error is raised instead
     try:
         return re2.compile(pattern, options)
     except re2.error as exc:
-        raise ValueError(f"/{pattern}/ is not a safe regular expression (RE2 syntax): {exc}") from None
+        reason = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else exc
+        raise ValueError(f"/{pattern}/ is not a safe regular expression (RE2 syntax): {reason}") from None
 
 
 class Term(NamedTuple):
@@ -127,10 +129,9 @@ class Matcher:
     def match(self, article: Article, article_id: int = 0) -> list[Match]:
         """The rules the article fires, each with its hits."""
         found = self._find(article)
-        touched = sorted({self.terms[n].rule for n in found})
         matches = []
-        for index in touched:
-            verdict = self._evaluate(index, article, found)
+        for index, numbers in sorted(self._by_rule(found).items()):
+            verdict = self._evaluate(index, article, numbers, found)
             if verdict.fired:
                 matches.append(Match(verdict.rule, article_id, verdict.hits))
         return matches
@@ -138,7 +139,14 @@ class Matcher:
     def explain(self, article: Article) -> list[Verdict]:
         """For every rule, whether it fired on the article and why (or why not)."""
         found = self._find(article)
-        return [self._evaluate(index, article, found) for index in range(len(self.rules))]
+        by_rule = self._by_rule(found)
+        return [self._evaluate(i, article, by_rule.get(i, []), found) for i in range(len(self.rules))]
+
+    def _by_rule(self, found: dict[int, list[Hit]]) -> dict[int, list[int]]:
+        by_rule: dict[int, list[int]] = defaultdict(list)
+        for number in found:
+            by_rule[self.terms[number].rule].append(number)
+        return by_rule
 
     def _find(self, article: Article) -> dict[int, list[Hit]]:
         """Hits per term number: the first occurrence of each surface phrase in each field."""
@@ -181,13 +189,13 @@ class Matcher:
                     add(number, Hit(term.term, term.kind, tag, "topics", tag))
         return found
 
-    def _evaluate(self, index: int, article: Article, found: dict[int, list[Hit]]) -> Verdict:
+    def _evaluate(
+        self, index: int, article: Article, numbers: list[int], found: dict[int, list[Hit]]
+    ) -> Verdict:
         rule = self.rules[index]
         by_group: dict[int, list[Hit]] = defaultdict(list)
-        for number, hits in found.items():
-            term = self.terms[number]
-            if term.rule == index:
-                by_group[term.group] += [hit for hit in hits if hit.field in rule.fields]
+        for number in numbers:
+            by_group[self.terms[number].group] += [hit for hit in found[number] if hit.field in rule.fields]
         positive = tuple(hit for group, hits in sorted(by_group.items()) if group >= 0 for hit in hits)
         if rule.sources and article.source not in rule.sources:
             return Verdict(rule.name, False, positive, f"source {article.source!r} is not in `sources`")

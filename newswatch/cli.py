@@ -9,11 +9,13 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from newswatch import __version__, logs
-from newswatch.config import Config, config_path, load_config
-from newswatch.db import Database
+from newswatch.config import Config, config_path, load_config, parse_duration
+from newswatch.db import Database, utcnow
 from newswatch.errors import ConfigError, NewswatchError
 
 log = logging.getLogger("newswatch")
@@ -42,7 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--once", action="store_true", help="poll every source once, deliver, and exit (1 if anything failed)"
     )
 
-    commands.add_parser("check", help="validate the config and exit (2 if it is not valid)")
+    commands.add_parser(
+        "check", help="validate the config and run the rules' examples (2 if either is not right)"
+    )
 
     db = commands.add_parser("db", help="database maintenance: schema upgrades, moving to PostgreSQL")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
@@ -55,6 +59,21 @@ def build_parser() -> argparse.ArgumentParser:
     articles = commands.add_parser("articles", help="list stored articles, newest first")
     articles.add_argument("--json", action="store_true", help="print JSON for scripts")
     articles.add_argument("--limit", type=_positive, default=20, metavar="N", help="how many (default 20)")
+
+    rules = commands.add_parser("rules", help="try rules on stored articles or files, sending nothing")
+    rules_commands = rules.add_subparsers(dest="rules_command", metavar="ACTION", required=True)
+    rules_test = rules_commands.add_parser("test", help="replay rules: hit counts and would-be alerts")
+    rules_test.add_argument(
+        "--since", type=_duration, default="30d", metavar="AGE", help="stored articles this recent (30d)"
+    )
+    rules_test.add_argument("--rule", metavar="NAME", help="only this rule")
+    rules_test.add_argument(
+        "--file", type=Path, action="append", metavar="PATH", help="test on this article file (repeatable)"
+    )
+    rules_test.add_argument("--json", action="store_true", help="print JSON for scripts")
+    rules_explain = rules_commands.add_parser("explain", help="why each rule did or did not match")
+    rules_explain.add_argument("article_id", type=_positive, metavar="ARTICLE_ID")
+    rules_explain.add_argument("--json", action="store_true", help="print JSON for scripts")
 
     sources = commands.add_parser("sources", help="list sources and how their last polls went")
     sources.add_argument("--json", action="store_true", help="print JSON for scripts")
@@ -83,6 +102,13 @@ def _positive(value: str) -> int:
     return number
 
 
+def _duration(value: str) -> timedelta:
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     args = build_parser().parse_args(argv)
@@ -97,6 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "alerts": _alerts,
             "sources": _sources,
             "db": _db,
+            "rules": _rules,
         }
         return handler[args.command](config, args)
     except ConfigError as exc:
@@ -110,6 +137,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _check(config: Config, args: argparse.Namespace) -> int:
+    from alerts.rules import check_examples
+
+    problems = check_examples(config.rules)
+    if problems:
+        for problem in problems:
+            print(f"newswatch: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     print(
         f"config OK: {len(config.sources)} sources, {len(config.channels)} channels,"
         f" {len(config.rules)} rules"
@@ -281,6 +315,48 @@ async def _send_test(service: Any, channel: str) -> str:
     async with service:
         message_id: str = await service.send_test(channel)
         return message_id
+
+
+def _rules(config: Config, args: argparse.Namespace) -> int:
+    from alerts.replay import file_articles, replay, stored_article, stored_articles
+    from alerts.rules import Matcher
+
+    matcher = Matcher(config.rules)
+    if args.rules_command == "explain" or not args.file:
+        db = Database(config.database)
+        try:
+            with db.session() as session:
+                if args.rules_command == "explain":
+                    verdicts = matcher.explain(stored_article(session, args.article_id))
+                else:
+                    articles = stored_articles(session, utcnow() - args.since)
+        finally:
+            db.close()
+    else:
+        articles = file_articles(args.file)
+    if args.rules_command == "explain":
+        rows = [
+            {"rule": v.rule, "fired": v.fired, "reason": v.reason, "hits": [h.as_dict() for h in v.hits]}
+            for v in verdicts
+        ]
+        if args.json:
+            print(json.dumps(rows, ensure_ascii=False, indent=2))
+        for row in [] if args.json else rows:
+            print(f"{row['rule']:<18} {'MATCH' if row['fired'] else 'no':<5}  {row['reason']}")
+        return EXIT_OK
+    report = replay(matcher, articles, args.rule)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    print(f"{len(articles)} articles replayed; nothing was sent")
+    for entry in report:
+        print(f"{entry['rule']}: {entry['hits']} would-be alerts")
+        for alert in entry["alerts"]:
+            print(f"  {alert['article_id']:>6}  {_cut(alert['title'], 70)}")
+            for hit in alert["matched"]:
+                where = f"{hit['term']} as {hit['surface']!r} in {hit['field']}"
+                print(f"{'':10}{where}: {_cut(hit['snippet'], 80)}")
+    return EXIT_OK
 
 
 def _cut(text: str, width: int) -> str:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from alerts import channel_state
 from alerts.channels import Channel, make_channel
 from alerts.delivery import DeliveryPlan, DeliveryReport, deliver_due
-from alerts.outbox import enqueue_many
+from alerts.outbox import enqueue, enqueue_many
 from alerts.rules import Matcher
 from alerts.signing import new_message_id
 from alerts.throttle import allowed
@@ -122,13 +122,16 @@ class Service:
             merged = sum(1 for s in stored if s.merged)
             stored = [s for s in stored if not s.merged]  # a duplicate's story has been matched already
             rules = {rule.name: rule for rule in self.matcher.rules}
-            matches = [
-                (match, rules[match.rule].notify)
-                for item in stored
-                for match in self.matcher.match(item.article, item.id)
-                if allowed(session, rules[match.rule], match, started)
-            ]
-            alerts = enqueue_many(session, matches, started)
+            alerts, batch = 0, []
+            for item in stored:
+                for match in self.matcher.match(item.article, item.id):
+                    rule = rules[match.rule]
+                    if rule.cooldown is None and rule.max_per_hour is None:
+                        batch.append((match, rule.notify))
+                    elif allowed(session, rule, match, started):
+                        # A limited rule counts the alerts already written, so write each at once.
+                        alerts += enqueue(session, match, rule.notify, started)
+            alerts += enqueue_many(session, batch, started)
             state = source_state(session, source.name, source.location)
             new = sum(1 for s in stored if s.is_new)
             state.last_polled_at = started

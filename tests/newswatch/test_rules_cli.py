@@ -1,0 +1,123 @@
+"""`newswatch rules test|explain` and the rule examples run by `newswatch check`, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import SEED_FILE, Workspace
+
+CONFIG = """\
+database: sqlite:///nw.db
+sources:
+  - name: desk
+    directory: ../seeds
+channels:
+  - name: terminal
+    console: true
+rules:
+  - name: putin
+    people: [Vladimir Putin]
+    notify: [terminal]
+    examples:
+      match: ["Putin's aide spoke", "an anti-Putin rally"]
+      no_match: ["Rasputin was a mystic"]
+  - name: sport
+    topics: [Sport]
+    notify: [terminal]
+"""
+
+
+def test_rules_test_replays_stored_articles_and_sends_nothing(workspace: Workspace) -> None:
+    workspace.write_config(CONFIG)
+    assert workspace.cli("run", "--once").returncode == 0
+    result = workspace.cli("rules", "test", "--since", "1d", "--json")
+    assert result.returncode == 0, result.stderr
+    report = {entry["rule"]: entry for entry in json.loads(result.stdout)}
+    assert report["putin"]["hits"] == 1 and report["sport"]["hits"] == 0
+    [alert] = report["putin"]["alerts"]
+    assert {hit["surface"] for hit in alert["matched"]} >= {"Vladimir Putin", "Putin"}
+    assert all(hit["snippet"] for hit in alert["matched"])
+    alerts_before = json.loads(workspace.cli("alerts", "--json").stdout)
+    assert len(alerts_before) == 1  # only the run's alert; the replay queued nothing
+    only = json.loads(workspace.cli("rules", "test", "--rule", "sport", "--json").stdout)
+    assert [entry["rule"] for entry in only] == ["sport"]
+
+
+def test_rules_test_on_a_file_needs_no_database(workspace: Workspace) -> None:
+    workspace.write_config(CONFIG)
+    result = workspace.cli("rules", "test", "--file", str(SEED_FILE))
+    assert result.returncode == 0, result.stderr
+    assert "putin: 1 would-be alerts" in result.stdout
+    assert "sport: 0 would-be alerts" in result.stdout
+    assert not (workspace.config.parent / "nw.db").exists()
+
+
+def test_rules_explain_says_why_each_rule_did_or_did_not_match(workspace: Workspace) -> None:
+    workspace.write_config(CONFIG)
+    assert workspace.cli("run", "--once").returncode == 0
+    rows = json.loads(workspace.cli("rules", "explain", "1", "--json").stdout)
+    verdicts = {row["rule"]: row for row in rows}
+    assert verdicts["putin"]["fired"] is True
+    assert verdicts["sport"] == {
+        "rule": "sport",
+        "fired": False,
+        "reason": "none of its people, topics or keywords appear",
+        "hits": [],
+    }
+    missing = workspace.cli("rules", "explain", "99")
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == "newswatch: no stored article has id 99; see `newswatch articles`"
+
+
+def test_unknown_rule_is_a_usage_error(workspace: Workspace) -> None:
+    workspace.write_config(CONFIG)
+    result = workspace.cli("rules", "test", "--rule", "nope", "--file", str(SEED_FILE))
+    assert result.returncode == 2
+    assert "no rule is named 'nope' (rules: putin, sport)" in result.stderr
+
+
+def test_check_runs_rule_examples_and_fails_when_one_disagrees(workspace: Workspace) -> None:
+    workspace.write_config(CONFIG)
+    assert workspace.cli("check").returncode == 0
+    workspace.write_config(
+        CONFIG.replace('no_match: ["Rasputin was a mystic"]', 'no_match: ["Putin, again"]')
+    )
+    result = workspace.cli("check")
+    assert result.returncode == 2
+    assert "rule 'putin' should not match 'Putin, again': matched 'Vladimir Putin' (title)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_config_errors_in_rules_are_one_line_exit_2(workspace: Workspace) -> None:
+    cases = {
+        "keywords: ['/(a)\\1/']": "not a safe regular expression",
+        "sources: [wire]": "rule 'sport' is scoped to unknown source 'wire' (sources: desk)",
+        "fields: [body]": "rules[1].fields[0] (rule 'sport'): Input should be 'title', 'text' or 'topics'",
+        "max_per_hour: 0": "greater than 0",
+    }
+    for extra, message in cases.items():
+        workspace.write_config(CONFIG + f"    {extra}\n")
+        result = workspace.cli("check")
+        assert result.returncode == 2, extra
+        assert message in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_run_holds_back_alerts_over_max_per_hour(workspace: Workspace) -> None:
+    # A different story (not a near-duplicate of the seed, which dedup would merge).
+    (workspace.seeds / "second.txt").write_text(
+        "Putin opens a grain terminal\nVladimir Putin opened a grain terminal on the Black Sea coast"
+        " on Tuesday, promising exporters lower port fees.\nFarmers in the region said prices for"
+        " wheat had fallen for the third month in a row.\nTopics: Russia, Trade\n",
+        encoding="utf-8",
+    )
+    workspace.write_config(
+        CONFIG.replace("    notify: [terminal]\n", "    notify: [terminal]\n    max_per_hour: 1\n", 1)
+    )
+    result = workspace.cli("run", "--once")
+    assert result.returncode == 0, result.stderr
+    articles = json.loads(workspace.cli("articles", "--json").stdout)
+    alerts = json.loads(workspace.cli("alerts", "--json").stdout)
+    assert len(articles) == 2
+    assert [a["rule"] for a in alerts] == ["putin"]
+    assert "over max_per_hour=1" in result.stderr
