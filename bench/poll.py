@@ -172,8 +172,8 @@ def main() -> None:
             f"steady state per cycle: newswatch {nw_wall:.2f}s wall, {nw_cpu:.2f}s CPU, "
             f"{args.feeds / nw_wall:.0f} feeds/s (fetch+parse alone {fo_wall:.2f}s wall, {fo_cpu:.2f}s CPU, "
             f"{args.feeds / fo_wall:.0f} feeds/s); feedparser {fp_wall:.2f}s wall, {fp_cpu:.2f}s CPU, "
-            f"{args.feeds / fp_wall:.0f} feeds/s; newswatch is {fp_wall / nw_wall:.1f}x faster (wall) "
-            f"and uses {fp_cpu / nw_cpu:.1f}x less CPU"
+            f"{args.feeds / fp_wall:.0f} feeds/s; feedparser/newswatch: wall {fp_wall / nw_wall:.2f}, "
+            f"CPU {fp_cpu / nw_cpu:.2f}"
         )
         db.close()
     server.terminate()
