@@ -1,7 +1,8 @@
 """Feed parsing: RSS, Atom and JSON Feed bytes become raw items.
 
-fastfeedparser (lxml) reads well-formed feeds; feedparser, the reference for ill-formed ones, is the
-fallback when fastfeedparser fails or finds no usable entries (figures in bench/parse.py). A DOCTYPE is
+fastfeedparser (lxml) reads well-formed feeds, 10-60x faster with the same titles, links and dates;
+feedparser, the reference for ill-formed feeds, reads anything not well-formed or that the fast parser
+gets nothing usable from (figures: `python -m bench.parse`). A DOCTYPE is
 cut out before either parser sees the bytes: feeds are hostile, and no entity is ever declared,
 expanded or fetched.
 """
@@ -17,6 +18,7 @@ from typing import Any
 
 import fastfeedparser
 import feedparser
+from lxml import etree
 
 from ingest.models import ContentKind, RawItem
 from newswatch.errors import SourceError
@@ -74,8 +76,26 @@ def parse_feed(source: str, body: bytes, url: str, content_type: str = "") -> li
     return parse_reference(source, body, url)
 
 
+# Strict: any well-formedness error sends the feed to feedparser. No DTD, no network, no entities.
+_STRICT = etree.XMLParser(
+    recover=False, resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+)
+
+
+def well_formed(body: bytes) -> bool:
+    """Whether the bytes are well-formed XML (ill-formed feeds are feedparser's job)."""
+    try:
+        etree.fromstring(body, parser=_STRICT)
+    except (etree.XMLSyntaxError, ValueError):
+        return False
+    return True
+
+
 def parse_fast(source: str, body: bytes) -> list[RawItem] | None:
-    """Items read with fastfeedparser; None when it fails or gives entries without a title or link."""
+    """Items read with fastfeedparser from well-formed XML; None when the body is ill-formed, the fast
+    parser fails, or it gives entries without a title or link (the reference parser then reads it)."""
+    if not well_formed(body):
+        return None
     try:
         parsed = fastfeedparser.parse(body, include_media=False, include_enclosures=False)
     except Exception:  # noqa: BLE001 - any failure of the fast path means: use the reference parser

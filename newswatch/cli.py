@@ -77,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sources = commands.add_parser("sources", help="list sources and how their last polls went")
     sources.add_argument("--json", action="store_true", help="print JSON for scripts")
+    opml = sources.add_subparsers(dest="sources_action", metavar="ACTION")
+    opml_import = opml.add_parser("import", help="append the feeds of an OPML file to the config")
+    opml_import.add_argument("opml", metavar="FILE.opml")
+    opml_export = opml.add_parser("export", help="write the feed sources as OPML")
+    opml_export.add_argument("-o", "--output", metavar="FILE", help="write here (default: standard output)")
 
     alerts = commands.add_parser("alerts", help="list alerts and their delivery state; retry; send a test")
     alerts.add_argument("--json", action="store_true", help="print JSON for scripts")
@@ -244,6 +249,17 @@ def _alerts(config: Config, args: argparse.Namespace) -> int:
 
 
 def _sources(config: Config, args: argparse.Namespace) -> int:
+    if args.sources_action == "import":
+        return _import_opml(config, args)
+    if args.sources_action == "export":
+        from ingest.sources.opml import write_opml
+
+        document = write_opml(config.sources)
+        if args.output:
+            Path(args.output).write_text(document, encoding="utf-8")
+        else:
+            print(document, end="")
+        return EXIT_OK
     from ingest.sources.status import source_rows
 
     db = Database(config.database)
@@ -356,6 +372,32 @@ def _rules(config: Config, args: argparse.Namespace) -> int:
             for hit in alert["matched"]:
                 where = f"{hit['term']} as {hit['surface']!r} in {hit['field']}"
                 print(f"{'':10}{where}: {_cut(hit['snippet'], 80)}")
+    return EXIT_OK
+
+
+def _import_opml(config: Config, args: argparse.Namespace) -> int:
+    from ingest.sources.opml import append_to_config, new_sources, read_opml
+
+    path = config_path(args.config)
+    try:
+        data = Path(args.opml).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{args.opml}: cannot read: {exc.strerror}") from None
+    added = new_sources(read_opml(data, args.opml), config.sources)
+    if not added:
+        print("nothing to import: every feed in the file is configured already")
+        return EXIT_OK
+    text = append_to_config(path.read_text(encoding="utf-8"), added)
+    # Validate the new file before it replaces the old one: an import never leaves a broken config.
+    candidate = path.with_name(f".{path.name}.import")
+    candidate.write_text(text, encoding="utf-8")
+    try:
+        load_config(candidate)
+    except ConfigError:
+        candidate.unlink()
+        raise
+    candidate.replace(path)
+    print(f"imported {len(added)} feed sources into {path}")
     return EXIT_OK
 
 

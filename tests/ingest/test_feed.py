@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import zlib
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
+import brotli
 import pytest
 
 from ingest.http import PrivateAddressError, is_public, make_client
@@ -68,9 +70,26 @@ def test_user_agent_names_the_project_and_per_source_headers_are_sent(http_serve
     assert "gzip" in http_server.gets[0].headers["Accept-Encoding"]
 
 
-def test_gzip_body_is_decoded(http_server: HttpServer) -> None:
-    http_server.routes["/rss"] = Served(gzip.compress(RSS), headers={"Content-Encoding": "gzip"})
+@pytest.mark.parametrize(
+    ("encoding", "compress"),
+    [
+        ("gzip", gzip.compress),
+        ("deflate", zlib.compress),
+        ("deflate", lambda b: zlib.compress(b)[2:-4]),  # raw deflate, as some servers send it
+        ("br", brotli.compress),
+    ],
+)
+def test_compressed_body_is_decoded(http_server: HttpServer, encoding: str, compress: Any) -> None:
+    http_server.routes["/rss"] = Served(compress(RSS), headers={"Content-Encoding": encoding})
     assert [i.key for i in fetch(http_server.url("/rss")).items] == ["n-1"]
+
+
+def test_brotli_bomb_is_refused(http_server: HttpServer) -> None:
+    bomb = brotli.compress(b"\0" * (64 * MiB))
+    assert len(bomb) < 10 * 1024
+    http_server.routes["/bomb"] = Served(bomb, headers={"Content-Encoding": "br"})
+    with pytest.raises(FeedFetchError, match="decompressed body is larger than 1048576 bytes"):
+        fetch(http_server.url("/bomb"), max_bytes=MiB)
 
 
 def test_oversize_body_is_refused(http_server: HttpServer) -> None:

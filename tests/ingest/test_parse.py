@@ -214,3 +214,10 @@ def test_non_utf8_encodings_from_prolog_or_header(
         return [i.title for i in result.items]
 
     assert asyncio.run(go()) == [title]
+
+
+def test_ill_formed_feed_goes_to_the_reference_parser() -> None:
+    body = FORMATS["rss 2.0"][0].replace(b"Mayor resigns", b"Mayor & deputy resign")
+    assert parse_fast("wire", body) is None  # not well-formed: the fast path declines
+    [item] = parse_feed("wire", body, "https://news.example/feed")
+    assert item.title == "Mayor & deputy resign" and item.published_at == WHEN
