@@ -21,8 +21,8 @@ HOUR = timedelta(hours=1)
 def story_articles(session: Session, article_id: int) -> list[int]:
     """The ids of the articles that tell the same story as `article_id`.
 
-    The one place that knows what a story is. Until articles are grouped into story clusters
-    (deduplication), a story is one article; switch this to the article's cluster then.
+    The one place that knows what a story is. Deduplication merges every copy of a story into
+    one article (the copies become its sightings), so a story is exactly one article.
     """
     return [article_id]
 

@@ -180,3 +180,12 @@ def test_near_duplicates_outside_the_window_are_new_articles(db: Database) -> No
     copy = _feed_item("wire", "wire-77", _edited_html_copy(), "https://wire.example/77")
     (stored,) = _store(db, [copy], restarted, later)
     assert stored.is_new and not stored.merged
+
+
+def test_an_item_without_a_date_gets_its_first_seen_time(db: Database) -> None:
+    (stored,) = _store(
+        db, [_feed_item("wire", "g1", f"<p>{TALKS}</p>", "https://wire.example/a/1")], _index()
+    )
+    with db.session() as session:
+        row = session.get(ArticleRow, stored.id)
+        assert row is not None and row.published_at == NOW == row.first_seen_at
