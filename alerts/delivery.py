@@ -85,6 +85,12 @@ class DeliveryPlan:
         return f"{prefix}{period}:{start:%Y-%m-%dT%H:%M}", start + PERIODS[period]
 
 
+def overflow_digest(rule: str, now: datetime) -> tuple[str, datetime]:
+    """The hourly digest that takes a rule's alerts over its `max_per_hour`, and when it goes out."""
+    start = period_start("hourly", now)
+    return f"rule:{rule}:hourly:{start:%Y-%m-%dT%H:%M}", start + PERIODS["hourly"]
+
+
 def period_start(period: str, now: datetime) -> datetime:
     """The start (UTC) of the hour or day `now` falls in."""
     start = now.replace(minute=0, second=0, microsecond=0)

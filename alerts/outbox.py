@@ -19,16 +19,29 @@ PENDING, SENT, FAILED, DEAD = "pending", "sent", "failed", "dead"
 STATUSES = (PENDING, SENT, FAILED, DEAD)
 
 
-def enqueue(session: Session, match: Match, channels: tuple[str, ...], now: datetime) -> int:
+def enqueue(
+    session: Session,
+    match: Match,
+    channels: tuple[str, ...],
+    now: datetime,
+    digest: tuple[str, datetime] | None = None,
+) -> int:
     """Add one alert per channel for `match`, unless that (rule, article, channel) already has one.
 
+    With `digest` (a batch name and when it goes out) the alerts wait in that digest.
     Returns how many new alerts were written.
     """
-    return enqueue_many(session, [(match, channels)], now)
+    return enqueue_many(session, [(match, channels)], now, digest)
 
 
-def enqueue_many(session: Session, matches: Iterable[tuple[Match, tuple[str, ...]]], now: datetime) -> int:
+def enqueue_many(
+    session: Session,
+    matches: Iterable[tuple[Match, tuple[str, ...]]],
+    now: datetime,
+    digest: tuple[str, datetime] | None = None,
+) -> int:
     """`enqueue` for many matches at once: one statement for a whole poll, not one per match."""
+    batch, send_at = digest if digest is not None else (None, now)
     rows = [
         {
             "rule": match.rule,
@@ -39,7 +52,8 @@ def enqueue_many(session: Session, matches: Iterable[tuple[Match, tuple[str, ...
             "message_id": new_message_id(),
             "matched": [hit.as_dict() for hit in match.hits],
             "created_at": now,
-            "next_attempt_at": now,
+            "next_attempt_at": send_at,
+            "batch": batch,
         }
         for match, channels in matches
         for channel in channels

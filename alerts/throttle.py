@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -27,6 +28,14 @@ def story_articles(session: Session, article_id: int) -> list[int]:
     return [article_id]
 
 
+class Verdict(StrEnum):
+    """What becomes of a match under its rule's limits."""
+
+    SEND = "send"
+    SUPPRESS = "suppress"  # the story was alerted within the cooldown
+    DIGEST = "digest"  # over max_per_hour: goes into the rule's hourly digest, never dropped
+
+
 def allowed(
     session: Session,
     rule: CompiledRule,
@@ -34,11 +43,18 @@ def allowed(
     now: datetime,
     story: Callable[[Session, int], list[int]] = story_articles,
 ) -> bool:
-    """Whether `match` may become alerts now, given the rule's cooldown and hourly limit.
+    """Whether `match` may become alerts sent on their own now (see `verdict`)."""
+    return verdict(session, rule, match, now, story) is Verdict.SEND
 
-    A match held back by `max_per_hour` is logged as such; gathering those into a digest is for
-    the delivery stage to wire (the rule's `max_per_hour` tells it which rules overflow).
-    """
+
+def verdict(
+    session: Session,
+    rule: CompiledRule,
+    match: Match,
+    now: datetime,
+    story: Callable[[Session, int], list[int]] = story_articles,
+) -> Verdict:
+    """What the rule's cooldown and hourly limit make of `match` now."""
     if rule.cooldown is not None:
         recent = select(AlertRow.id).where(
             AlertRow.rule == rule.name,
@@ -48,7 +64,7 @@ def allowed(
         )
         if session.execute(recent.limit(1)).first() is not None:
             log.info("rule %s: story already alerted within its cooldown", rule.name)
-            return False
+            return Verdict.SUPPRESS
     if rule.max_per_hour is not None:
         count = select(func.count(func.distinct(AlertRow.article_id))).where(
             AlertRow.rule == rule.name,
@@ -57,10 +73,10 @@ def allowed(
         )
         if int(session.execute(count).scalar_one()) >= rule.max_per_hour:
             log.warning(
-                "rule %s: over max_per_hour=%d; alert for article %d held back",
+                "rule %s: over max_per_hour=%d; alert for article %d goes into the hourly digest",
                 rule.name,
                 rule.max_per_hour,
                 match.article_id,
             )
-            return False
-    return True
+            return Verdict.DIGEST
+    return Verdict.SEND

@@ -14,13 +14,12 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.orm import Session
 
-from alerts import channel_state
+from alerts import channel_state, throttle
 from alerts.channels import Channel, make_channel
-from alerts.delivery import DeliveryPlan, DeliveryReport, deliver_due
+from alerts.delivery import DeliveryPlan, DeliveryReport, deliver_due, overflow_digest
 from alerts.outbox import enqueue, enqueue_many
 from alerts.rules import Matcher
 from alerts.signing import new_message_id
-from alerts.throttle import allowed
 from ingest.boilerplate import compile_boilerplate
 from ingest.clean import clean
 from ingest.dedup import NearDuplicateIndex
@@ -128,9 +127,14 @@ class Service:
                     rule = rules[match.rule]
                     if rule.cooldown is None and rule.max_per_hour is None:
                         batch.append((match, rule.notify))
-                    elif allowed(session, rule, match, started):
-                        # A limited rule counts the alerts already written, so write each at once.
+                        continue
+                    # A limited rule counts the alerts already written, so each is written at once.
+                    verdict = throttle.verdict(session, rule, match, started)
+                    if verdict is throttle.Verdict.SEND:
                         alerts += enqueue(session, match, rule.notify, started)
+                    elif verdict is throttle.Verdict.DIGEST:
+                        digest = overflow_digest(rule.name, started)
+                        alerts += enqueue(session, match, rule.notify, started, digest)
             alerts += enqueue_many(session, batch, started)
             state = source_state(session, source.name, source.location)
             new = sum(1 for s in stored if s.is_new)
