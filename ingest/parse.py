@@ -73,7 +73,7 @@ def parse_feed(source: str, body: bytes, url: str, content_type: str = "") -> li
     items = parse_fast(source, body)
     if items is not None:
         return items
-    return parse_reference(source, body, url)
+    return parse_reference(source, body, url, content_type)
 
 
 # Strict: any well-formedness error sends the feed to feedparser. No DTD, no network, no entities.
@@ -106,10 +106,14 @@ def parse_fast(source: str, body: bytes) -> list[RawItem] | None:
     return [_from_fast_entry(source, entry) for entry in entries]
 
 
-def parse_reference(source: str, body: bytes, url: str) -> list[RawItem]:
-    """Items read with feedparser, which copes with ill-formed feeds."""
-    parsed = feedparser.parse(body, response_headers={"content-location": url})
-    if parsed.bozo and not parsed.entries:
+def parse_reference(source: str, body: bytes, url: str, content_type: str = "") -> list[RawItem]:
+    """Items read with feedparser, which copes with ill-formed feeds. A feed with no items is a quiet
+    feed, not an error; only a document feedparser recognises as no feed format at all is refused."""
+    headers = {"content-location": url}
+    if content_type:
+        headers["content-type"] = content_type
+    parsed = feedparser.parse(body, response_headers=headers)
+    if not parsed.entries and not parsed.get("version"):
         raise SourceError(source, f"not a feed: {parsed.get('bozo_exception', 'unparseable')}")
     return [_from_entry(source, entry) for entry in parsed.entries]
 

@@ -221,3 +221,16 @@ def test_ill_formed_feed_goes_to_the_reference_parser() -> None:
     assert parse_fast("wire", body) is None  # not well-formed: the fast path declines
     [item] = parse_feed("wire", body, "https://news.example/feed")
     assert item.title == "Mayor & deputy resign" and item.published_at == WHEN
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>Quiet</title></channel></rss>',
+        b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Quiet</title></feed>',
+        b'{"version": "https://jsonfeed.org/version/1.1", "title": "Quiet", "items": []}',
+    ],
+    ids=["rss", "atom", "json"],
+)
+def test_a_feed_with_no_items_is_quiet_not_broken(body: bytes) -> None:
+    assert parse_feed("wire", body, "https://news.example/feed", "application/xml") == []

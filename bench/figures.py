@@ -1,0 +1,265 @@
+"""Figures (3)-(6) of `python -m bench`: matching, near-duplicates, peak memory, alert latency."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from functools import partial
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench import dedup as dedup_bench
+from bench import matching as matching_bench
+from ingest.boilerplate import compile_boilerplate
+from ingest.clean import clean
+from ingest.models import Article
+
+
+@dataclass(frozen=True)
+class MatchingFigure:
+    rates: dict[int, float]  # terms -> articles/s (Newswatch)
+    regex: dict[int, float]  # terms -> articles/s (one regex alternation: the naive way)
+    build_seconds: float  # building the largest matcher
+
+
+def matching(sizes: tuple[int, ...], budget: float) -> MatchingFigure:
+    """Articles/s of the Aho-Corasick matcher and of a regex alternation over the same articles."""
+    from alerts.rules import Matcher
+
+    rnd = random.Random(5)
+    vocabulary = matching_bench._words(rnd, 30_000)
+    prose = matching_bench._words(rnd, 5_000)
+    all_terms = matching_bench._terms(rnd, vocabulary, max(sizes))
+    rates, regex = {}, {}
+    build = 0.0
+    for size in sizes:
+        terms = all_terms[:size]
+        articles = matching_bench._articles(rnd, prose, terms, 200)
+        started = time.perf_counter()
+        matcher = Matcher(matching_bench._rules(terms))
+        build = time.perf_counter() - started
+        rates[size] = matching_bench._rate(partial(matcher.match, article_id=0), articles, budget)
+        if size <= 10_000:  # beyond that one alternation takes minutes per round
+            pattern = matching_bench._regex(terms)
+            regex[size] = matching_bench._rate(partial(_scan, pattern), articles, budget)
+    return MatchingFigure(rates, regex, build)
+
+
+def _scan(pattern: re.Pattern[str], article: Article) -> object:
+    return [pattern.findall(article.title), pattern.findall(article.text)]
+
+
+@dataclass(frozen=True)
+class DedupFigure:
+    articles: int
+    planted: int
+    recall: float
+    false_merges: int
+
+
+def near_duplicates(count: int) -> DedupFigure:
+    """Recall and false merges of the store's dedup levels on planted near-duplicates (5% edited)."""
+    items, planted = dedup_bench.make_corpus(count, 0.3, 0.05)
+    boilerplate = compile_boilerplate([])
+    articles = [clean(item, boilerplate) for item in items]
+    merged, _elapsed = dedup_bench.dedup_in_memory(articles, 0.5)
+    recall, false = dedup_bench.score(merged, planted)
+    return DedupFigure(count, len(planted), recall, false)
+
+
+def peak_memory(sources: int, articles: int, rules: int, work: Path) -> float:
+    """Peak RSS (MiB) of one Newswatch process that starts on a database of `articles` articles,
+    loads `rules` rules, and polls `sources` sources once; the set-up runs in another process."""
+    from bench.data import make_corpus, write_feeds
+    from bench.server import FeedServer
+    from bench.subject import rule_terms, write_config
+
+    corpus = make_corpus(40, items=(1, 1), duplicate_share=0.0)
+    paths = write_feeds(corpus, work)
+    server = FeedServer(work)
+    try:
+        # Every source is its own URL (the query string), served from 40 one-item feeds.
+        urls = [f"{server.url(paths[i % len(paths)])}?source={i}" for i in range(sources)]
+        config = write_config(work, urls, rule_terms(corpus.names, rules), every="1h")
+        _fill_database(config, articles)
+        child = subprocess.run(
+            [sys.executable, "-m", "bench.figures", "memory-child", str(config)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return float(json.loads(child.stdout.strip().splitlines()[-1])["peak_mib"])
+    finally:
+        server.close()
+
+
+def _fill_database(config_path: Path, count: int) -> None:
+    """`count` stored articles, first seen now (so all are inside the dedup window), with signatures."""
+    from sqlalchemy import insert
+
+    from bench.data import WORDS
+    from ingest.dedup import fingerprint, signature
+    from newswatch.config import load_config
+    from newswatch.db import ArticleRow, Database, utcnow
+
+    config = load_config(config_path)
+    db = Database(config.database)
+    rng = random.Random(3)
+    now = utcnow()
+    rows = []
+    for i in range(count):
+        text = " ".join(rng.choices(WORDS, k=160))
+        sig = signature(text)
+        rows.append(
+            {
+                "source": f"feed{i % 100}",
+                "item_key": f"old-{i}",
+                "url": f"https://old.example/{i}",
+                "title": f"Old story {i}",
+                "text": text,
+                "summary": text[:200],
+                "topics": [],
+                "published_at": now,
+                "first_seen_at": now,
+                "updated_at": now,
+                "content_hash": f"{i:064x}",
+                "text_hash": fingerprint(f"Old story {i}", text),
+                "signature": list(sig) if sig is not None else None,
+                "html": "",
+                "language": "en",
+            }
+        )
+    with db.session() as session:
+        for start in range(0, len(rows), 5_000):
+            session.execute(insert(ArticleRow), rows[start : start + 5_000])
+    db.close()
+
+
+def _memory_child(config_path: str) -> None:
+    from bench.subject import Runner
+
+    runner = Runner(Path(config_path))
+    runner.poll_all()
+    runner.close()
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"peak_mib": peak_kib / 1024}))
+
+
+@dataclass
+class _LatencyProbe:
+    """Publishes items on a schedule in a feed, and records when their webhooks arrive."""
+
+    published: dict[int, float] = field(default_factory=dict)  # item -> wall time it appeared
+    acknowledged: dict[int, float] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def feed(self) -> bytes:
+        with self.lock:
+            items = sorted(self.published.items())
+        entries = "".join(
+            f"<item><guid>probe-{n}</guid><title>Latencyprobe {n} story</title>"
+            f"<link>https://probe.example/{n}</link>"
+            f"<pubDate>{format_datetime(datetime.fromtimestamp(at, UTC))}</pubDate>"
+            f"<description>{_story(n)} It mentions the latencyprobe keyword.</description></item>"
+            for n, at in items
+        )
+        return (
+            f'<?xml version="1.0"?><rss version="2.0"><channel><title>probe</title>{entries}</channel></rss>'
+        ).encode()
+
+
+def _story(n: int) -> str:
+    """A distinct text per item, so deduplication does not merge the probes into one story."""
+    from bench.data import WORDS
+
+    return " ".join(random.Random(n).choices(WORDS, k=80)) + "."
+
+
+def alert_latency(items: int, every_seconds: int, gap: float) -> list[float]:
+    """Seconds from an item's publication to the webhook's acknowledgement, in a running service."""
+    probe = _LatencyProbe()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = probe.feed()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            self.send_response(204)
+            self.end_headers()
+            title = json.loads(body)["data"]["article"]["title"]
+            with probe.lock:
+                probe.acknowledged.setdefault(int(title.split()[1]), time.time())
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with tempfile.TemporaryDirectory(prefix="newswatch-latency-") as tmp:
+        config = Path(tmp) / "newswatch.yaml"
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "database": "sqlite:///latency.db",
+                    "fetch": {"allow_private_addresses": True},
+                    "sources": [
+                        {"name": "probe", "feed": f"http://127.0.0.1:{port}/feed", "every": every_seconds}
+                    ],
+                    "channels": [{"name": "hook", "webhook": f"http://127.0.0.1:{port}/hook"}],
+                    "rules": [{"name": "probe", "keywords": ["latencyprobe"], "notify": ["hook"]}],
+                }
+            )
+        )
+        log = (Path(tmp) / "service.log").open("w")
+        service = subprocess.Popen(
+            [sys.executable, "-m", "newswatch", "--config", str(config), "run"],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        try:
+            time.sleep(every_seconds + 1.0)  # first poll of an empty feed
+            for n in range(items):
+                with probe.lock:
+                    probe.published[n] = time.time()
+                time.sleep(gap)
+            deadline = time.time() + every_seconds + 15
+            while len(probe.acknowledged) < items and time.time() < deadline:
+                time.sleep(0.1)
+        finally:
+            service.terminate()
+            service.wait(15)
+            server.shutdown()
+            log.close()
+            if not probe.acknowledged:
+                print((Path(tmp) / "service.log").read_text()[-3000:], file=sys.stderr)
+    return [probe.acknowledged[n] - probe.published[n] for n in sorted(probe.acknowledged)]
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The `share` quantile (0..1) of `values`, by the nearest-rank method."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["memory-child"]:
+    _memory_child(sys.argv[2])
