@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from alerts import outbox
 from alerts.channels import Channel
+from newswatch import metrics
 from newswatch.db import Database
 from newswatch.errors import DeliveryError
 
@@ -61,6 +62,7 @@ async def deliver_due(
             retry_in = retry_delay(alert.attempts + 1) if exc.retryable else None
             with db.session() as session:
                 outbox.mark_failed(session, alert.id, str(exc), now(), retry_in)
+            metrics.delivery_done(alert.channel, "dead" if retry_in is None else "failed")
             if retry_in is None:
                 dead += 1
                 log.error("alert is dead, no more retries: %s", exc, extra=context)
@@ -71,5 +73,8 @@ async def deliver_due(
         with db.session() as session:
             outbox.mark_sent(session, alert.id, now())
         sent += 1
+        metrics.delivery_done(
+            alert.channel, "sent", (now() - datetime.fromisoformat(alert.created_at)).total_seconds()
+        )
         log.info("alert delivered", extra=context)
     return DeliveryReport(sent, failed, dead)

@@ -9,12 +9,14 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from newswatch import __version__, logs
 from newswatch.config import Config, config_path, load_config
 from newswatch.db import Database
 from newswatch.errors import ConfigError, NewswatchError
+from newswatch.tables import print_table
 
 log = logging.getLogger("newswatch")
 
@@ -35,6 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log detail (-vv for debug)")
     parser.add_argument("-q", "--quiet", action="store_true", help="log only warnings and errors")
+    parser.add_argument(
+        "--log-format",
+        choices=logs.FORMATS,
+        default="auto",
+        help="log lines as text or JSON (default auto: text on a terminal, JSON otherwise)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     run = commands.add_parser("run", help="poll sources on their schedules and send alerts")
@@ -51,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     alerts = commands.add_parser("alerts", help="list alerts and their delivery state")
     alerts.add_argument("--json", action="store_true", help="print JSON for scripts")
     alerts.add_argument("--limit", type=_positive, default=50, metavar="N", help="how many (default 50)")
+
+    commands.add_parser("reload", help="make the running `run` re-read its config (refused if not valid)")
+    completion = commands.add_parser("completion", help="print a shell completion script")
+    completion.add_argument("shell", choices=("bash", "zsh"), help='eval "$(newswatch completion bash)"')
     return parser
 
 
@@ -66,12 +78,18 @@ def _positive(value: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     verbosity = -1 if args.quiet else args.verbose + (1 if args.command == "run" else 0)
-    logs.setup(verbosity)
+    logs.setup(verbosity, args.log_format)
+    if args.command == "completion":
+        from newswatch.completion import script
+
+        print(script(parser, args.shell), end="")
+        return EXIT_OK
     try:
         config = load_config(config_path(args.config))
-        handler = {"run": _run, "check": _check, "articles": _articles, "alerts": _alerts}
+        handler = {"run": _run, "check": _check, "articles": _articles, "alerts": _alerts, "reload": _reload}
         return handler[args.command](config, args)
     except ConfigError as exc:
         print(f"newswatch: {exc}", file=sys.stderr)
@@ -99,7 +117,7 @@ def _run(config: Config, args: argparse.Namespace) -> int:
         if args.once:
             ok = asyncio.run(_run_once(Service(config, db)))
             return EXIT_OK if ok else EXIT_FAILED
-        asyncio.run(_run_forever(Service(config, db)))
+        asyncio.run(_run_forever(Service(config, db), config_path(args.config)))
         return EXIT_OK
     finally:
         db.close()
@@ -111,13 +129,24 @@ async def _run_once(service: Any) -> bool:
         return ok
 
 
-async def _run_forever(service: Any) -> None:
+async def _run_forever(service: Any, path: Path) -> None:
+    from newswatch.runtime import serving
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with service:
-        await service.run_forever(stop)
+        with serving(service, path, loop):
+            await service.run_forever(stop)
+
+
+def _reload(config: Config, args: argparse.Namespace) -> int:
+    from newswatch.runtime import signal_reload
+
+    pid = signal_reload(config_path(args.config))  # the config already loaded: it is valid
+    print(f"reload requested (pid {pid}); the service logs the outcome")
+    return EXIT_OK
 
 
 def _articles(config: Config, args: argparse.Namespace) -> int:
@@ -132,14 +161,14 @@ def _articles(config: Config, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return EXIT_OK
-    if not rows:
-        print("no articles stored yet; run `newswatch run --once`")
-    for row in rows:
-        topics = f"  [{', '.join(row['topics'])}]" if row["topics"] else ""
-        print(
-            f"{row['id']:>6}  {row['published_at'][:16]}  {row['source']:<12} "
-            f"{_cut(row['title'], 70)}{topics}"
-        )
+    print_table(
+        ("id", "published", "source", "title", "topics"),
+        (
+            (r["id"], r["published_at"][:16], r["source"], _cut(r["title"], 70), ", ".join(r["topics"]))
+            for r in rows
+        ),
+        empty="no articles stored yet; run `newswatch run --once`",
+    )
     return EXIT_OK
 
 
@@ -155,14 +184,22 @@ def _alerts(config: Config, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return EXIT_OK
-    if not rows:
-        print("no alerts yet")
-    for row in rows:
-        error = f"  ({_cut(row['last_error'], 60)})" if row["last_error"] else ""
-        print(
-            f"{row['id']:>6}  {row['status']:<8} {row['rule']:<18} -> {row['channel']:<12} "
-            f"{_cut(row['title'], 50)}{error}"
-        )
+    print_table(
+        ("id", "status", "rule", "channel", "attempts", "title", "last error"),
+        (
+            (
+                r["id"],
+                r["status"],
+                r["rule"],
+                r["channel"],
+                r["attempts"],
+                _cut(r["title"], 50),
+                _cut(r["last_error"] or "", 60),
+            )
+            for r in rows
+        ),
+        empty="no alerts yet",
+    )
     return EXIT_OK
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,6 +26,7 @@ from ingest.models import RawItem
 from ingest.sources.directory import read_directory
 from ingest.sources.feed import fetch_feed
 from ingest.store import source_state, store_articles
+from newswatch import metrics
 from newswatch.config import Config, SourceConfig
 from newswatch.db import Database, utcnow
 from newswatch.errors import SourceError
@@ -60,6 +62,7 @@ class Service:
         self._hook_client: httpx.AsyncClient | None = None
         self.channels: dict[str, Channel] = {}
         self._delivering = asyncio.Lock()
+        self.scheduler: AsyncIOScheduler | None = None
 
     async def __aenter__(self) -> Service:
         self._feed_client = make_client(self.config.fetch)
@@ -81,6 +84,7 @@ class Service:
         """Poll one source and store what is new; a failure is recorded, never raised."""
         context = {"source": source.name}
         started = self.now()
+        clock = time.monotonic()
         with self.db.session() as session:
             state = source_state(session, source.name, source.location)
             etag, last_modified = state.etag, state.last_modified
@@ -95,6 +99,8 @@ class Service:
                 state.last_error = exc.reason
                 state.failures += 1
             log.error("poll failed: %s", exc.reason, extra=context)
+            metrics.poll_done(source.name, "error", time.monotonic() - clock)
+            await self.check_health(source)
             return PollOutcome(source.name, ok=False, error=exc.reason)
 
         alerts = 0
@@ -104,6 +110,7 @@ class Service:
                 for rule in self.rules:
                     hits = match_article(rule, item.article)
                     if hits:
+                        metrics.rule_matched(rule.name)
                         match = Match(rule.name, item.id, tuple(hits))
                         alerts += enqueue(session, match, rule.notify, started)
             state = source_state(session, source.name, source.location)
@@ -116,6 +123,9 @@ class Service:
             state.articles_seen += new
             state.etag, state.last_modified = etag, last_modified
         outcome = PollOutcome(source.name, True, len(items), new, len(stored) - new, alerts)
+        label = "not_modified" if status == 304 else "ok"
+        metrics.poll_done(source.name, label, time.monotonic() - clock, outcome.new, outcome.updated)
+        await self.check_health(source)
         log.info(
             "polled: %d items, %d new, %d updated, %d alerts queued",
             outcome.items,
@@ -148,6 +158,12 @@ class Service:
         )
         return result.items, result.etag, result.last_modified, result.status
 
+    async def check_health(self, source: SourceConfig) -> None:
+        """Raise or clear the source's health event (alerts/health.py); never raises."""
+        from alerts.health import check_source
+
+        await check_source(self.db, self.channels, self.config.health.notify, source, self.now())
+
     async def deliver(self) -> DeliveryReport:
         """Send what the outbox holds that is due (one drain at a time)."""
         async with self._delivering:
@@ -163,23 +179,11 @@ class Service:
     async def run_forever(self, stop: asyncio.Event) -> None:
         """Poll each source on its own schedule and deliver continuously until `stop` is set."""
         scheduler = AsyncIOScheduler(timezone="UTC")
+        self.scheduler = scheduler
         now = self.now()
         for source in self.config.sources:
-            if not source.enabled:
-                continue
-            seconds = source.every.total_seconds()
-            scheduler.add_job(
-                self.poll,
-                IntervalTrigger(seconds=seconds, jitter=min(seconds / 10, 60)),
-                args=[source],
-                id=f"poll:{source.name}",
-                name=f"poll {source.name}",
-                max_instances=1,
-                coalesce=True,
-                misfire_grace_time=int(seconds),
-                # Spread the first polls so many sources do not start in the same second.
-                next_run_time=now + timedelta(seconds=random.uniform(0, min(seconds / 10, 5))),
-            )
+            if source.enabled:
+                self.schedule_poll(source, now)
         scheduler.add_job(
             self.deliver,
             IntervalTrigger(seconds=DELIVERY_EVERY.total_seconds()),
@@ -194,9 +198,34 @@ class Service:
         try:
             await stop.wait()
         finally:
+            grace = self.config.shutdown_grace.total_seconds()
+            log.info("stopping: no new polls; in-flight work gets %.0f s to finish", grace)
+            # Pause (no new polls) rather than shut down: shutdown cancels the jobs that are running.
+            scheduler.pause()
+            await _finish_running_jobs(grace)
             scheduler.shutdown(wait=False)
-            await _finish_running_jobs(SHUTDOWN_GRACE_SECONDS)
+            from newswatch.status import record_left_pending
+
+            record_left_pending(self.db)
             log.info("stopped")
+
+    def schedule_poll(self, source: SourceConfig, now: datetime) -> None:
+        """Add (or replace) the interval job that polls `source`."""
+        assert self.scheduler is not None
+        seconds = source.every.total_seconds()
+        self.scheduler.add_job(
+            self.poll,
+            IntervalTrigger(seconds=seconds, jitter=min(seconds / 10, 60)),
+            args=[source],
+            id=f"poll:{source.name}",
+            name=f"poll {source.name}",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=int(seconds),
+            replace_existing=True,
+            # Spread the first polls so many sources do not start in the same second.
+            next_run_time=now + timedelta(seconds=random.uniform(0, min(seconds / 10, 5))),
+        )
 
 
 async def _finish_running_jobs(grace: float) -> None:

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -50,6 +51,7 @@ class HttpServer:
         self.received: list[Received] = []
         self.gets: list[Received] = []
         self.post_status = 200
+        self.post_delay = 0.0  # seconds a POST is held before it is answered (slow receivers)
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -71,6 +73,8 @@ class HttpServer:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
                 owner.received.append(Received(self.path, dict(self.headers.items()), body))
+                if owner.post_delay:
+                    time.sleep(owner.post_delay)
                 self.send_response(owner.post_status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
