@@ -68,12 +68,6 @@ async def check_source(
         last_article = session.scalar(
             select(func.max(ArticleRow.first_seen_at)).where(ArticleRow.source == source.name)
         )
-        if last_article is not None and last_article.tzinfo is None:  # func.max skips the column type
-            from datetime import UTC
-
-            last_article = last_article.replace(tzinfo=UTC)
-        if isinstance(last_article, str):
-            last_article = datetime.fromisoformat(last_article)
         reason = unhealthy_reason(
             source,
             now,

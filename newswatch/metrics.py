@@ -11,7 +11,8 @@ from prometheus_client import (
     generate_latest,
 )
 
-disable_created_metrics()  # type: ignore[no-untyped-call]  # the *_created samples only add noise for a single long-running process
+# The *_created samples only add noise for one long-running process.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 REGISTRY = CollectorRegistry()
 
 POLLS = Counter(
