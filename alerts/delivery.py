@@ -16,6 +16,7 @@ from alerts import channel_state, outbox
 from alerts.channels import Channel, ChannelGone
 from alerts.models import Alert, Digest
 from alerts.ratelimit import next_token_at, take
+from newswatch import metrics
 from newswatch.config import Config, RateLimit
 from newswatch.db import Database
 from newswatch.errors import DeliveryError
@@ -192,6 +193,7 @@ class _Drain:
             alert.attempts,
             None if channel is None else lambda: channel.send(alert),
             context,
+            [alert.created_at],
         )
 
     async def _digest(self, channel_name: str, batch: str) -> list[int]:
@@ -215,6 +217,7 @@ class _Drain:
             digest.attempts,
             None if channel is None else lambda: channel.send_digest(digest),
             context,
+            [member.created_at for member in members],
         )
         return ids
 
@@ -225,6 +228,7 @@ class _Drain:
         attempts: int,
         send: Callable[[], Awaitable[None]] | None,
         context: dict[str, Any],
+        created: list[str],
     ) -> None:
         try:
             if send is None:
@@ -235,7 +239,7 @@ class _Drain:
                 channel_state.disable(session, channel, str(exc), self.now())
                 outbox.mark_failed(session, ids, str(exc), self.now(), timedelta(0))
             self.disabled.add(channel)
-            self.outcomes.update(dict.fromkeys(ids, "failed"))
+            self._record(channel, ids, "failed", created)
             log.critical(
                 "CHANNEL DISABLED: %s; the endpoint says it is gone for good. Its alerts wait unsent"
                 " until `newswatch alerts send-test %s` succeeds.",
@@ -250,18 +254,26 @@ class _Drain:
             with self.db.session() as session:
                 outbox.mark_failed(session, ids, str(exc), self.now(), retry_in)
             if retry_in is None:
-                self.outcomes.update(dict.fromkeys(ids, "dead"))
+                self._record(channel, ids, "dead", created)
                 log.error("alert is dead, no more retries: %s", exc, extra=context)
             else:
-                self.outcomes.update(dict.fromkeys(ids, "failed"))
+                self._record(channel, ids, "failed", created)
                 log.warning(
                     "delivery failed, retrying in %.1f s: %s", retry_in.total_seconds(), exc, extra=context
                 )
             return
         with self.db.session() as session:
             outbox.mark_sent(session, ids, self.now())
-        self.outcomes.update(dict.fromkeys(ids, "sent"))
+        self._record(channel, ids, "sent", created)
         log.info("alert delivered" if len(ids) == 1 else "digest delivered", extra=context)
+
+    def _record(self, channel: str, ids: list[int], state: str, created: list[str]) -> None:
+        """Note each alert's outcome for the report and the metrics (latency once sent)."""
+        self.outcomes.update(dict.fromkeys(ids, state))
+        now = self.now()
+        for created_at in created:
+            latency = (now - datetime.fromisoformat(created_at)).total_seconds() if state == "sent" else None
+            metrics.delivery_done(channel, state, latency)
 
 
 def _context(alert: Alert) -> dict[str, Any]:

@@ -113,9 +113,15 @@ def parse_reference(source: str, body: bytes, url: str, content_type: str = "") 
     if content_type:
         headers["content-type"] = content_type
     parsed = feedparser.parse(body, response_headers=headers)
-    if not parsed.entries and not parsed.get("version"):
+    if not parsed.entries and (not parsed.get("version") or _broken(parsed)):
         raise SourceError(source, f"not a feed: {parsed.get('bozo_exception', 'unparseable')}")
     return [_from_entry(source, entry) for entry in parsed.entries]
+
+
+def _broken(parsed: Any) -> bool:
+    """Whether feedparser found the document ill-formed (a remark on its charset or type is no flaw)."""
+    soft = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
+    return bool(parsed.bozo) and not isinstance(parsed.get("bozo_exception"), soft)
 
 
 def _from_fast_entry(source: str, entry: Any) -> RawItem:

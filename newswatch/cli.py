@@ -17,6 +17,7 @@ from newswatch import __version__, logs
 from newswatch.config import Config, config_path, load_config, parse_duration
 from newswatch.db import Database, utcnow
 from newswatch.errors import ConfigError, NewswatchError
+from newswatch.tables import print_table
 
 log = logging.getLogger("newswatch")
 
@@ -37,6 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log detail (-vv for debug)")
     parser.add_argument("-q", "--quiet", action="store_true", help="log only warnings and errors")
+    parser.add_argument(
+        "--log-format",
+        choices=logs.FORMATS,
+        default="auto",
+        help="log lines as text or JSON (default auto: text on a terminal, JSON otherwise)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     run = commands.add_parser("run", help="poll sources on their schedules and send alerts")
@@ -94,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--dead", action="store_true", help="every dead alert")
     send_test = alert_commands.add_parser("send-test", help="send a signed test event to a channel")
     send_test.add_argument("channel", metavar="CHANNEL")
+
+    commands.add_parser("reload", help="make the running `run` re-read its config (refused if not valid)")
+    completion = commands.add_parser("completion", help="print a shell completion script")
+    completion.add_argument("shell", choices=("bash", "zsh"), help='eval "$(newswatch completion bash)"')
     return parser
 
 
@@ -116,9 +127,15 @@ def _duration(value: str) -> timedelta:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     verbosity = -1 if args.quiet else args.verbose + (1 if args.command == "run" else 0)
-    logs.setup(verbosity)
+    logs.setup(verbosity, args.log_format)
+    if args.command == "completion":
+        from newswatch.completion import script
+
+        print(script(parser, args.shell), end="")
+        return EXIT_OK
     try:
         config = load_config(config_path(args.config))
         handler = {
@@ -129,6 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "sources": _sources,
             "db": _db,
             "rules": _rules,
+            "reload": _reload,
         }
         return handler[args.command](config, args)
     except ConfigError as exc:
@@ -177,7 +195,7 @@ def _run(config: Config, args: argparse.Namespace) -> int:
             if args.once:
                 ok = asyncio.run(_run_once(Service(config, db)))
                 return EXIT_OK if ok else EXIT_FAILED
-            asyncio.run(_run_forever(Service(config, db)))
+            asyncio.run(_run_forever(Service(config, db), config_path(args.config)))
             return EXIT_OK
     finally:
         db.close()
@@ -189,13 +207,24 @@ async def _run_once(service: Any) -> bool:
         return ok
 
 
-async def _run_forever(service: Any) -> None:
+async def _run_forever(service: Any, path: Path) -> None:
+    from newswatch.runtime import serving
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with service:
-        await service.run_forever(stop)
+        with serving(service, path, loop):
+            await service.run_forever(stop)
+
+
+def _reload(config: Config, args: argparse.Namespace) -> int:
+    from newswatch.runtime import signal_reload
+
+    pid = signal_reload(config_path(args.config))  # the config already loaded: it is valid
+    print(f"reload requested (pid {pid}); the service logs the outcome")
+    return EXIT_OK
 
 
 def _articles(config: Config, args: argparse.Namespace) -> int:
@@ -210,14 +239,14 @@ def _articles(config: Config, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return EXIT_OK
-    if not rows:
-        print("no articles stored yet; run `newswatch run --once`")
-    for row in rows:
-        topics = f"  [{', '.join(row['topics'])}]" if row["topics"] else ""
-        print(
-            f"{row['id']:>6}  {row['published_at'][:16]}  {row['source']:<12} "
-            f"{_cut(row['title'], 70)}{topics}"
-        )
+    print_table(
+        ("id", "published", "source", "title", "topics"),
+        (
+            (r["id"], r["published_at"][:16], r["source"], _cut(r["title"], 70), ", ".join(r["topics"]))
+            for r in rows
+        ),
+        empty="no articles stored yet; run `newswatch run --once`",
+    )
     return EXIT_OK
 
 
@@ -237,14 +266,22 @@ def _alerts(config: Config, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return EXIT_OK
-    if not rows:
-        print("no alerts yet")
-    for row in rows:
-        error = f"  ({_cut(row['last_error'], 60)})" if row["last_error"] else ""
-        print(
-            f"{row['id']:>6}  {row['status']:<8} {row['rule']:<18} -> {row['channel']:<12} "
-            f"{_cut(row['title'], 50)}{error}"
-        )
+    print_table(
+        ("id", "status", "rule", "channel", "attempts", "title", "last error"),
+        (
+            (
+                r["id"],
+                r["status"],
+                r["rule"],
+                r["channel"],
+                r["attempts"],
+                _cut(r["title"], 50),
+                _cut(r["last_error"] or "", 60),
+            )
+            for r in rows
+        ),
+        empty="no alerts yet",
+    )
     return EXIT_OK
 
 

@@ -102,6 +102,7 @@ class SourceConfig(_Model):
     headers: dict[str, str] = Field(default_factory=dict)
     user_agent: str | None = None
     timeout: Duration | None = None  # per request; default `fetch.timeout`
+    stale_after: Duration = timedelta(days=3)  # feed health: failing or silent this long -> unhealthy
 
     @model_validator(mode="after")
     def _one_kind(self) -> SourceConfig:
@@ -322,6 +323,32 @@ class RuleConfig(TermGroup):
         return self
 
 
+class HttpSettings(_Model):
+    """The status/health/metrics endpoint (off unless configured)."""
+
+    listen: str
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 <= int(port) < 65536:
+            raise ValueError(f"{value!r} is not host:port, e.g. 127.0.0.1:8787")
+        return value
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """(host, port) to bind."""
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
+class HealthSettings(_Model):
+    """Where `source.unhealthy` / `source.recovered` events go."""
+
+    notify: list[str] = Field(default_factory=list)
+
+
 class Config(_Model):
     database: str = "sqlite:///newswatch.db"
     fetch: FetchSettings = FetchSettings()
@@ -330,6 +357,9 @@ class Config(_Model):
     sources: list[SourceConfig] = Field(default_factory=list)
     channels: list[ChannelConfig] = Field(default_factory=list)
     rules: list[RuleConfig] = Field(default_factory=list)
+    http: HttpSettings | None = None
+    health: HealthSettings = HealthSettings()
+    shutdown_grace: Duration = timedelta(seconds=5)
 
     @model_validator(mode="after")
     def _names_and_references(self) -> Config:
@@ -464,6 +494,9 @@ def _check_references(path: Path, config: Config) -> None:
                     f"{path}: rules[{i}].notify[{j}]: rule {rule.name!r} notifies unknown channel"
                     f" {name!r} (channels: {known})"
                 )
+    for j, name in enumerate(config.health.notify):
+        if name not in channels:
+            raise ConfigError(f"{path}: health.notify[{j}]: unknown channel {name!r}")
 
 
 def _resolve_paths(config: Config, base: Path, *, from_env: bool) -> Config:

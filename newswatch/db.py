@@ -180,6 +180,17 @@ def normalize_url(url: str) -> str:
     return url
 
 
+class SourceHealth(Base):
+    """Feed health per source: since when it is tracked and whether it is flagged unhealthy."""
+
+    __tablename__ = "source_health"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tracked_since: Mapped[datetime]
+    unhealthy_since: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
 def make_engine(url: str) -> Engine:
     """The engine for `url`; SQLite gets WAL, foreign keys and a busy timeout."""
     url = normalize_url(url)

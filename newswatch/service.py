@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,6 +30,7 @@ from ingest.polling import backoff, first_poll_offset
 from ingest.sources.directory import read_directory
 from ingest.sources.feed import FeedFetchError, fetch_feed, parse_retry_after
 from ingest.store import load_index, source_state, store_articles
+from newswatch import metrics
 from newswatch.config import Config, SourceConfig
 from newswatch.db import Database, utcnow
 from newswatch.errors import SourceError
@@ -63,17 +65,23 @@ class Service:
         self.config = config
         self.db = db
         self.now = now
-        self.matcher = Matcher(config.rules)  # built once per config: rules change -> new Service
-        self.boilerplate = compile_boilerplate(
-            config.cleaning.boilerplate, replace_defaults=config.cleaning.replace_default_boilerplate
-        )
+        self.use_rules(config)
         self._feed_client: httpx.AsyncClient | None = None
         self._hook_client: httpx.AsyncClient | None = None
         self.channels: dict[str, Channel] = {}
-        self.delivery_plan = DeliveryPlan.from_config(config)
         self._delivering = asyncio.Lock()
         self._fetching = asyncio.Semaphore(config.fetch.concurrency)
         self._index: NearDuplicateIndex | None = None
+        self.scheduler: AsyncIOScheduler | None = None
+
+    def use_rules(self, config: Config) -> None:
+        """Build what the config's rules, cleaning and delivery settings compile to (at start and on
+        reload): the one matcher over every rule, the boilerplate list, the delivery plan."""
+        self.matcher = Matcher(config.rules)
+        self.boilerplate = compile_boilerplate(
+            config.cleaning.boilerplate, replace_defaults=config.cleaning.replace_default_boilerplate
+        )
+        self.delivery_plan = DeliveryPlan.from_config(config)
 
     async def __aenter__(self) -> Service:
         self._feed_client = make_client(self.config.fetch)
@@ -95,6 +103,7 @@ class Service:
         """Poll one source and store what is new; a failure is recorded, never raised."""
         context = {"source": source.name}
         started = self.now()
+        clock = time.monotonic()
         with self.db.session() as session:
             state = source_state(session, source.name, source.location)
             if state.feed_url != source.feed:  # a new URL in the config starts afresh
@@ -114,17 +123,21 @@ class Service:
             articles = [clean(item, self.boilerplate, base=url) for item in items]
         except SourceError as exc:
             self._record_failure(source, exc, started)
+            metrics.poll_done(source.name, "error", time.monotonic() - clock)
+            await self.check_health(source)
             return PollOutcome(source.name, ok=False, error=exc.reason)
 
         with self.db.session() as session:  # articles, matches and outbox in one transaction
             stored = store_articles(session, articles, started, self._near_duplicates(session, started))
-            merged = sum(1 for s in stored if s.merged)
+            merged_levels = [s.how for s in stored if s.merged]
+            merged = len(merged_levels)
             stored = [s for s in stored if not s.merged]  # a duplicate's story has been matched already
             rules = {rule.name: rule for rule in self.matcher.rules}
             alerts, batch = 0, []
             for item in stored:
                 for match in self.matcher.match(item.article, item.id):
                     rule = rules[match.rule]
+                    metrics.rule_matched(rule.name)
                     if rule.cooldown is None and rule.max_per_hour is None:
                         batch.append((match, rule.notify))
                         continue
@@ -152,6 +165,11 @@ class Service:
                 log.warning("feed moved permanently to %s; polled there from now on", moved_to, extra=context)
                 state.current_url = moved_to
         outcome = PollOutcome(source.name, True, len(items), new, len(stored) - new, alerts, merged=merged)
+        label = "not_modified" if status == 304 else "ok"
+        metrics.poll_done(source.name, label, time.monotonic() - clock, outcome.new, outcome.updated)
+        for level in merged_levels:
+            metrics.duplicate_merged(level)
+        await self.check_health(source)
         log.info(
             "polled: %d items, %d new, %d updated, %d duplicates merged, %d alerts queued",
             outcome.items,
@@ -232,6 +250,12 @@ class Service:
         )
         return result.items, result.etag, result.last_modified, result.status, result.moved_to
 
+    async def check_health(self, source: SourceConfig) -> None:
+        """Raise or clear the source's health event (alerts/health.py); never raises."""
+        from alerts.health import check_source
+
+        await check_source(self.db, self.channels, self.config.health.notify, source, self.now())
+
     async def deliver(self, linger: timedelta = timedelta(0)) -> DeliveryReport:
         """Send what the outbox holds that is due (one drain at a time); see `deliver_due` on linger."""
         async with self._delivering:
@@ -256,23 +280,11 @@ class Service:
     async def run_forever(self, stop: asyncio.Event) -> None:
         """Poll each source on its own schedule and deliver continuously until `stop` is set."""
         scheduler = AsyncIOScheduler(timezone="UTC")
+        self.scheduler = scheduler
         now = self.now()
         for source in self.config.sources:
-            if not source.enabled:
-                continue
-            seconds = source.every.total_seconds()
-            scheduler.add_job(
-                self.poll,
-                IntervalTrigger(seconds=seconds, jitter=min(seconds / 10, 60)),
-                args=[source],
-                id=f"poll:{source.name}",
-                name=f"poll {source.name}",
-                max_instances=1,
-                coalesce=True,
-                misfire_grace_time=int(seconds),
-                # Spread the first polls so many sources do not start in the same second.
-                next_run_time=now + first_poll_offset(source.name, source.every, len(self.config.sources)),
-            )
+            if source.enabled:
+                self.schedule_poll(source, now)
         scheduler.add_job(
             self.deliver,
             IntervalTrigger(seconds=DELIVERY_EVERY.total_seconds()),
@@ -287,9 +299,41 @@ class Service:
         try:
             await stop.wait()
         finally:
+            grace = self.config.shutdown_grace.total_seconds()
+            log.info("stopping: no new polls; in-flight work gets %.0f s to finish", grace)
+            # Pause (no new polls) rather than shut down: shutdown cancels the jobs that are running.
+            scheduler.pause()
+            await _finish_running_jobs(grace)
             scheduler.shutdown(wait=False)
-            await _finish_running_jobs(SHUTDOWN_GRACE_SECONDS)
+            from newswatch.status import record_left_pending
+
+            record_left_pending(self.db)
             log.info("stopped")
+
+    def schedule_poll(self, source: SourceConfig, now: datetime) -> None:
+        """Add (or replace) the interval job that polls `source`."""
+        assert self.scheduler is not None
+        seconds = source.every.total_seconds()
+        self.scheduler.add_job(
+            self.poll_and_deliver,
+            IntervalTrigger(seconds=seconds, jitter=min(seconds / 10, 60)),
+            args=[source],
+            id=f"poll:{source.name}",
+            name=f"poll {source.name}",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=int(seconds),
+            replace_existing=True,
+            # Spread the first polls so many sources do not start in the same second.
+            next_run_time=now + first_poll_offset(source.name, source.every, len(self.config.sources)),
+        )
+
+    async def poll_and_deliver(self, source: SourceConfig) -> PollOutcome:
+        """The scheduled job: poll, and send what the poll matched at once, not at the next tick."""
+        outcome = await self.poll(source)
+        if outcome.alerts:
+            await self.deliver()
+        return outcome
 
 
 def _skip_reason(disabled: bool, retry_not_before: datetime | None, now: datetime) -> str | None:

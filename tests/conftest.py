@@ -69,6 +69,7 @@ class HttpServer:
         self.post_status = 200
         self.post_script: list[Reply] = []  # answers for the next POSTs, in order; then post_status
         self.released = threading.Event()  # set at close, so stalled handlers end
+        self.post_delay = 0.0  # seconds a POST is held before it is answered (slow receivers)
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -109,6 +110,8 @@ class HttpServer:
                 body = self.rfile.read(length)
                 owner.received.append(Received(self.path, dict(self.headers.items()), body))
                 reply = owner.post_script.pop(0) if owner.post_script else Reply(owner.post_status)
+                if owner.post_delay:
+                    time.sleep(owner.post_delay)
                 if reply.stall and owner.released.wait(reply.stall):
                     return
                 self.send_response(reply.status)

@@ -196,7 +196,7 @@ def test_bad_feed_does_not_stop_the_other_sources(
 ) -> None:
     workspace, env = setup
     http_server.routes["/rss.xml"] = Served(b"gone", status=404)
-    result = workspace.cli("run", "--once", env=env)
+    result = workspace.cli("--log-format", "human", "run", "--once", env=env)
     assert result.returncode == 1
     assert "HTTP 404" in result.stderr and "source=wire" in result.stderr
     articles = json.loads(workspace.cli("articles", "--json", env=env).stdout)

@@ -109,7 +109,7 @@ def test_410_disables_the_channel_loudly_until_a_send_test_succeeds(
 ) -> None:
     write_config(workspace, http_server.url("/hook"))
     http_server.post_script = [Reply(410)]
-    result = workspace.cli("run", "--once", env=env)
+    result = workspace.cli("--log-format", "human", "run", "--once", env=env)
     assert result.returncode == 1
     assert (
         "CRITICAL" in result.stderr and "CHANNEL DISABLED: webhook newsroom: HTTP 410 Gone" in result.stderr

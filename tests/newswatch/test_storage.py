@@ -71,7 +71,7 @@ def test_migrate_from_copies_sqlite_into_postgresql(workspace: Workspace) -> Non
         moved = workspace.cli("db", "migrate-from", f"sqlite:///{old_db}", env=env)
         assert moved.returncode == 0, moved.stderr
         assert "articles: 1/1" in moved.stderr  # progress, per table
-        assert "copied 1 articles, 0 channel_state, 1 sources, 2 alerts, 1 sightings" in moved.stdout
+        assert "copied 1 articles, 0 channel_state, 1 source_health, 1 sources, 2 alerts, 1 sightings" in moved.stdout
         assert json.loads(workspace.cli("articles", "--json", env=env).stdout) == old_articles
         assert json.loads(workspace.cli("alerts", "--json", env=env).stdout) == old_alerts
 
@@ -83,7 +83,7 @@ def test_migrate_from_copies_sqlite_into_postgresql(workspace: Workspace) -> Non
         # A second copy into the now-filled database is refused, with the reason on one line.
         refused = workspace.cli("db", "migrate-from", f"sqlite:///{old_db}", env=env)
         assert refused.returncode == 2
-        assert "already holds data (articles, sources, alerts, sightings)" in refused.stderr
+        assert "already holds data (articles, source_health, sources, alerts, sightings)" in refused.stderr
         assert "Traceback" not in refused.stderr
 
 

@@ -1,0 +1,108 @@
+"""Prometheus metrics: one registry, the metric objects, and the few calls the pipeline makes."""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+
+# The *_created samples only add noise for one long-running process.
+disable_created_metrics()  # type: ignore[no-untyped-call]
+REGISTRY = CollectorRegistry()
+
+POLLS = Counter(
+    "newswatch_polls",
+    "Polls of a source, by outcome (ok, not_modified, error).",
+    ["source", "outcome"],
+    registry=REGISTRY,
+)
+POLL_SECONDS = Histogram(
+    "newswatch_poll_duration_seconds",
+    "How long one poll of a source took (fetch, clean, store, match).",
+    ["source"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+    registry=REGISTRY,
+)
+ARTICLES_STORED = Counter(
+    "newswatch_articles_stored",
+    "Articles stored, by source and kind (new, updated).",
+    ["source", "kind"],
+    registry=REGISTRY,
+)
+DUPLICATES_MERGED = Counter(
+    "newswatch_duplicates_merged", "Duplicate articles merged, by dedup level.", ["level"], registry=REGISTRY
+)
+RULE_MATCHES = Counter("newswatch_rule_matches", "Articles a rule matched.", ["rule"], registry=REGISTRY)
+DELIVERIES = Counter(
+    "newswatch_deliveries",
+    "Delivery attempts, by channel and resulting alert state (sent, failed, dead).",
+    ["channel", "state"],
+    registry=REGISTRY,
+)
+ALERTS = Gauge(
+    "newswatch_alerts",
+    "Alerts in the outbox, by channel and state (read at scrape time).",
+    ["channel", "state"],
+    registry=REGISTRY,
+)
+DELIVERY_LATENCY = Histogram(
+    "newswatch_delivery_latency_seconds",
+    "From the match being stored to the channel acknowledging the alert.",
+    ["channel"],
+    buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 7200, 86400),
+    registry=REGISTRY,
+)
+OUTBOX_DEPTH = Gauge(
+    "newswatch_outbox_depth", "Alerts waiting to be sent (pending or failed).", registry=REGISTRY
+)
+OLDEST_PENDING = Gauge(
+    "newswatch_outbox_oldest_pending_age_seconds",
+    "Age of the oldest alert still waiting to be sent (0 when none).",
+    registry=REGISTRY,
+)
+
+
+def poll_done(source: str, outcome: str, seconds: float, new: int = 0, updated: int = 0) -> None:
+    """Record one finished poll."""
+    POLLS.labels(source, outcome).inc()
+    POLL_SECONDS.labels(source).observe(seconds)
+    if new:
+        ARTICLES_STORED.labels(source, "new").inc(new)
+    if updated:
+        ARTICLES_STORED.labels(source, "updated").inc(updated)
+
+
+def duplicate_merged(level: str) -> None:
+    """Record one duplicate merged at dedup `level` (for the dedup stage to call)."""
+    DUPLICATES_MERGED.labels(level).inc()
+
+
+def rule_matched(rule: str) -> None:
+    """Record one article matched by `rule`."""
+    RULE_MATCHES.labels(rule).inc()
+
+
+def delivery_done(channel: str, state: str, latency: float | None = None) -> None:
+    """Record one delivery attempt and, when sent, how long after the match it arrived."""
+    DELIVERIES.labels(channel, state).inc()
+    if latency is not None:
+        DELIVERY_LATENCY.labels(channel).observe(max(latency, 0.0))
+
+
+def set_outbox(counts: dict[tuple[str, str], int], depth: int, oldest_age: float) -> None:
+    """Set the outbox gauges from a fresh read of the database."""
+    ALERTS.clear()
+    for (channel, state), count in counts.items():
+        ALERTS.labels(channel, state).set(count)
+    OUTBOX_DEPTH.set(depth)
+    OLDEST_PENDING.set(oldest_age)
+
+
+def exposition() -> bytes:
+    """The registry in the Prometheus text format."""
+    return generate_latest(REGISTRY)

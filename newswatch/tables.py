@@ -1,0 +1,77 @@
+"""Terminal output for the CLI: rich tables and progress bars, plain when not on a terminal.
+
+Any command can adopt these: `print_table(...)` for listings, `progress(...)` around long work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TypeVar
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+T = TypeVar("T")
+
+# Status words get a colour wherever they appear in a table.
+STYLES = {
+    "sent": "green",
+    "ok": "green",
+    "pending": "cyan",
+    "failed": "yellow",
+    "error": "yellow",
+    "dead": "bold red",
+    "unhealthy": "bold red",
+}
+
+
+def console() -> Console:
+    """A console on standard output (colour only on a terminal; never wraps a row when piped)."""
+    return Console(highlight=False, soft_wrap=False)
+
+
+def print_table(
+    columns: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    *,
+    title: str | None = None,
+    empty: str = "nothing to show",
+    out: Console | None = None,
+) -> int:
+    """Print `rows` under `columns` as a table; print `empty` when there are none. Returns the row count."""
+    out = out or console()
+    table = Table(title=title, header_style="bold", show_edge=False, pad_edge=False)
+    for name in columns:
+        numeric = name in ("#", "id", "attempts")
+        table.add_column(name, justify="right" if numeric else "left", overflow="fold")
+    count = 0
+    for row in rows:
+        cells = ["" if cell is None else str(cell) for cell in row]
+        table.add_row(*(f"[{STYLES[c]}]{c}[/]" if c in STYLES else _escape(c) for c in cells))
+        count += 1
+    if count:
+        out.print(table)
+    else:
+        out.print(empty)
+    return count
+
+
+def progress(items: Iterable[T], total: int | None, description: str) -> Iterator[T]:
+    """Yield `items`, showing a progress bar on a terminal (nothing when piped)."""
+    out = Console(stderr=True)
+    if not out.is_terminal:
+        yield from items
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=out, transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        for item in items:
+            yield item
+            bar.advance(task)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
