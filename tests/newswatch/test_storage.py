@@ -71,7 +71,10 @@ def test_migrate_from_copies_sqlite_into_postgresql(workspace: Workspace) -> Non
         moved = workspace.cli("db", "migrate-from", f"sqlite:///{old_db}", env=env)
         assert moved.returncode == 0, moved.stderr
         assert "articles: 1/1" in moved.stderr  # progress, per table
-        assert "copied 1 articles, 0 channel_state, 1 source_health, 1 sources, 2 alerts, 1 sightings" in moved.stdout
+        assert (
+            "copied 1 articles, 0 channel_state, 1 source_health, 1 sources, 2 alerts, 1 sightings"
+            in moved.stdout
+        )
         assert json.loads(workspace.cli("articles", "--json", env=env).stdout) == old_articles
         assert json.loads(workspace.cli("alerts", "--json", env=env).stdout) == old_alerts
 
