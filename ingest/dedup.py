@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections import defaultdict
+from array import array
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -93,14 +93,19 @@ def _lsh_error(bands: int, rows: int, threshold: float, steps: int = 100) -> flo
 
 
 class NearDuplicateIndex:
-    """A banded LSH index over signatures of recent articles; candidates are checked by similarity."""
+    """A banded LSH index over signatures of recent articles; candidates are checked by similarity.
+
+    Kept compact, since it holds every article of the window: a signature is a packed array of
+    32-bit values, a band is keyed by the hash of its values (a collision only adds a candidate,
+    which the similarity check then drops), and a bucket holding one article holds its bare id.
+    """
 
     def __init__(self, threshold: float, window: timedelta) -> None:
         self.threshold = threshold
         self.window = window
         self.bands, self.rows = lsh_bands(threshold)
-        self._buckets: list[dict[Signature, set[int]]] = [defaultdict(set) for _ in range(self.bands)]
-        self._entries: dict[int, tuple[Signature, datetime]] = {}
+        self._buckets: list[dict[int, int | set[int]]] = [{} for _ in range(self.bands)]
+        self._entries: dict[int, tuple[array[int], datetime]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -108,17 +113,24 @@ class NearDuplicateIndex:
     def __contains__(self, article_id: object) -> bool:
         return article_id in self._entries
 
-    def _keys(self, sig: Signature) -> Iterable[tuple[int, Signature]]:
+    def _keys(self, sig: Sequence[int]) -> Iterable[tuple[int, int]]:
+        values = tuple(sig)
         for band in range(self.bands):
-            yield band, sig[band * self.rows : (band + 1) * self.rows]
+            yield band, hash(values[band * self.rows : (band + 1) * self.rows])
 
     def add(self, article_id: int, sig: Sequence[int], seen_at: datetime) -> None:
         """Index (or re-index) an article's signature, seen at `seen_at`."""
         self.remove(article_id)
-        sig = tuple(sig)
-        self._entries[article_id] = (sig, seen_at)
+        self._entries[article_id] = (array("I", sig), seen_at)
         for band, key in self._keys(sig):
-            self._buckets[band][key].add(article_id)
+            buckets = self._buckets[band]
+            held = buckets.get(key)
+            if held is None:
+                buckets[key] = article_id
+            elif isinstance(held, set):
+                held.add(article_id)
+            elif held != article_id:
+                buckets[key] = {held, article_id}
 
     def remove(self, article_id: int) -> None:
         """Forget an article (no error if it is not indexed)."""
@@ -126,17 +138,24 @@ class NearDuplicateIndex:
         if entry is None:
             return
         for band, key in self._keys(entry[0]):
-            bucket = self._buckets[band].get(key)
-            if bucket is not None:
-                bucket.discard(article_id)
-                if not bucket:
-                    del self._buckets[band][key]
+            buckets = self._buckets[band]
+            held = buckets.get(key)
+            if held == article_id:
+                del buckets[key]
+            elif isinstance(held, set):
+                held.discard(article_id)
+                if len(held) == 1:
+                    buckets[key] = held.pop()
 
     def candidates(self, sig: Sequence[int]) -> set[int]:
         """Articles sharing at least one band with `sig` (the LSH fast path, before any check)."""
         found: set[int] = set()
-        for band, key in self._keys(tuple(sig)):
-            found |= self._buckets[band].get(key, set())
+        for band, key in self._keys(sig):
+            held = self._buckets[band].get(key)
+            if isinstance(held, set):
+                found |= held
+            elif held is not None:
+                found.add(held)
         return found
 
     def best_match(self, sig: Sequence[int], now: datetime) -> tuple[int, float] | None:

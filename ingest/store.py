@@ -173,14 +173,20 @@ def _reindex(index: NearDuplicateIndex | None, row: ArticleRow) -> None:
 def load_index(session: Session, index: NearDuplicateIndex, now: datetime) -> NearDuplicateIndex:
     """Fill `index` from the signatures of articles first seen within its window (at start);
     articles stored before signatures existed get theirs computed and saved here."""
-    query = select(ArticleRow).where(ArticleRow.first_seen_at >= now - index.window)
-    for row in session.scalars(query):
-        if row.text_hash is None:
-            row.text_hash = fingerprint(row.title, row.text)
-            sig = signature(row.text)
-            row.signature = list(sig) if sig is not None else None
-        if row.signature is not None:
-            index.add(row.id, row.signature, row.first_seen_at)
+    since = ArticleRow.first_seen_at >= now - index.window
+    legacy = select(ArticleRow).where(since, ArticleRow.text_hash.is_(None))
+    for row in session.scalars(legacy.execution_options(yield_per=500)):
+        row.text_hash = fingerprint(row.title, row.text)
+        sig = signature(row.text)
+        row.signature = list(sig) if sig is not None else None
+    session.flush()
+    # Only the three columns the index needs, streamed: not every article's text at once.
+    query = select(ArticleRow.id, ArticleRow.signature, ArticleRow.first_seen_at).where(
+        since, ArticleRow.signature.is_not(None)
+    )
+    for article_id, sig, seen_at in session.execute(query.execution_options(yield_per=1000)):
+        if sig is not None:  # a JSON null is not SQL NULL on every backend
+            index.add(article_id, sig, seen_at)
     return index
 
 
