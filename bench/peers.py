@@ -51,7 +51,7 @@ class Naive:
         self.db.execute("CREATE TABLE IF NOT EXISTS matches (guid TEXT, rule INTEGER)")
         self.rules = [re.compile(rf"\b{re.escape(t)}\b", re.IGNORECASE) for t in terms]
 
-    def update(self, urls: list[str]) -> int:
+    def update(self, urls: list[str], match: bool = True) -> int:
         new = 0
         for url in urls:
             for entry in feedparser.parse(url).entries:
@@ -60,8 +60,8 @@ class Naive:
                     "INSERT OR IGNORE INTO articles VALUES (?, ?, ?, ?)",
                     (entry.get("id"), entry.get("title"), entry.get("link"), body),
                 )
-                if cursor.rowcount:
-                    new += 1
+                new += cursor.rowcount
+                if cursor.rowcount and match:
                     text = f"{entry.get('title', '')}\n{body}"
                     for index, rule in enumerate(self.rules):
                         if rule.search(text):
