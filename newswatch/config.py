@@ -182,6 +182,8 @@ class RuleConfig(_Model):
 
 class Config(_Model):
     database: str = "sqlite:///newswatch.db"
+    # single: one `newswatch run` schedules in-process; distributed: procrastinate on PostgreSQL.
+    mode: Literal["single", "distributed"] = "single"
     fetch: FetchSettings = FetchSettings()
     sources: list[SourceConfig] = Field(default_factory=list)
     channels: list[ChannelConfig] = Field(default_factory=list)

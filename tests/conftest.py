@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,6 +36,7 @@ class Served:
     content_type: str = "application/rss+xml"
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds to wait before answering, to make a poll take time
 
 
 @dataclass
@@ -61,6 +63,8 @@ class HttpServer:
                 if served is None:
                     self.send_error(404)
                     return
+                if served.delay:
+                    time.sleep(served.delay)
                 self.send_response(served.status)
                 self.send_header("Content-Type", served.content_type)
                 self.send_header("Content-Length", str(len(served.body)))
