@@ -127,10 +127,10 @@ def test_a_killed_worker_leaves_its_work_to_the_other(
             120,
             "every alert delivered",
         )
-    except AssertionError:
-        raise AssertionError("\n".join(e[-3000:] for e in _stop([scheduler, survivor, doomed]))) from None
     finally:
-        _stop([scheduler, survivor, doomed])
+        errors = _stop([scheduler, survivor, doomed])
+    # The killed worker was mid-poll (10 at a time, 0.3 s each): its jobs were handed on.
+    assert "its worker stopped" in errors[0]
     articles = json.loads(workspace.cli("articles", "--json", "--limit", "1000", env=env).stdout)
     assert len(articles) == SOURCES  # a re-run poll stores nothing twice
     alerts = json.loads(workspace.cli("alerts", "--json", "--limit", "1000", env=env).stdout)
