@@ -51,6 +51,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--once", action="store_true", help="poll every source once, deliver, and exit (1 if anything failed)"
     )
 
+    run.add_argument(
+        "--distributed",
+        action="store_true",
+        help="schedule through procrastinate on PostgreSQL (as `mode: distributed`); also runs a worker",
+    )
+
+    worker = commands.add_parser("worker", help="run a procrastinate worker (distributed mode, PostgreSQL)")
+    worker.add_argument(
+        "--queues",
+        type=_queues,
+        default=None,
+        metavar="Q1,Q2",
+        help="queues to take jobs from (default: schedule,poll,deliver; `fixtures` for folder sources)",
+    )
+
     commands.add_parser(
         "check", help="validate the config and run the rules' examples (2 if either is not right)"
     )
@@ -108,6 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _queues(value: str) -> tuple[str, ...]:
+    queues = tuple(q.strip() for q in value.split(",") if q.strip())
+    if not queues:
+        raise argparse.ArgumentTypeError("name at least one queue")
+    return queues
+
+
 def _positive(value: str) -> int:
     try:
         number = int(value)
@@ -129,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    verbosity = -1 if args.quiet else args.verbose + (1 if args.command == "run" else 0)
+    verbosity = -1 if args.quiet else args.verbose + (1 if args.command in ("run", "worker") else 0)
     logs.setup(verbosity, args.log_format)
     if args.command == "completion":
         from newswatch.completion import script
@@ -147,6 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "db": _db,
             "rules": _rules,
             "reload": _reload,
+            "worker": _worker,
         }
         return handler[args.command](config, args)
     except ConfigError as exc:
@@ -185,10 +208,35 @@ def _db(config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _worker(config: Config, args: argparse.Namespace) -> int:
+    from newswatch.distributed import WORKER_QUEUES
+
+    return _distributed(config, args.queues or WORKER_QUEUES, "worker")
+
+
+def _distributed(config: Config, queues: tuple[str, ...], role: str) -> int:
+    import os
+    import socket
+
+    from newswatch.distributed import conninfo, run_node
+
+    conninfo(config.database)  # refuses SQLite with a clear message
+    db = Database(config.database)
+    try:
+        asyncio.run(run_node(config, db, queues, f"{role}@{socket.gethostname()}:{os.getpid()}"))
+        return EXIT_OK
+    finally:
+        db.close()
+
+
 def _run(config: Config, args: argparse.Namespace) -> int:
     from newswatch.guard import single_node
     from newswatch.service import Service
 
+    if (args.distributed or config.mode == "distributed") and not args.once:
+        from newswatch.distributed import ALL_QUEUES
+
+        return _distributed(config, ALL_QUEUES, "scheduler")
     db = Database(config.database)
     try:
         with single_node(db.engine):

@@ -351,6 +351,8 @@ class HealthSettings(_Model):
 
 class Config(_Model):
     database: str = "sqlite:///newswatch.db"
+    # single: one `newswatch run` schedules in-process; distributed: procrastinate on PostgreSQL.
+    mode: Literal["single", "distributed"] = "single"
     fetch: FetchSettings = FetchSettings()
     cleaning: CleaningSettings = CleaningSettings()
     dedup: DedupSettings = DedupSettings()

@@ -59,8 +59,7 @@ def _advisory_lock(engine: Engine) -> Iterator[None]:
             connection.commit()
             where = f" (PostgreSQL backend pid {holder[0]}, client {holder[1] or 'local'})" if holder else ""
             raise AlreadyRunning(
-                f"another `newswatch run` is already scheduling on this database{where}; stop it first,"
-                " or run several nodes with `newswatch run --distributed` and `newswatch worker`"
+                f"another `newswatch run` is already scheduling on this database{where}; stop it first"
             )
         try:
             yield

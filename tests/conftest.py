@@ -38,6 +38,7 @@ class Served:
     headers: dict[str, str] = field(default_factory=dict)
     etag: str | None = None  # answer 304 to a matching If-None-Match (or If-Modified-Since)
     drip: float | None = None  # send the body one byte per `drip` seconds
+    delay: float = 0.0  # seconds to wait before answering, to make a poll take time
 
 
 @dataclass
@@ -80,6 +81,8 @@ class HttpServer:
                 if served is None:
                     self.send_error(404)
                     return
+                if served.delay:
+                    time.sleep(served.delay)
                 validators = (self.headers.get("If-None-Match"), self.headers.get("If-Modified-Since"))
                 if served.etag is not None and served.etag in validators:
                     self.send_response(304)

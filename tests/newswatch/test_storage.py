@@ -139,3 +139,12 @@ def test_a_second_run_on_the_same_database_is_refused(
     # The lock goes with the process, even after SIGKILL: the next run may schedule.
     after = workspace.cli("run", "--once", env=env)
     assert after.returncode == 0, after.stderr
+
+
+@pytest.mark.parametrize("args", [("run",), ("worker",)])
+def test_distributed_mode_on_sqlite_is_a_config_error(workspace: Workspace, args: tuple[str, ...]) -> None:
+    workspace.write_config("mode: distributed\n" + CONFIG)
+    result = workspace.cli(*args)
+    assert result.returncode == 2
+    assert "distributed mode needs `database: postgresql+psycopg://...`" in result.stderr
+    assert "Traceback" not in result.stderr

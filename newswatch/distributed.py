@@ -1,0 +1,169 @@
+"""Scale-out on procrastinate: several nodes on one PostgreSQL share polls and deliveries.
+
+A periodic task (run once per second cluster-wide) claims due sources with
+SELECT ... FOR UPDATE SKIP LOCKED, moves their `next_poll_at` on and defers one poll task each.
+Deliveries run as tasks on their own queue, one drain at a time cluster-wide (a procrastinate lock),
+because the outbox does not claim alerts row by row. Every task is idempotent: the unique
+constraints on articles and on the outbox make a re-run after a crash harmless.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any
+
+import procrastinate
+from procrastinate.exceptions import AlreadyEnqueued
+from sqlalchemy import or_, select, update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import make_url
+
+from newswatch.config import Config
+from newswatch.db import Database, SourceState
+from newswatch.errors import ConfigError
+from newswatch.service import Service
+
+log = logging.getLogger(__name__)
+
+SCHEDULE, POLL, DELIVER, FIXTURES = "schedule", "poll", "deliver", "fixtures"
+WORKER_QUEUES = (SCHEDULE, POLL, DELIVER)  # a plain worker has no fixture folder
+ALL_QUEUES = (*WORKER_QUEUES, FIXTURES)  # the `run --distributed` node has it
+CLAIM_BATCH = 500
+STALLED_AFTER = 10.0  # seconds without a worker heartbeat before its jobs are run again
+KEEP_JOBS_HOURS = 24
+CONCURRENCY = 10  # tasks one worker runs at once
+_SCHEMA_LOCK = 0x6E777363686D61
+
+
+def conninfo(url: str) -> str:
+    """The libpq connection string for a SQLAlchemy PostgreSQL URL."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        raise ConfigError("distributed mode needs `database: postgresql+psycopg://...`")
+    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def ensure_schema(url: str) -> None:
+    """Create procrastinate's tables once (concurrent starts wait on an advisory lock)."""
+    import psycopg
+    from procrastinate.schema import SchemaManager
+
+    with psycopg.connect(conninfo(url)) as connection:
+        connection.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+        row = connection.execute("SELECT to_regclass('procrastinate_jobs')").fetchone()
+        if row is None or row[0] is None:
+            connection.execute(SchemaManager.get_schema())
+
+
+def _register_sources(db: Database, config: Config) -> None:
+    rows = [
+        {"name": s.name, "location": s.location, "failures": 0, "articles_seen": 0} for s in config.sources
+    ]
+    if rows:
+        with db.session() as session:
+            session.execute(postgresql.insert(SourceState).values(rows).on_conflict_do_nothing())
+
+
+def make_app(service: Service) -> procrastinate.App:
+    """The procrastinate app whose tasks run on `service` (this node's config, database, channels)."""
+    config, db = service.config, service.db
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo(config.database)))
+    enabled = {s.name: s for s in config.sources if s.enabled}
+
+    @app.task(name="newswatch.poll", queue=POLL, retry=procrastinate.RetryStrategy(max_attempts=3, wait=5))
+    async def poll(source: str) -> None:
+        outcome = await service.poll(config.source(source))
+        if outcome.alerts:
+            await _defer_delivery()
+
+    @app.task(
+        name="newswatch.deliver",
+        queue=DELIVER,
+        lock="newswatch.deliver",
+        retry=procrastinate.RetryStrategy(max_attempts=5, wait=5),
+    )
+    async def deliver() -> None:
+        await service.deliver()
+
+    async def _defer_delivery() -> None:
+        with contextlib.suppress(AlreadyEnqueued):  # one waiting drain will send these too
+            await deliver.configure(queueing_lock="newswatch.deliver").defer_async()
+
+    @app.periodic(cron="* * * * * *", periodic_id="claim")
+    @app.task(name="newswatch.claim_due", queue=SCHEDULE)
+    async def claim_due(timestamp: int) -> None:
+        now = service.now()
+        with db.session() as session:
+            due = (
+                session.execute(
+                    select(SourceState.name)
+                    .where(
+                        SourceState.name.in_(list(enabled)),
+                        or_(SourceState.next_poll_at.is_(None), SourceState.next_poll_at <= now),
+                    )
+                    .order_by(SourceState.next_poll_at.nulls_first())
+                    .limit(CLAIM_BATCH)
+                    .with_for_update(skip_locked=True)
+                )
+                .scalars()
+                .all()
+            )
+            for name in due:
+                session.execute(
+                    update(SourceState)
+                    .where(SourceState.name == name)
+                    .values(next_poll_at=now + enabled[name].every)
+                )
+            by_queue: dict[str, list[dict[str, Any]]] = {}
+            for name in due:
+                queue = FIXTURES if enabled[name].directory is not None else POLL
+                by_queue.setdefault(queue, []).append({"source": name})
+            # Deferred before the commit: if deferring fails, the claim rolls back and is retried.
+            for queue, batch in by_queue.items():
+                await poll.configure(queue=queue, lock=None).batch_defer_async(*batch)
+        if due:
+            log.info("claimed %d due sources", len(due))
+        # The same once-a-second tick does the chores (a second periodic task was not deferred
+        # reliably next to a per-second one in procrastinate 3.10; one cheap query each).
+        await _defer_delivery()  # picks up retries whose time has come
+        await maintain()
+
+    async def maintain() -> None:
+        jobs = app.job_manager
+        for job in await jobs.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER):
+            assert job.id is not None
+            try:
+                await jobs.retry_job(job)
+            except procrastinate.exceptions.UniqueViolation:
+                # A delivery job is queued already (its queueing lock): it drains the same outbox,
+                # so the stalled one is closed, which also frees the cluster-wide `deliver` lock.
+                await jobs.finish_job_by_id_async(job.id, procrastinate.jobs.Status.FAILED, False)
+                log.warning(
+                    "closed job %s (%s): its worker stopped; a fresh one is queued", job.id, job.task_name
+                )
+                continue
+            log.warning("re-running job %s (%s): its worker stopped", job.id, job.task_name)
+        await jobs.delete_old_jobs(nb_hours=KEEP_JOBS_HOURS, include_failed=True)
+
+    return app
+
+
+async def run_node(config: Config, db: Database, queues: tuple[str, ...], name: str) -> None:
+    """Run one procrastinate worker on `queues` until SIGTERM or SIGINT."""
+    ensure_schema(config.database)
+    _register_sources(db, config)
+    async with Service(config, db) as service:
+        app = make_app(service)
+        async with app.open_async():
+            log.info("worker %s running on queues %s; stop with Ctrl-C or SIGTERM", name, ", ".join(queues))
+            await app.run_worker_async(
+                queues=list(queues),
+                name=name,
+                concurrency=CONCURRENCY,
+                delete_jobs="successful",
+                update_heartbeat_interval=2,
+                stalled_worker_timeout=STALLED_AFTER,
+                install_signal_handlers=True,
+            )
+    log.info("stopped")

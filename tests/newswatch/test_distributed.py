@@ -1,0 +1,143 @@
+"""Scale-out on PostgreSQL: a scheduler and two workers share 200 sources, each polled once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import HttpServer, Served, Workspace, postgres_database
+
+SOURCES = 200
+
+
+def _feed(n: int) -> bytes:
+    return (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>F{n}</title>'
+        f"<item><guid>item-{n}</guid><title>Ceasefire talks, round {n}</title>"
+        f"<link>http://wire.example/{n}</link><pubDate>Tue, 24 Nov 2026 09:30:00 GMT</pubDate>"
+        f"<description>Negotiators met again.</description></item></channel></rss>"
+    ).encode()
+
+
+@pytest.fixture
+def cluster_config(workspace: Workspace, http_server: HttpServer) -> Iterator[dict[str, str]]:
+    lines = ["fetch: {allow_private_addresses: true}", "sources:"]
+    for n in range(SOURCES):
+        http_server.routes[f"/feed/{n}.xml"] = Served(_feed(n), delay=0.05)
+        lines += [f"  - name: s{n}", f"    feed: {http_server.url(f'/feed/{n}.xml')}", "    every: 1h"]
+    lines += [
+        "channels:",
+        f"  - {{name: newsroom, webhook: {http_server.url('/hook')}}}",
+        "rules:",
+        "  - {name: talks, keywords: [ceasefire], notify: [newsroom]}",
+    ]
+    workspace.write_config("\n".join(lines) + "\n")
+    with postgres_database() as url:
+        yield {"NEWSWATCH_DATABASE_URL": url}
+
+
+def _start(workspace: Workspace, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "newswatch", "--config", str(workspace.config), *args],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait(condition: object, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _stop(processes: list[subprocess.Popen[str]]) -> list[str]:
+    errors = []
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            _out, err = process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _out, err = process.communicate()
+        errors.append(err)
+    return errors
+
+
+def _feed_gets(http_server: HttpServer) -> Counter[str]:
+    return Counter(g.path for g in http_server.gets if g.path.startswith("/feed/"))
+
+
+def test_two_workers_share_the_polls_and_each_source_is_polled_once(
+    workspace: Workspace, http_server: HttpServer, cluster_config: dict[str, str]
+) -> None:
+    env = cluster_config
+    processes = [
+        _start(workspace, env, "run", "--distributed"),
+        _start(workspace, env, "worker", "--queues", "poll,deliver"),
+        _start(workspace, env, "worker", "--queues", "poll,deliver"),
+    ]
+    try:
+        _wait(lambda: len(http_server.received) >= SOURCES, 120, "200 webhooks")
+        time.sleep(3)  # a double poll or double delivery would show up now
+    finally:
+        errors = _stop(processes)
+    gets = _feed_gets(http_server)
+    assert len(gets) == SOURCES and set(gets.values()) == {1}, "a source was polled twice or never"
+    assert len(http_server.received) == SOURCES  # every alert delivered once
+    assert len({r.headers["webhook-id"] for r in http_server.received}) == SOURCES
+    pollers = [err.count("polled:") for err in errors]
+    assert sum(pollers) == SOURCES
+    assert pollers[1] > 0 and pollers[2] > 0, f"the workers did not share the load: {pollers}"
+    assert all("Traceback" not in err for err in errors), errors
+    articles = json.loads(workspace.cli("articles", "--json", "--limit", "1000", env=env).stdout)
+    assert len(articles) == SOURCES
+
+
+@pytest.mark.xfail(
+    reason="known bug (issue 7 note): after a worker dies mid-delivery, its stalled `deliver` job is"
+    " closed, but the last alerts can wait minutes for the next drain (procrastinate's per-lock"
+    " ordering); polls are handed over correctly",
+    strict=False,
+)
+def test_a_killed_worker_leaves_its_work_to_the_other(
+    workspace: Workspace, http_server: HttpServer, cluster_config: dict[str, str]
+) -> None:
+    env = cluster_config
+    for served in http_server.routes.values():
+        served.delay = 0.3
+    scheduler = _start(workspace, env, "worker", "--queues", "schedule")
+    doomed = _start(workspace, env, "worker", "--queues", "poll,deliver")
+    survivor = _start(workspace, env, "worker", "--queues", "poll,deliver")
+    try:
+        _wait(lambda: sum(_feed_gets(http_server).values()) >= 20, 60, "the first polls")
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait()
+        _wait(lambda: len(_feed_gets(http_server)) == SOURCES, 120, "every source polled")
+        _wait(
+            lambda: len({r.headers["webhook-id"] for r in http_server.received}) == SOURCES,
+            120,
+            "every alert delivered",
+        )
+    finally:
+        errors = _stop([scheduler, survivor, doomed])
+    # The killed worker was mid-poll (10 at a time, 0.3 s each): its jobs were handed on.
+    assert "its worker stopped" in errors[0]
+    articles = json.loads(workspace.cli("articles", "--json", "--limit", "1000", env=env).stdout)
+    assert len(articles) == SOURCES  # a re-run poll stores nothing twice
+    alerts = json.loads(workspace.cli("alerts", "--json", "--limit", "1000", env=env).stdout)
+    assert len(alerts) == SOURCES and {a["status"] for a in alerts} == {"sent"}
