@@ -101,7 +101,8 @@ LAST = [
     "Petrov",
     "Horvat",
 ]
-WORDS = [
+# Words of stories, which watch terms are made of ...
+CONTENT_WORDS = [
     "government",
     "minister",
     "talks",
@@ -218,6 +219,9 @@ WORDS = [
     "players",
     "fans",
     "stadium",
+]
+# ... and function words and reporting verbs, which no watch term is made of.
+PLAIN_WORDS = [
     "the",
     "a",
     "of",
@@ -262,6 +266,7 @@ WORDS = [
     "international",
     "regional",
 ]
+WORDS = CONTENT_WORDS + PLAIN_WORDS
 
 
 @dataclass(frozen=True)

@@ -8,60 +8,10 @@ from pathlib import Path
 
 import yaml
 
-from bench.data import WORDS
+from bench.data import CONTENT_WORDS
 from newswatch.config import load_config
 from newswatch.db import Database
 from newswatch.service import Service
-
-# Function words and reporting verbs make no watch term anyone would write.
-_PLAIN = set(
-    [
-        "the",
-        "a",
-        "of",
-        "to",
-        "in",
-        "and",
-        "for",
-        "on",
-        "with",
-        "at",
-        "by",
-        "from",
-        "after",
-        "before",
-        "during",
-        "while",
-        "over",
-        "under",
-        "between",
-        "said",
-        "says",
-        "told",
-        "added",
-        "warned",
-        "announced",
-        "confirmed",
-        "denied",
-        "claimed",
-        "argued",
-        "noted",
-        "reported",
-        "new",
-        "old",
-        "first",
-        "last",
-        "major",
-        "minor",
-        "early",
-        "late",
-        "local",
-        "national",
-        "international",
-        "regional",
-    ]
-)
-CONTENT_WORDS = [w for w in WORDS if w not in _PLAIN]
 
 
 def rule_terms(names: tuple[str, ...], count: int, seed: int = 11) -> list[str]:

@@ -129,6 +129,21 @@ def _from_fast_entry(source: str, entry: Any) -> RawItem:
     if entry.get("content"):
         content = entry["content"][0].get("value") or ""
     content = content or entry.get("description") or entry.get("summary") or ""
+    return _raw_item(source, entry, content, _iso(entry.get("published") or entry.get("updated")))
+
+
+def _from_entry(source: str, entry: Any) -> RawItem:
+    content = ""
+    if entry.get("content"):
+        content = entry["content"][0].get("value", "")
+    content = content or entry.get("summary", "")
+    published = entry.get("published_parsed") or entry.get("updated_parsed")
+    return _raw_item(source, entry, content, _from_struct(published))
+
+
+def _raw_item(source: str, entry: Any, content: str, published: datetime | None) -> RawItem:
+    """The item of one parsed entry. Both parsers come here, so an item keeps the same identity
+    (GUID, else link, else title) whichever parser read it."""
     link = entry.get("link") or None
     key = entry.get("id") or link or entry.get("title") or content[:200]
     tags = tuple(t.get("term") or t.get("label") or "" for t in entry.get("tags") or [])
@@ -139,28 +154,7 @@ def _from_fast_entry(source: str, entry: Any) -> RawItem:
         kind=ContentKind.HTML,
         title=entry.get("title"),
         url=link,
-        published_at=_iso(entry.get("published") or entry.get("updated")),
-        tags=tuple(t for t in tags if t),
-    )
-
-
-def _from_entry(source: str, entry: Any) -> RawItem:
-    content = ""
-    if entry.get("content"):
-        content = entry["content"][0].get("value", "")
-    content = content or entry.get("summary", "")
-    link = entry.get("link") or None
-    key = entry.get("id") or link or entry.get("title") or content[:200]
-    tags = tuple(t.get("term") or t.get("label") or "" for t in entry.get("tags", []))
-    published = entry.get("published_parsed") or entry.get("updated_parsed")
-    return RawItem(
-        source=source,
-        key=str(key),
-        content=content,
-        kind=ContentKind.HTML,
-        title=entry.get("title"),
-        url=link,
-        published_at=_from_struct(published),
+        published_at=published,
         tags=tuple(t for t in tags if t),
     )
 

@@ -77,38 +77,33 @@ def _store_one(
     match = _find_duplicate(session, article, text_hash, sig, now, index)
     if match is not None:
         row, how, score = match
-        session.add(
-            SightingRow(
-                article=row,
-                source=article.source,
-                item_key=article.key,
-                url=article.url,
-                how=how,
-                similarity=score,
-                first_seen_at=now,
-                last_seen_at=now,
-            )
-        )
+        session.add(_sighting(row, article, how, now, score))
         session.flush()
         return Stored(row.id, article, is_new=False, merged=True, how=how)
 
     row = ArticleRow(source=article.source, item_key=article.key, first_seen_at=now)
     session.add(row)
     _fill(row, article, now, text_hash, sig)
-    session.add(
-        SightingRow(
-            article=row,
-            source=article.source,
-            item_key=article.key,
-            url=article.url,
-            how=FIRST,
-            first_seen_at=now,
-            last_seen_at=now,
-        )
-    )
+    session.add(_sighting(row, article, FIRST, now))
     session.flush()
     _reindex(index, row)
     return Stored(row.id, article, is_new=True)
+
+
+def _sighting(
+    row: ArticleRow, article: Article, how: str, now: datetime, similarity: float | None = None
+) -> SightingRow:
+    """The record that `article` (one source's item) was seen as the stored `row`, and how."""
+    return SightingRow(
+        article=row,
+        source=article.source,
+        item_key=article.key,
+        url=article.url,
+        how=how,
+        similarity=similarity,
+        first_seen_at=now,
+        last_seen_at=now,
+    )
 
 
 def _find_duplicate(
