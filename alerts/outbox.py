@@ -41,8 +41,52 @@ def enqueue_many(
     digest: tuple[str, datetime] | None = None,
 ) -> int:
     """`enqueue` for many matches at once: one statement for a whole poll, not one per match."""
+    rows = _rows(matches, now, digest)
+    if not rows:
+        return 0
+    # One cached statement run over all rows; RETURNING counts only the rows really inserted.
+    statement = (
+        _insert(session)
+        .on_conflict_do_nothing(index_elements=["rule", "article_id", "channel"])
+        .returning(AlertRow.id)
+    )
+    return len(session.connection().execute(statement, rows).all())
+
+
+def enqueue_update(
+    session: Session,
+    match: Match,
+    channels: tuple[str, ...],
+    now: datetime,
+    digest: tuple[str, datetime] | None = None,
+) -> int:
+    """Alert again for an updated article (a rule with `on_update`): each (rule, article, channel)
+    alert already written goes back to pending as a new message (new webhook-id, no attempts, the
+    new hits); a channel without one gets a new alert. Returns how many alerts were (re)queued."""
+    rows = _rows([(match, channels)], now, digest)
+    if not rows:
+        return 0
+    statement = _insert(session)
+    rearm = {column: statement.excluded[column] for column in _REARMED}
+    statement = statement.on_conflict_do_update(
+        index_elements=["rule", "article_id", "channel"],
+        set_={**rearm, "sent_at": None, "last_error": None},
+    ).returning(AlertRow.id)
+    return len(session.connection().execute(statement, rows).all())
+
+
+# What an updated article's alert takes from the new row when it is queued again.
+_REARMED = ("status", "attempts", "message_id", "matched", "created_at", "next_attempt_at", "batch")
+
+
+def _rows(
+    matches: Iterable[tuple[Match, tuple[str, ...]]],
+    now: datetime,
+    digest: tuple[str, datetime] | None,
+) -> list[dict[str, Any]]:
+    """The outbox rows for matches: one pending alert per channel, each with its own webhook-id."""
     batch, send_at = digest if digest is not None else (None, now)
-    rows = [
+    return [
         {
             "rule": match.rule,
             "article_id": match.article_id,
@@ -58,17 +102,13 @@ def enqueue_many(
         for match, channels in matches
         for channel in channels
     ]
-    if not rows:
-        return 0
+
+
+def _insert(session: Session) -> Any:
+    """An INSERT for the outbox in the session's dialect (both know ON CONFLICT)."""
     dialect = session.get_bind().dialect.name
     insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    # One cached statement run over all rows; RETURNING counts only the rows really inserted.
-    statement = (
-        insert(AlertRow)
-        .on_conflict_do_nothing(index_elements=["rule", "article_id", "channel"])
-        .returning(AlertRow.id)
-    )
-    return len(session.connection().execute(statement, rows).all())
+    return insert(AlertRow)
 
 
 def _alert(alert: AlertRow, article: ArticleRow) -> Alert:
