@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -210,11 +210,23 @@ def _ids(alert_id: int | Collection[int]) -> list[int]:
     return [alert_id] if isinstance(alert_id, int) else list(alert_id)
 
 
-def mark_sent(session: Session, alert_id: int | Collection[int], now: datetime) -> None:
+def _attempted(alert_id: int | Collection[int], message_ids: Collection[str] | None) -> Any:
+    """The alerts an attempt was for; with `message_ids`, not one queued again meanwhile as a new
+    message (`enqueue_update`), which still waits to be sent."""
+    where = AlertRow.id.in_(_ids(alert_id))
+    return where if message_ids is None else and_(where, AlertRow.message_id.in_(list(message_ids)))
+
+
+def mark_sent(
+    session: Session,
+    alert_id: int | Collection[int],
+    now: datetime,
+    message_ids: Collection[str] | None = None,
+) -> None:
     """Record a delivery the channel acknowledged (of one alert, or every alert of a digest)."""
     session.execute(
         update(AlertRow)
-        .where(AlertRow.id.in_(_ids(alert_id)))
+        .where(_attempted(alert_id, message_ids))
         .values(status=SENT, sent_at=now, attempts=AlertRow.attempts + 1, last_error=None)
     )
 
@@ -227,6 +239,7 @@ def mark_failed(
     retry_in: timedelta | None,
     *,
     count_attempt: bool = True,
+    message_ids: Collection[str] | None = None,
 ) -> None:
     """Record a failed attempt: to be retried after `retry_in`, or dead when that is None."""
     values: dict[str, Any] = {"last_error": error[:2000]}
@@ -237,7 +250,7 @@ def mark_failed(
     else:
         values["status"] = FAILED
         values["next_attempt_at"] = now + retry_in
-    session.execute(update(AlertRow).where(AlertRow.id.in_(_ids(alert_id))).values(**values))
+    session.execute(update(AlertRow).where(_attempted(alert_id, message_ids)).values(**values))
 
 
 def listing(session: Session, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
