@@ -194,6 +194,7 @@ class _Drain:
             None if channel is None else lambda: channel.send(alert),
             context,
             [alert.created_at],
+            [alert.message_id],
         )
 
     async def _digest(self, channel_name: str, batch: str) -> list[int]:
@@ -218,6 +219,7 @@ class _Drain:
             None if channel is None else lambda: channel.send_digest(digest),
             context,
             [member.created_at for member in members],
+            [member.message_id for member in members],
         )
         return ids
 
@@ -229,7 +231,10 @@ class _Drain:
         send: Callable[[], Awaitable[None]] | None,
         context: dict[str, Any],
         created: list[str],
+        message_ids: list[str],
     ) -> None:
+        # Outcomes are recorded against the messages sent: an alert queued again meanwhile as a
+        # new message (an updated article, `on_update`) stays pending.
         try:
             if send is None:
                 raise DeliveryError(f"channel {channel!r} is no longer configured", retryable=False)
@@ -237,7 +242,7 @@ class _Drain:
         except ChannelGone as exc:
             with self.db.session() as session:
                 channel_state.disable(session, channel, str(exc), self.now())
-                outbox.mark_failed(session, ids, str(exc), self.now(), timedelta(0))
+                outbox.mark_failed(session, ids, str(exc), self.now(), timedelta(0), message_ids=message_ids)
             self.disabled.add(channel)
             self._record(channel, ids, "failed", created)
             log.critical(
@@ -252,7 +257,7 @@ class _Drain:
             schedule = self.plan.policy(channel).schedule
             retry_in = retry_delay(attempts + 1, schedule, exc.retry_after) if exc.retryable else None
             with self.db.session() as session:
-                outbox.mark_failed(session, ids, str(exc), self.now(), retry_in)
+                outbox.mark_failed(session, ids, str(exc), self.now(), retry_in, message_ids=message_ids)
             if retry_in is None:
                 self._record(channel, ids, "dead", created)
                 log.error("alert is dead, no more retries: %s", exc, extra=context)
@@ -263,7 +268,7 @@ class _Drain:
                 )
             return
         with self.db.session() as session:
-            outbox.mark_sent(session, ids, self.now())
+            outbox.mark_sent(session, ids, self.now(), message_ids)
         self._record(channel, ids, "sent", created)
         log.info("alert delivered" if len(ids) == 1 else "digest delivered", extra=context)
 

@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -41,8 +41,52 @@ def enqueue_many(
     digest: tuple[str, datetime] | None = None,
 ) -> int:
     """`enqueue` for many matches at once: one statement for a whole poll, not one per match."""
+    rows = _rows(matches, now, digest)
+    if not rows:
+        return 0
+    # One cached statement run over all rows; RETURNING counts only the rows really inserted.
+    statement = (
+        _insert(session)
+        .on_conflict_do_nothing(index_elements=["rule", "article_id", "channel"])
+        .returning(AlertRow.id)
+    )
+    return len(session.connection().execute(statement, rows).all())
+
+
+def enqueue_update(
+    session: Session,
+    match: Match,
+    channels: tuple[str, ...],
+    now: datetime,
+    digest: tuple[str, datetime] | None = None,
+) -> int:
+    """Alert again for an updated article (a rule with `on_update`): each (rule, article, channel)
+    alert already written goes back to pending as a new message (new webhook-id, no attempts, the
+    new hits); a channel without one gets a new alert. Returns how many alerts were (re)queued."""
+    rows = _rows([(match, channels)], now, digest)
+    if not rows:
+        return 0
+    statement = _insert(session)
+    rearm = {column: statement.excluded[column] for column in _REARMED}
+    statement = statement.on_conflict_do_update(
+        index_elements=["rule", "article_id", "channel"],
+        set_={**rearm, "sent_at": None, "last_error": None},
+    ).returning(AlertRow.id)
+    return len(session.connection().execute(statement, rows).all())
+
+
+# What an updated article's alert takes from the new row when it is queued again.
+_REARMED = ("status", "attempts", "message_id", "matched", "created_at", "next_attempt_at", "batch")
+
+
+def _rows(
+    matches: Iterable[tuple[Match, tuple[str, ...]]],
+    now: datetime,
+    digest: tuple[str, datetime] | None,
+) -> list[dict[str, Any]]:
+    """The outbox rows for matches: one pending alert per channel, each with its own webhook-id."""
     batch, send_at = digest if digest is not None else (None, now)
-    rows = [
+    return [
         {
             "rule": match.rule,
             "article_id": match.article_id,
@@ -58,17 +102,13 @@ def enqueue_many(
         for match, channels in matches
         for channel in channels
     ]
-    if not rows:
-        return 0
+
+
+def _insert(session: Session) -> Any:
+    """An INSERT for the outbox in the session's dialect (both know ON CONFLICT)."""
     dialect = session.get_bind().dialect.name
     insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    # One cached statement run over all rows; RETURNING counts only the rows really inserted.
-    statement = (
-        insert(AlertRow)
-        .on_conflict_do_nothing(index_elements=["rule", "article_id", "channel"])
-        .returning(AlertRow.id)
-    )
-    return len(session.connection().execute(statement, rows).all())
+    return insert(AlertRow)
 
 
 def _alert(alert: AlertRow, article: ArticleRow) -> Alert:
@@ -170,11 +210,23 @@ def _ids(alert_id: int | Collection[int]) -> list[int]:
     return [alert_id] if isinstance(alert_id, int) else list(alert_id)
 
 
-def mark_sent(session: Session, alert_id: int | Collection[int], now: datetime) -> None:
+def _attempted(alert_id: int | Collection[int], message_ids: Collection[str] | None) -> Any:
+    """The alerts an attempt was for; with `message_ids`, not one queued again meanwhile as a new
+    message (`enqueue_update`), which still waits to be sent."""
+    where = AlertRow.id.in_(_ids(alert_id))
+    return where if message_ids is None else and_(where, AlertRow.message_id.in_(list(message_ids)))
+
+
+def mark_sent(
+    session: Session,
+    alert_id: int | Collection[int],
+    now: datetime,
+    message_ids: Collection[str] | None = None,
+) -> None:
     """Record a delivery the channel acknowledged (of one alert, or every alert of a digest)."""
     session.execute(
         update(AlertRow)
-        .where(AlertRow.id.in_(_ids(alert_id)))
+        .where(_attempted(alert_id, message_ids))
         .values(status=SENT, sent_at=now, attempts=AlertRow.attempts + 1, last_error=None)
     )
 
@@ -187,6 +239,7 @@ def mark_failed(
     retry_in: timedelta | None,
     *,
     count_attempt: bool = True,
+    message_ids: Collection[str] | None = None,
 ) -> None:
     """Record a failed attempt: to be retried after `retry_in`, or dead when that is None."""
     values: dict[str, Any] = {"last_error": error[:2000]}
@@ -197,7 +250,7 @@ def mark_failed(
     else:
         values["status"] = FAILED
         values["next_attempt_at"] = now + retry_in
-    session.execute(update(AlertRow).where(AlertRow.id.in_(_ids(alert_id))).values(**values))
+    session.execute(update(AlertRow).where(_attempted(alert_id, message_ids)).values(**values))
 
 
 def listing(session: Session, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:

@@ -312,6 +312,8 @@ class RuleConfig(TermGroup):
     max_per_hour: int | None = Field(default=None, gt=0)
     examples: RuleExamples = RuleExamples()
     digest: DigestPeriod | None = None
+    # true: an article that changes and still matches is alerted again (a new message, same alert row)
+    on_update: bool = False
 
     @model_validator(mode="after")
     def _has_terms(self) -> RuleConfig:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from alerts import channel_state, throttle
 from alerts.channels import Channel, make_channel
 from alerts.delivery import DeliveryPlan, DeliveryReport, deliver_due, overflow_digest
-from alerts.outbox import enqueue, enqueue_many
+from alerts.outbox import enqueue, enqueue_many, enqueue_update
 from alerts.rules import Matcher
 from alerts.signing import new_message_id
 from ingest.boilerplate import compile_boilerplate
@@ -138,16 +138,21 @@ class Service:
                 for match in self.matcher.match(item.article, item.id):
                     rule = rules[match.rule]
                     metrics.rule_matched(rule.name)
+                    # An updated article alerts again only for a rule with `on_update`.
+                    write = enqueue_update if rule.config.on_update and not item.is_new else None
                     if rule.cooldown is None and rule.max_per_hour is None:
-                        batch.append((match, rule.notify))
+                        if write is None:
+                            batch.append((match, rule.notify))
+                        else:
+                            alerts += write(session, match, rule.notify, started)
                         continue
                     # A limited rule counts the alerts already written, so each is written at once.
                     verdict = throttle.verdict(session, rule, match, started)
                     if verdict is throttle.Verdict.SEND:
-                        alerts += enqueue(session, match, rule.notify, started)
+                        alerts += (write or enqueue)(session, match, rule.notify, started)
                     elif verdict is throttle.Verdict.DIGEST:
                         digest = overflow_digest(rule.name, started)
-                        alerts += enqueue(session, match, rule.notify, started, digest)
+                        alerts += (write or enqueue)(session, match, rule.notify, started, digest)
             alerts += enqueue_many(session, batch, started)
             state = source_state(session, source.name, source.location)
             new = sum(1 for s in stored if s.is_new)

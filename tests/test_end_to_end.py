@@ -254,3 +254,41 @@ def test_run_polls_on_schedule_and_stops_cleanly_on_signal(
     assert process.returncode == 0, err
     assert "Traceback" not in err
     assert "stopped" in err
+
+
+def test_a_changed_fixture_alerts_again_only_for_a_rule_with_on_update(
+    workspace: Workspace, http_server: HttpServer, webhook_secret: str
+) -> None:
+    workspace.write_config(
+        "database: sqlite:///newswatch.db\n"
+        "sources:\n  - {name: desk, directory: ../seeds}\n"
+        "channels:\n"
+        f"  - name: newsroom\n    webhook: {http_server.url('/hook')}\n"
+        "    secret: ${NEWSWATCH_WEBHOOK_SECRET}\n"
+        "rules:\n"
+        "  - {name: once, people: [Vladimir Putin], notify: [newsroom]}\n"
+        "  - {name: follow, people: [Vladimir Putin], notify: [newsroom], on_update: true}\n"
+    )
+    env = {**workspace.env, "NEWSWATCH_WEBHOOK_SECRET": webhook_secret}
+    receiver = Webhook(webhook_secret)
+    assert workspace.cli("run", "--once", env=env).returncode == 0
+    first = {receiver.verify(r.body, r.headers)["data"]["rule"]: r for r in http_server.received}
+    assert sorted(first) == ["follow", "once"]
+
+    seed = next(workspace.seeds.glob("*.txt"))
+    seed.write_text(seed.read_text() + "\nA late paragraph.\n")
+    second = workspace.cli("run", "--once", env=env)
+    assert second.returncode == 0, second.stderr
+    assert len(http_server.received) == 3
+    again = http_server.received[2]
+    event = receiver.verify(again.body, again.headers)
+    assert event["type"] == "article.matched"
+    assert event["data"]["rule"] == "follow"
+    assert event["data"]["article"]["text"].endswith("A late paragraph.")
+    assert again.headers["webhook-id"] != first["follow"].headers["webhook-id"]
+    alerts = json.loads(workspace.cli("alerts", "--json", env=env).stdout)
+    assert len(alerts) == 2 and {a["status"] for a in alerts} == {"sent"}  # the same row, sent again
+
+    third = workspace.cli("run", "--once", env=env)
+    assert third.returncode == 0, third.stderr
+    assert len(http_server.received) == 3

@@ -1,0 +1,74 @@
+"""`on_update`: an updated article queued again while its previous alert is being delivered."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alerts.outbox import listing
+from newswatch.config import load_config
+from newswatch.db import Database
+from newswatch.service import Service
+from tests.conftest import HttpServer, Served, Workspace
+
+
+def rss(text: str) -> bytes:
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>W</title>'
+        "<item><guid>n-1</guid><title>Putin story</title><link>http://wire.example/1</link>"
+        f"<description>{text}</description></item></channel></rss>"
+    ).encode()
+
+
+def test_an_update_queued_during_delivery_of_the_old_message_is_still_sent(
+    workspace: Workspace, http_server: HttpServer, webhook_secret: str
+) -> None:
+    http_server.routes["/rss.xml"] = Served(rss("Vladimir Putin spoke."))
+    workspace.write_config(
+        f"""\
+database: sqlite:///newswatch.db
+fetch: {{allow_private_addresses: true}}
+sources: [{{name: wire, feed: "{http_server.url("/rss.xml")}"}}]
+channels:
+  - name: slack
+    webhook: {http_server.url("/hook")}
+    secret: {webhook_secret}
+rules:
+  - name: kremlin
+    people: [Vladimir Putin]
+    notify: [slack]
+    on_update: true
+"""
+    )
+    config = load_config(workspace.config)
+    service = Service(config, Database(config.database))
+    http_server.post_delay = 1.0  # the first message is still in flight when the update is stored
+
+    async def go() -> None:
+        async with service:
+            await service.poll(config.sources[0])
+            delivery = asyncio.create_task(service.deliver())
+            while not http_server.received:
+                await asyncio.sleep(0.02)
+            http_server.routes["/rss.xml"] = Served(rss("Vladimir Putin spoke again, at length."))
+            assert (await service.poll(config.sources[0])).alerts == 1
+            await delivery
+
+    asyncio.run(go())
+    first = http_server.received[0].headers["webhook-id"]
+    with service.db.session() as session:
+        [alert] = listing(session)
+    assert alert["status"] == "pending"  # the old message's 200 does not count for the new one
+    assert alert["message_id"] != first
+
+    http_server.post_delay = 0.0
+
+    async def deliver() -> None:
+        async with service:
+            await service.deliver()
+
+    asyncio.run(deliver())
+    assert len(http_server.received) == 2
+    assert http_server.received[1].headers["webhook-id"] == alert["message_id"]
+    assert b"at length" in http_server.received[1].body
+    with service.db.session() as session:
+        assert [a["status"] for a in listing(session)] == ["sent"]
