@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -59,7 +59,7 @@ def file_articles(paths: Sequence[Path]) -> list[tuple[int, Article]]:
 
 
 def replay(
-    matcher: Matcher, articles: Sequence[tuple[int, Article]], only: str | None = None
+    matcher: Matcher, articles: Iterable[tuple[int, Article]], only: str | None = None
 ) -> list[dict[str, Any]]:
     """Per rule: how many articles it would alert on, and those would-be alerts with their hits."""
     names = [rule.name for rule in matcher.rules]

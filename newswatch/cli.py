@@ -17,7 +17,7 @@ from newswatch import __version__, logs
 from newswatch.config import Config, config_path, load_config, parse_duration
 from newswatch.db import Database, utcnow
 from newswatch.errors import ConfigError, NewswatchError
-from newswatch.tables import print_table
+from newswatch.tables import counters, print_table, progress
 
 log = logging.getLogger("newswatch")
 
@@ -66,17 +66,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="queues to take jobs from (default: schedule,poll,deliver; `fixtures` for folder sources)",
     )
 
-    commands.add_parser(
+    check = commands.add_parser(
         "check", help="validate the config and run the rules' examples (2 if either is not right)"
     )
+    _json_flag(check)
 
     db = commands.add_parser("db", help="database maintenance: schema upgrades, moving to PostgreSQL")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
-    db_commands.add_parser("upgrade", help="run the schema migrations on the configured database")
+    _json_flag(db_commands.add_parser("upgrade", help="run the schema migrations on the configured database"))
     migrate = db_commands.add_parser(
         "migrate-from", help="copy an SQLite database into the configured (empty) database"
     )
     migrate.add_argument("source", metavar="sqlite:///old.db", help="the SQLite database to copy from")
+    _json_flag(migrate)
 
     articles = commands.add_parser("articles", help="list stored articles, newest first")
     articles.add_argument("--json", action="store_true", help="print JSON for scripts")
@@ -102,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     opml = sources.add_subparsers(dest="sources_action", metavar="ACTION")
     opml_import = opml.add_parser("import", help="append the feeds of an OPML file to the config")
     opml_import.add_argument("opml", metavar="FILE.opml")
+    _json_flag(opml_import, nested=True)
     opml_export = opml.add_parser("export", help="write the feed sources as OPML")
     opml_export.add_argument("-o", "--output", metavar="FILE", help="write here (default: standard output)")
 
@@ -114,13 +117,22 @@ def build_parser() -> argparse.ArgumentParser:
     which = retry.add_mutually_exclusive_group(required=True)
     which.add_argument("id", nargs="?", type=_positive, metavar="ID", help="the alert (see `alerts`)")
     which.add_argument("--dead", action="store_true", help="every dead alert")
+    _json_flag(retry, nested=True)
     send_test = alert_commands.add_parser("send-test", help="send a signed test event to a channel")
     send_test.add_argument("channel", metavar="CHANNEL")
+    _json_flag(send_test, nested=True)
 
     commands.add_parser("reload", help="make the running `run` re-read its config (refused if not valid)")
     completion = commands.add_parser("completion", help="print a shell completion script")
     completion.add_argument("shell", choices=("bash", "zsh"), help='eval "$(newswatch completion bash)"')
     return parser
+
+
+def _json_flag(parser: argparse.ArgumentParser, *, nested: bool = False) -> None:
+    # nested (an action under a command that has `--json` too): an unset flag must not reset the
+    # parent's, so `alerts --json retry 3` and `alerts retry 3 --json` both print JSON.
+    default = argparse.SUPPRESS if nested else False
+    parser.add_argument("--json", action="store_true", default=default, help="print JSON for scripts")
 
 
 def _queues(value: str) -> tuple[str, ...]:
@@ -186,10 +198,21 @@ def _check(config: Config, args: argparse.Namespace) -> int:
     from alerts.rules import check_examples
 
     problems = check_examples(config.rules)
+    for problem in problems:
+        print(f"newswatch: {problem}", file=sys.stderr)
+    if args.json:
+        summary = {
+            "ok": not problems,
+            "sources": len(config.sources),
+            "channels": len(config.channels),
+            "rules": len(config.rules),
+            "problems": problems,
+        }
+        print(json.dumps(summary, ensure_ascii=False, indent=2))
     if problems:
-        for problem in problems:
-            print(f"newswatch: {problem}", file=sys.stderr)
         return EXIT_USAGE
+    if args.json:
+        return EXIT_OK
     print(
         f"config OK: {len(config.sources)} sources, {len(config.channels)} channels,"
         f" {len(config.rules)} rules"
@@ -201,10 +224,18 @@ def _db(config: Config, args: argparse.Namespace) -> int:
     from newswatch.migrate import migrate_from, upgrade_database
 
     if args.db_command == "upgrade":
-        print(f"database upgraded: at revision {upgrade_database(config.database)}")
+        revision = upgrade_database(config.database)
+        if args.json:
+            print(json.dumps({"revision": revision}))
+        else:
+            print(f"database upgraded: at revision {revision}")
         return EXIT_OK
-    copied = migrate_from(args.source, config.database, lambda line: print(line, file=sys.stderr, flush=True))
-    print("copied " + ", ".join(f"{count} {table}" for table, count in copied.items()))
+    with counters() as count:  # a bar per table on a terminal, else `table: n/N` lines on stderr
+        copied = migrate_from(args.source, config.database, count)
+    if args.json:
+        print(json.dumps({"copied": copied}, indent=2))
+    else:
+        print("copied " + ", ".join(f"{count} {table}" for table, count in copied.items()))
     return EXIT_OK
 
 
@@ -356,16 +387,22 @@ def _sources(config: Config, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return EXIT_OK
-    if not rows:
-        print("no sources configured")
-    for row in rows:
-        last = (row["last_poll"] or "-")[:19]
-        upcoming = (row["next_poll"] or "-")[:19]
-        error = f"  ({_cut(row['error'], 60)})" if row["error"] else ""
-        print(
-            f"{row['name']:<16} {row['status']:<20} last {last:<19}  next {upcoming:<19} "
-            f"{row['articles_seen']:>6} seen  {_cut(row['url'], 60)}{error}"
-        )
+    print_table(
+        ("name", "status", "last poll", "next poll", "seen", "url", "last error"),
+        (
+            (
+                r["name"],
+                r["status"],
+                (r["last_poll"] or "-")[:16].replace("T", " "),
+                (r["next_poll"] or "-")[:16].replace("T", " "),
+                r["articles_seen"],
+                _cut(r["url"], 60),
+                _cut(r["error"] or "", 60),
+            )
+            for r in rows
+        ),
+        empty="no sources configured",
+    )
     return EXIT_OK
 
 
@@ -384,11 +421,16 @@ def _alerts_retry(config: Config, args: argparse.Namespace) -> int:
                 if status == "sent":
                     raise ConfigError(f"alert {args.id} was already delivered; nothing to retry")
             count = requeue(session, args.id, utcnow())
-        print(f"{count} alert(s) queued again; delivering now")
+        if not args.json:
+            print(f"{count} alert(s) queued again; delivering now")
         report = asyncio.run(_deliver(Service(config, db)))
     finally:
         db.close()
-    print(f"sent {report.sent}, failed {report.failed}, dead {report.dead}")
+    if args.json:
+        outcome = {"queued": count, "sent": report.sent, "failed": report.failed, "dead": report.dead}
+        print(json.dumps({"ok": report.ok, **outcome}))
+    else:
+        print(f"sent {report.sent}, failed {report.failed}, dead {report.dead}")
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
@@ -408,7 +450,10 @@ def _alerts_send_test(config: Config, args: argparse.Namespace) -> int:
         message_id = asyncio.run(_send_test(Service(config, db), args.channel))
     finally:
         db.close()
-    print(f"test event delivered to {args.channel} (webhook-id {message_id})")
+    if args.json:
+        print(json.dumps({"channel": args.channel, "webhook_id": message_id}))
+    else:
+        print(f"test event delivered to {args.channel} (webhook-id {message_id})")
     return EXIT_OK
 
 
@@ -445,7 +490,7 @@ def _rules(config: Config, args: argparse.Namespace) -> int:
         for row in [] if args.json else rows:
             print(f"{row['rule']:<18} {'MATCH' if row['fired'] else 'no':<5}  {row['reason']}")
         return EXIT_OK
-    report = replay(matcher, articles, args.rule)
+    report = replay(matcher, progress(articles, len(articles), "replaying"), args.rule)
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -470,7 +515,10 @@ def _import_opml(config: Config, args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.opml}: cannot read: {exc.strerror}") from None
     added = new_sources(read_opml(data, args.opml), config.sources)
     if not added:
-        print("nothing to import: every feed in the file is configured already")
+        if args.json:
+            print(json.dumps({"imported": 0, "config": str(path)}))
+        else:
+            print("nothing to import: every feed in the file is configured already")
         return EXIT_OK
     text = append_to_config(path.read_text(encoding="utf-8"), added)
     # Validate the new file before it replaces the old one: an import never leaves a broken config.
@@ -482,7 +530,10 @@ def _import_opml(config: Config, args: argparse.Namespace) -> int:
         candidate.unlink()
         raise
     candidate.replace(path)
-    print(f"imported {len(added)} feed sources into {path}")
+    if args.json:
+        print(json.dumps({"imported": len(added), "config": str(path)}))
+    else:
+        print(f"imported {len(added)} feed sources into {path}")
     return EXIT_OK
 
 

@@ -13,7 +13,7 @@ from newswatch.errors import ConfigError
 
 BATCH = 1000
 
-Progress = Callable[[str], None]
+Progress = Callable[[str, int, int], None]  # (table, rows done, rows in all)
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -69,9 +69,9 @@ def migrate_from(source_url: str, target_url: str, progress: Progress) -> dict[s
                 for batch in result.mappings().partitions(BATCH):
                     writing.execute(table.insert(), [dict(row) for row in batch])
                     done += len(batch)
-                    progress(f"{table.name}: {done}/{total}")
+                    progress(table.name, done, total)
                 if total == 0:
-                    progress(f"{table.name}: 0/0")
+                    progress(table.name, 0, 0)
                 copied[table.name] = done
             if writing.dialect.name == "postgresql":
                 _reset_sequences(writing)

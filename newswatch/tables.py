@@ -5,11 +5,19 @@ Any command can adopt these: `print_table(...)` for listings, `progress(...)` ar
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TypeVar
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 T = TypeVar("T")
@@ -57,18 +65,56 @@ def print_table(
     return count
 
 
-def progress(items: Iterable[T], total: int | None, description: str) -> Iterator[T]:
-    """Yield `items`, showing a progress bar on a terminal (nothing when piped)."""
-    out = Console(stderr=True)
+def _columns() -> tuple[TextColumn, BarColumn, MofNCompleteColumn, TimeRemainingColumn]:
+    return TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
+
+
+def progress(
+    items: Iterable[T], total: int | None, description: str, *, out: Console | None = None
+) -> Iterator[T]:
+    """Yield `items`, showing a progress bar on standard error when it is a terminal (nothing when piped).
+
+    `out` replaces the standard-error console (tests pass one on a fake terminal).
+    """
+    out = out or Console(stderr=True)
     if not out.is_terminal:
         yield from items
         return
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=out, transient=True) as bar:
+    with Progress(*_columns(), console=out, transient=True) as bar:
         task = bar.add_task(description, total=total)
         for item in items:
             yield item
             bar.advance(task)
+
+
+Counter = Callable[[str, int, int], None]
+
+
+@contextmanager
+def counters(out: Console | None = None) -> Iterator[Counter]:
+    """Yield `count(label, done, total)` for work in named parts (e.g. one per table).
+
+    On a terminal each label gets a progress bar on standard error; otherwise each call prints a
+    plain `label: done/total` line there, which logs and scripts can read.
+    """
+    out = out or Console(stderr=True)
+    if not out.is_terminal:
+
+        def line(label: str, done: int, total: int) -> None:
+            out.file.write(f"{label}: {done}/{total}\n")
+            out.file.flush()
+
+        yield line
+        return
+    with Progress(*_columns(), console=out) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def advance(label: str, done: int, total: int) -> None:
+            if label not in tasks:
+                tasks[label] = bar.add_task(label, total=total)
+            bar.update(tasks[label], completed=done, total=total)
+
+        yield advance
 
 
 def _escape(text: str) -> str:
