@@ -8,18 +8,19 @@ existing article, so the outbox key (rule, article, channel) keeps alerts at one
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from ingest.dedup import NearDuplicateIndex, fingerprint, signature
-from ingest.models import Article
-from newswatch.db import ArticleRow, SightingRow, SourceState
+from ingest.models import Article, RawItem
+from newswatch.db import ArticleRow, Base, SightingRow, SourceState
 
 FIRST, LINK, EXACT, NEAR = "first", "link", "exact", "near"
 
@@ -183,6 +184,40 @@ def load_index(session: Session, index: NearDuplicateIndex, now: datetime) -> Ne
         if sig is not None:  # a JSON null is not SQL NULL on every backend
             index.add(article_id, sig, seen_at)
     return index
+
+
+def raw_hash(item: RawItem) -> str:
+    """A fingerprint of an item exactly as its source gave it: the same means nothing to clean again."""
+    digest = hashlib.sha256()
+    published = item.published_at.isoformat() if item.published_at else ""
+    for part in (item.key, item.title or "", item.url or "", published, "\x1f".join(item.tags), item.content):
+        digest.update(part.encode("utf-8", "surrogatepass"))
+        digest.update(b"\x1e")
+    return digest.hexdigest()
+
+
+def unchanged(session: Session, source: str, hashes: dict[str, str]) -> set[str]:
+    """The keys (of `hashes`: item key -> raw hash) of items `source` gave before, unchanged since."""
+    keys, same = list(hashes), set[str]()
+    for start in range(0, len(keys), 500):
+        query = select(SightingRow.item_key, SightingRow.raw_hash).where(
+            SightingRow.source == source, SightingRow.item_key.in_(keys[start : start + 500])
+        )
+        same.update(key for key, known in session.execute(query) if known == hashes[key])
+    return same
+
+
+def remember_raw(session: Session, source: str, hashes: dict[str, str]) -> None:
+    """Record the raw hash of each item just stored (or found unchanged after cleaning)."""
+    table = Base.metadata.tables["sightings"]
+    statement = (
+        update(table)
+        .where(table.c.source == bindparam("b_source"), table.c.item_key == bindparam("b_key"))
+        .values(raw_hash=bindparam("b_hash"))
+    )
+    rows = [{"b_source": source, "b_key": key, "b_hash": value} for key, value in hashes.items()]
+    if rows:
+        session.connection().execute(statement, rows)
 
 
 def recent_articles(session: Session, limit: int) -> list[ArticleRow]:

@@ -132,6 +132,8 @@ class SightingRow(Base):
     url: Mapped[str | None] = mapped_column(Text)
     how: Mapped[str] = mapped_column(String(20))  # first, link, exact or near: why it joined the article
     similarity: Mapped[float | None] = mapped_column(Float)
+    # The item exactly as its source last gave it (ingest.store.raw_hash): unchanged -> not cleaned again.
+    raw_hash: Mapped[str | None] = mapped_column(String(64))
     first_seen_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
     article: Mapped[ArticleRow] = relationship(back_populates="sightings")

@@ -29,7 +29,7 @@ from ingest.models import RawItem
 from ingest.polling import backoff, first_poll_offset
 from ingest.sources.directory import read_directory
 from ingest.sources.feed import FeedFetchError, fetch_feed, parse_retry_after
-from ingest.store import load_index, source_state, store_articles
+from ingest.store import load_index, raw_hash, remember_raw, source_state, store_articles, unchanged
 from newswatch import metrics
 from newswatch.config import Config, SourceConfig
 from newswatch.db import Database, utcnow
@@ -120,7 +120,12 @@ class Service:
                 items, etag, last_modified, status, moved_to = await self._fetch(
                     source, url, etag, last_modified
                 )
-            articles = [clean(item, self.boilerplate, base=url) for item in items]
+            hashes = {item.key: raw_hash(item) for item in items}
+            with self.db.session() as session:
+                same = unchanged(session, source.name, hashes)
+            # Items exactly as stored last time are not cleaned, deduplicated or matched again.
+            fresh = [item for item in items if item.key not in same]
+            articles = [clean(item, self.boilerplate, base=url) for item in fresh]
         except SourceError as exc:
             self._record_failure(source, exc, started)
             metrics.poll_done(source.name, "error", time.monotonic() - clock)
@@ -129,6 +134,7 @@ class Service:
 
         with self.db.session() as session:  # articles, matches and outbox in one transaction
             stored = store_articles(session, articles, started, self._near_duplicates(session, started))
+            remember_raw(session, source.name, {item.key: hashes[item.key] for item in fresh})
             merged_levels = [s.how for s in stored if s.merged]
             merged = len(merged_levels)
             stored = [s for s in stored if not s.merged]  # a duplicate's story has been matched already

@@ -261,3 +261,36 @@ def test_run_once_respects_retry_after_across_runs_and_sources_shows_it(
     assert row["retry_not_before"] is not None and row["next_poll"] is not None
     table = workspace.cli("sources")
     assert table.returncode == 0 and "wire" in table.stdout and "HTTP 429" in table.stdout
+
+
+def test_unchanged_items_are_not_cleaned_again_and_a_changed_one_is(
+    http_server: HttpServer, db: Database
+) -> None:
+    from ingest.parse import parse_feed
+    from ingest.store import raw_hash, unchanged
+
+    http_server.routes["/rss"] = Served(RSS)  # no validators: every poll gets the whole feed
+    config = make_config([{"name": "wire", "feed": http_server.url("/rss")}])
+
+    async def poll() -> PollOutcome:
+        async with Service(config, db, now=Clock()) as service:
+            return await service.poll(config.sources[0])
+
+    first = asyncio.run(poll())
+    assert first.ok and first.new == 1
+    items = parse_feed("wire", RSS, http_server.url("/rss"), "application/rss+xml")
+    hashes = {item.key: raw_hash(item) for item in items}
+    with db.session() as session:
+        assert unchanged(session, "wire", hashes) == set(hashes)  # the next poll skips them all
+    assert asyncio.run(poll()).new == 0
+
+    edited = RSS.replace(b"</description>", b" Updated.</description>", 1)
+    assert edited != RSS
+    http_server.routes["/rss"] = Served(edited)
+    changed = {i.key: raw_hash(i) for i in parse_feed("wire", edited, http_server.url("/rss"), "")}
+    with db.session() as session:
+        assert unchanged(session, "wire", changed) == set()
+    outcome = asyncio.run(poll())
+    assert outcome.ok and outcome.updated == 1  # the edited item was cleaned and stored again
+    with db.session() as session:
+        assert unchanged(session, "wire", changed) == set(changed)
