@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import random
 import re
-import resource
 import subprocess
 import sys
 import tempfile
@@ -154,7 +153,9 @@ def _memory_child(config_path: str) -> None:
     runner = Runner(Path(config_path))
     runner.poll_all()
     runner.close()
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # VmHWM, not ru_maxrss: the latter keeps the forking parent's size across exec on Linux.
+    status = Path("/proc/self/status").read_text().splitlines()
+    peak_kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
     print(json.dumps({"peak_mib": peak_kib / 1024}))
 
 

@@ -57,7 +57,7 @@ class Runner:
         """Poll every source once (fetch, parse, clean, dedup, match, store); return new articles."""
 
         async def go() -> int:
-            outcomes = await asyncio.gather(*(self.service.poll(s) for s in self.config.sources))
+            outcomes = await self.service.poll_many(self.config.sources)
             return sum(o.new for o in outcomes)
 
         return self.loop.run_until_complete(go())

@@ -121,3 +121,31 @@ def test_lsh_candidates_agree_with_exact_jaccard(seed: int, share: float, thresh
         assert index.best_match(b, NOW) is not None
     if exact <= threshold - 0.2:
         assert index.best_match(b, NOW) is None
+
+
+class _SmallIndex(NearDuplicateIndex):
+    """Tiny tail and blocks, so a few dozen articles go through growth, re-sorting and compaction."""
+
+    TAIL = 8
+    BLOCK = 4
+
+
+def test_index_agrees_with_a_plain_scan_through_growth_removal_and_compaction() -> None:
+    rng = random.Random(5)
+    index = _SmallIndex(0.5, timedelta(days=7))
+    stories = {i: _story(rng) for i in range(60)}
+    sigs = {i: signature(" ".join(s)) for i, s in stories.items()}
+    for i, sig in sigs.items():
+        assert sig is not None
+        index.add(i, sig, NOW - timedelta(days=8 if i % 10 == 0 else 1))
+    for i in range(1, 60, 3):  # removed: they must no longer be found
+        index.remove(i)
+    index.add(2, sigs[2], NOW)  # re-indexed: one entry, not two
+    assert index.prune(NOW) == len([i for i in range(0, 60, 10) if i % 3 != 1])
+    live = {i for i in range(60) if i % 3 != 1 and i % 10 != 0}
+    assert len(index) == len(live) and all((i in index) == (i in live) for i in range(60))
+    for i in range(60):
+        copy = signature(" ".join(_edit(rng, stories[i], 0.03)))
+        assert copy is not None
+        match = index.best_match(copy, NOW)
+        assert (match is not None and match[0] == i) == (i in live), i
