@@ -32,6 +32,7 @@ class MatchingFigure:
     rates: dict[int, float]  # terms -> articles/s (Newswatch)
     regex: dict[int, float]  # terms -> articles/s (one regex alternation: the naive way)
     build_seconds: float  # building the largest matcher
+    matches: dict[int, float]  # terms -> rule matches per article (more terms, more of them match)
 
 
 def matching(sizes: tuple[int, ...], budget: float) -> MatchingFigure:
@@ -42,19 +43,21 @@ def matching(sizes: tuple[int, ...], budget: float) -> MatchingFigure:
     vocabulary = matching_bench._words(rnd, 30_000)
     prose = matching_bench._words(rnd, 5_000)
     all_terms = matching_bench._terms(rnd, vocabulary, max(sizes))
-    rates, regex = {}, {}
+    rates, regex, hits = {}, {}, {}
     build = 0.0
     for size in sizes:
         terms = all_terms[:size]
         articles = matching_bench._articles(rnd, prose, terms, 200)
+        rules = matching_bench._rules(terms)  # validating the config is not the matcher's build
         started = time.perf_counter()
-        matcher = Matcher(matching_bench._rules(terms))
+        matcher = Matcher(rules)
         build = time.perf_counter() - started
+        hits[size] = sum(len(matcher.match(article, 0)) for article in articles) / len(articles)
         rates[size] = matching_bench._rate(partial(matcher.match, article_id=0), articles, budget)
         if size <= 10_000:  # beyond that one alternation takes minutes per round
             pattern = matching_bench._regex(terms)
             regex[size] = matching_bench._rate(partial(_scan, pattern), articles, budget)
-    return MatchingFigure(rates, regex, build)
+    return MatchingFigure(rates, regex, build, hits)
 
 
 def _scan(pattern: re.Pattern[str], article: Article) -> object:
