@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -24,7 +24,14 @@ class Hit:
     snippet: str
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # By hand: dataclasses.asdict deep-copies every value, 5% of ingest time in the profile.
+        return {
+            "term": self.term,
+            "kind": self.kind,
+            "surface": self.surface,
+            "field": self.field,
+            "snippet": self.snippet,
+        }
 
 
 @dataclass(frozen=True)
