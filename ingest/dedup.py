@@ -96,7 +96,7 @@ class NearDuplicateIndex:
     """A banded LSH index over signatures of recent articles; candidates are checked by similarity.
 
     It holds every article of the window, so it is kept in numpy arrays rather than Python objects
-    (about 0.6 KB an article instead of about 3 KB): signatures, packed to 16 bits a value, in fixed
+    (about 0.7 KB an article instead of about 3 KB): signatures, packed to 16 bits a value, in fixed
     blocks of rows (growing never copies them), first-seen times and article ids by slot, and one
     sorted array of band keys. A band key is the band's number in the top byte over a 56-bit hash of
     the band's values; a collision only adds a candidate, which the similarity check then drops.
