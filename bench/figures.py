@@ -40,7 +40,7 @@ def matching(sizes: tuple[int, ...], budget: float) -> MatchingFigure:
     from alerts.rules import Matcher
 
     rnd = random.Random(5)
-    vocabulary = matching_bench._words(rnd, 30_000)
+    vocabulary = matching_bench._words(rnd, matching_bench.VOCABULARY)
     prose = matching_bench._words(rnd, 5_000)
     all_terms = matching_bench._terms(rnd, vocabulary, max(sizes))
     rates, regex, hits = {}, {}, {}
