@@ -224,14 +224,15 @@ def other_figures(quick: bool) -> list[Row]:
     print(f"peak memory: {sources:,} sources, {articles:,} articles, {rules:,} rules ...", flush=True)
     with tempfile.TemporaryDirectory(prefix="newswatch-memory-") as tmp:
         peak = figures.peak_memory(sources, articles, rules, Path(tmp))
+    megabytes = peak * 2**20 / 10**6
     rows.append(
         Row(
             f"(5) peak RSS, {sources:,} sources / {articles:,} articles / {rules:,} rules",
             f"{peak:,.0f} MiB",
             {},
-            f"{peak * 1.048576:,.0f} MB",
+            f"{megabytes:,.0f} MB",
             "< 300 MB",
-            peak * 1.048576 < 300,
+            megabytes < 300,
         )
     )
     items, every = (5, 2) if quick else (30, 2)

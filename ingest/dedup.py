@@ -64,11 +64,6 @@ def signature(text: str) -> Signature | None:
     return tuple(minhash.digest())
 
 
-def similarity(a: Sequence[int], b: Sequence[int]) -> float:
-    """The Jaccard similarity two signatures estimate (the share of equal positions)."""
-    return sum(1 for x, y in zip(a, b, strict=True) if x == y) / len(a)
-
-
 @lru_cache(maxsize=32)
 def lsh_bands(threshold: float, num_perm: int = NUM_PERM) -> tuple[int, int]:
     """(bands, rows) for `num_perm` positions minimising false positives + false negatives at `threshold`."""
@@ -173,12 +168,12 @@ class NearDuplicateIndex:
 
     def candidates(self, sig: Sequence[int]) -> set[int]:
         """Articles sharing at least one band with `sig` (the LSH fast path, before any check)."""
-        return {int(self._ids[slot]) for slot in self._candidate_slots(sig)}
+        return {int(self._ids[slot]) for slot in self._candidate_slots(_packed(sig))}
 
-    def _candidate_slots(self, sig: Sequence[int]) -> np.ndarray:
+    def _candidate_slots(self, packed: np.ndarray) -> np.ndarray:
         if self._size - self._sorted_upto > self.TAIL or 2 * len(self._slot) < self._size - self.TAIL:
             self._rebuild()
-        keys = self._band_keys(_packed(sig).reshape(1, -1))[0]
+        keys = self._band_keys(packed.reshape(1, -1))[0]
         low = np.searchsorted(self._sorted_keys, keys, side="left")
         high = np.searchsorted(self._sorted_keys, keys, side="right")
         found = [self._sorted_slots[a:b] for a, b in zip(low.tolist(), high.tolist(), strict=True) if b > a]
@@ -191,12 +186,14 @@ class NearDuplicateIndex:
         return slots[self._alive[slots]]
 
     def best_match(self, sig: Sequence[int], now: datetime) -> tuple[int, float] | None:
-        """The most similar article within the window whose similarity reaches the threshold."""
-        slots = self._candidate_slots(sig)
+        """The most similar article within the window whose similarity reaches the threshold (the
+        estimate: the share of equal signature positions)."""
+        packed = _packed(sig)
+        slots = self._candidate_slots(packed)
         slots = slots[self._seen[slots] >= _epoch(now - self.window)]
         if len(slots) == 0:
             return None
-        scores = (self._signatures(slots) == _packed(sig)).sum(axis=1) / NUM_PERM
+        scores = (self._signatures(slots) == packed).sum(axis=1) / NUM_PERM
         best: tuple[int, float] | None = None
         for article_id, score in zip(self._ids[slots].tolist(), scores.tolist(), strict=True):
             if score >= self.threshold and (best is None or (score, -article_id) > (best[1], -best[0])):

@@ -15,11 +15,15 @@ from ingest.dedup import (
     lsh_bands,
     shingles,
     signature,
-    similarity,
 )
 
 NOW = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
 VOCABULARY = [f"w{i}" for i in range(5000)]
+
+
+def similarity(a: tuple[int, ...], b: tuple[int, ...]) -> float:
+    """The Jaccard similarity two signatures estimate: the share of equal positions."""
+    return sum(1 for x, y in zip(a, b, strict=True) if x == y) / len(a)
 
 
 def _story(rng: random.Random, n: int = 200) -> list[str]:
