@@ -3,36 +3,63 @@
 from __future__ import annotations
 
 import re
-import string
 import unicodedata
+from bisect import bisect_right
 from dataclasses import dataclass, field
 
 # Apostrophes that writers and feeds use interchangeably with "'".
 _APOSTROPHES = frozenset("\u2019\u2018\u02bc\u00b4\u2032\uff07")
-_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
-_SPACES = re.compile(r"\s+")
-_SPACE_RUNS = re.compile(r"\s{2,}")
-_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
-_FOLDED: dict[str, str] = {}
-_CASED: dict[str, str] = {}
+_SPACE_RUN = re.compile(" +")
+# A non-ASCII character that is not a word character (“ ” — « »): a word boundary, like ASCII punctuation.
+_NON_ASCII_NON_WORD = re.compile(r"[^\x00-\x7f\w]")
+# Characters a table keeps folded forms of: beyond this many (a hostile feed cycling through Unicode),
+# new characters are folded each time instead of growing the table.
+_TABLE_LIMIT = 20_000
 
 
 def fold_char(char: str, casefold: bool) -> str:
-    """One non-ASCII character as matched: accents dropped, case folded (optional), quotes straight."""
-    cache = _FOLDED if casefold else _CASED
-    folded = cache.get(char)
-    if folded is None:
-        if char.isspace():
-            folded = " "
-        elif char in _APOSTROPHES:
-            folded = "'"
-        else:
-            value = char.casefold() if casefold else char
-            # Accents off: decompose and drop combining marks (López -> Lopez, İ -> i̇ -> i).
-            decomposed = unicodedata.normalize("NFKD", value)
-            folded = "".join(" " if c.isspace() else c for c in decomposed if not unicodedata.combining(c))
-        cache[char] = folded
-    return folded
+    """One character as matched: whitespace a space, no accents, case folded (optional), quotes straight."""
+    if char.isspace():
+        return " "
+    if char in _APOSTROPHES:
+        return "'"
+    value = char.casefold() if casefold else char
+    # Accents off: decompose and drop combining marks (López -> Lopez, İ -> i̇ -> i).
+    decomposed = unicodedata.normalize("NFKD", value)
+    return "".join(" " if c.isspace() else c for c in decomposed if not unicodedata.combining(c))
+
+
+class _FoldTable(dict[int, str]):
+    """A `str.translate` table applying `fold_char` to every character, filled in as characters are seen.
+
+    One `translate` call folds a whole text: ASCII text takes CPython's fast path, and other text is
+    still one pass in C instead of a Python call per character.
+    """
+
+    def __init__(self, casefold: bool) -> None:
+        super().__init__((code, fold_char(chr(code), casefold)) for code in range(128))
+        self.casefold = casefold
+        self.uneven: set[str] = set()  # characters folded to more or fewer than one character
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        folded = fold_char(char, self.casefold)
+        if len(folded) != 1:
+            self.uneven.add(char)
+        if len(self) < _TABLE_LIMIT:
+            self[code] = folded
+        return folded
+
+
+def is_word_char(char: str) -> bool:
+    """A letter, digit or underscore in any script: what must not touch either end of a match."""
+    return char.isalnum() or char == "_"
+
+
+_TABLES = {True: _FoldTable(casefold=True), False: _FoldTable(casefold=False)}
+# The word view's table for ASCII: every ASCII character that is not a word character becomes a space.
+_ASCII_VIEW = {code: code if is_word_char(chr(code)) else ord(" ") for code in range(128)}
+_ASCII_VIEW_BYTES = bytes(_ASCII_VIEW.values()) + bytes(range(128, 256))
 
 
 @dataclass(frozen=True)
@@ -42,41 +69,57 @@ class Normalized:
     source: str
     text: str
     casefold: bool
-    _origin: list[int] = field(default_factory=list, repr=False, compare=False)
+    _folded: str = field(default="", repr=False, compare=False)  # before collapsing, if that changed it
+    _origins: list[_Origins] = field(default_factory=list, repr=False, compare=False)
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """The `source` span that produced the normalised span [start, end)."""
-        origin = self._origins()
-        return origin[start], origin[end - 1] + 1
-
-    def _origins(self) -> list[int]:
-        # Built only when a hit needs its surface form. ASCII maps one to one, so only the
-        # non-ASCII runs and the collapsed whitespace runs need work.
-        if self._origin:
-            return self._origin
-        folded, before = _fold(self.source, self.casefold), list[int]()
-        last = 0
-        for run in _NON_ASCII.finditer(self.source):
-            before.extend(range(last, run.start()))
-            for index in range(run.start(), run.end()):
-                before.extend([index] * len(fold_char(self.source[index], self.casefold)))
-            last = run.end()
-        before.extend(range(last, len(self.source)))
-        last = 0
-        for run in _SPACE_RUNS.finditer(folded):
-            self._origin.extend(before[last : run.start() + 1])
-            last = run.end()
-        self._origin.extend(before[last:])
-        return self._origin
+        if not self._origins:  # built only when a hit needs its surface form
+            self._origins.append(_Origins(self.source, self._folded, _TABLES[self.casefold]))
+        origin = self._origins[0]
+        return origin.source_index(start), origin.source_index(end - 1) + 1
 
 
-def _fold(source: str, casefold: bool) -> str:
-    """`source` with every character folded, before whitespace runs are collapsed."""
-    if casefold:
-        source = source.translate(_ASCII_LOWER)
-    if source.isascii():
-        return source
-    return _NON_ASCII.sub(lambda run: "".join([fold_char(c, casefold) for c in run.group()]), source)
+class _Origins:
+    """Where each normalised index came from in the source: cheap unless a character folded unevenly.
+
+    Normalising folds each source character (usually into exactly one character) and then collapses
+    each run of spaces into one. So a normalised index is the folded index plus the spaces collapsed
+    before it, and the folded index is the source index unless some character folded unevenly.
+    """
+
+    def __init__(self, source: str, folded: str, table: _FoldTable) -> None:
+        self.runs: list[int] = []  # normalised index of each collapsed run of spaces
+        self.removed: list[int] = []  # folded characters removed up to and including that run
+        removed, start = 0, folded.find("  ")  # `folded` is "" when nothing was collapsed
+        while start >= 0:
+            end = _SPACE_RUN.match(folded, start).end()  # type: ignore[union-attr]  # a space is there
+            self.runs.append(start - removed)
+            removed += end - start - 1
+            self.removed.append(removed)
+            start = folded.find("  ", end)
+        uneven = not source.isascii() and table.uneven and not table.uneven.isdisjoint(source)
+        self.by_folded = _folded_origins(source, table) if uneven else None
+
+    def source_index(self, index: int) -> int:
+        run = bisect_right(self.runs, index) - 1  # the space a run collapsed into maps to its last
+        folded = index + self.removed[run] if run >= 0 else index
+        return folded if self.by_folded is None else self.by_folded[folded]
+
+
+def _folded_origins(source: str, table: _FoldTable) -> list[int]:
+    """The source index of each folded character (for texts holding unevenly folded characters)."""
+    origins: list[int] = []
+    for index, char in enumerate(source):
+        origins.extend([index] * len(table[ord(char)]))
+    return origins
+
+
+def _collapse(folded: str) -> str:
+    # Folding made every whitespace character a space; each run of them becomes one.
+    while "  " in folded:
+        folded = folded.replace("  ", " ")
+    return folded
 
 
 def normalize(text: str, *, casefold: bool = True) -> Normalized:
@@ -85,23 +128,20 @@ def normalize(text: str, *, casefold: bool = True) -> Normalized:
     With `casefold` the text is also case-folded; without it case is kept (for case-sensitive terms).
     """
     source = unicodedata.normalize("NFC", text)
-    return Normalized(source, _SPACES.sub(" ", _fold(source, casefold)), casefold)
+    folded = source.translate(_TABLES[casefold])
+    collapsed = _collapse(folded)
+    return Normalized(source, collapsed, casefold, folded if collapsed is not folded else "")
 
 
 def normalize_phrase(phrase: str, *, casefold: bool = True) -> str:
     """A configured term in the form it is matched in: normalised like text, ends trimmed."""
-    if phrase.isascii():  # the common case, kept fast for building 100,000 terms
-        return " ".join((phrase.translate(_ASCII_LOWER) if casefold else phrase).split())
-    return normalize(phrase, casefold=casefold).text.strip()
+    return _collapse(unicodedata.normalize("NFC", phrase).translate(_TABLES[casefold])).strip(" ")
 
 
-def is_word_char(char: str) -> bool:
-    """A letter, digit or underscore in any script: what must not touch either end of a match."""
-    return char.isalnum() or char == "_"
-
-
-def at_word_bounds(text: str, start: int, end: int) -> bool:
-    """True when [start, end) of `text` is not part of a longer word on either side."""
-    return (start == 0 or not is_word_char(text[start - 1])) and (
-        end == len(text) or not is_word_char(text[end])
-    )
+def word_view(text: str) -> str:
+    """`text` with every character that is not a word character replaced by a space (same length)."""
+    if text.isascii():
+        return text.translate(_ASCII_VIEW)
+    # ASCII punctuation through bytes (fast), then the few non-ASCII punctuation marks by regex.
+    ascii_done = text.encode("utf-8", "surrogatepass").translate(_ASCII_VIEW_BYTES)
+    return _NON_ASCII_NON_WORD.sub(" ", ascii_done.decode("utf-8", "surrogatepass"))

@@ -115,32 +115,37 @@ class Matcher:
     def __init__(self, rules: Sequence[RuleConfig]) -> None:
         self.rules = compile_rules(rules)
         self.terms: list[Term] = [t for i, rule in enumerate(rules) for t in _expand(i, rule)]
-        self._folded = _PhraseTable()
-        self._cased = _PhraseTable()
+        folded, cased = _PhraseTable(casefold=True), _PhraseTable(casefold=False)
         self._regexes: list[tuple[int, Term]] = []
         for number, term in enumerate(self.terms):
             if term.regex is not None:
                 self._regexes.append((number, term))
             else:
-                (self._cased if term.case_sensitive else self._folded).add(number, term.phrase)
-        self._folded.build()
-        self._cased.build()
+                (cased if term.case_sensitive else folded).add(number, term.phrase)
+        self._tables = [table.build() for table in (folded, cased) if table.terms]
+        # The normalised forms an article's text is searched in: case-folded, and as written.
+        self._casings = {table.casefold for table in self._tables} | ({False} if self._regexes else set())
 
     def match(self, article: Article, article_id: int = 0) -> list[Match]:
         """The rules the article fires, each with its hits."""
         found = self._find(article)
         matches = []
         for index, numbers in sorted(self._by_rule(found).items()):
-            verdict = self._evaluate(index, article, numbers, found)
-            if verdict.fired:
-                matches.append(Match(verdict.rule, article_id, verdict.hits))
+            hits, refusal = self._judge(index, article, numbers, found)
+            if refusal is None:
+                matches.append(Match(self.rules[index].name, article_id, hits))
         return matches
 
     def explain(self, article: Article) -> list[Verdict]:
         """For every rule, whether it fired on the article and why (or why not)."""
         found = self._find(article)
         by_rule = self._by_rule(found)
-        return [self._evaluate(i, article, by_rule.get(i, []), found) for i in range(len(self.rules))]
+        verdicts = []
+        for index, rule in enumerate(self.rules):
+            hits, refusal = self._judge(index, article, by_rule.get(index, []), found)
+            terms = ", ".join(dict.fromkeys(f"{hit.term!r} ({hit.field})" for hit in hits))
+            verdicts.append(Verdict(rule.name, refusal is None, hits, refusal or f"matched {terms}"))
+        return verdicts
 
     def _by_rule(self, found: dict[int, list[Hit]]) -> dict[int, list[int]]:
         by_rule: dict[int, list[int]] = defaultdict(list)
@@ -149,73 +154,70 @@ class Matcher:
         return by_rule
 
     def _find(self, article: Article) -> dict[int, list[Hit]]:
-        """Hits per term number: the first occurrence of each surface phrase in each field."""
-        found: dict[int, list[Hit]] = defaultdict(list)
-        seen: set[tuple[int, str]] = set()
+        """Hits per term number: the first occurrence of the term in each field."""
+        found: dict[int, list[Hit]] = {}
 
-        def add(number: int, hit: Hit) -> None:
-            if (number, hit.field) not in seen:
-                seen.add((number, hit.field))
-                found[number].append(hit)
+        def add(number: int, name: str, surface: str, snippet: str) -> None:
+            hits = found.setdefault(number, [])
+            if not hits or hits[-1].field != name:  # fields come one after the other
+                term = self.terms[number]
+                hits.append(Hit(term.term, term.kind, surface, name, snippet))
 
         for name, value in zip(TEXT_FIELDS, (article.title, article.text), strict=True):
-            for table in (self._folded, self._cased):
-                if not table.index:
-                    continue
-                norm = normalize(value, casefold=table is self._folded)
+            texts = {casefold: normalize(value, casefold=casefold) for casefold in self._casings}
+            for table in self._tables:
+                norm = texts[table.casefold]
                 first: dict[int, tuple[int, int]] = {}
                 for phrase, start, end in table.index.find(norm.text):
                     first.setdefault(phrase, (start, end))
                 for phrase, (start, end) in first.items():
                     surface, snippet = _surface(norm, start, end)
                     for number in table.terms[phrase]:
-                        term = self.terms[number]
-                        add(number, Hit(term.term, term.kind, surface, name, snippet))
-            if self._regexes:
-                norm = normalize(value, casefold=False)
-                for number, term in self._regexes:
-                    result = term.regex.search(norm.text)
-                    if result and result.end() > result.start():
-                        surface, snippet = _surface(norm, result.start(), result.end())
-                        add(number, Hit(term.term, term.kind, surface, name, snippet))
+                        add(number, name, surface, snippet)
+            for number, term in self._regexes:
+                result = term.regex.search(texts[False].text)
+                if result and result.end() > result.start():
+                    add(number, name, *_surface(texts[False], result.start(), result.end()))
         for tag in article.topics:
-            for table in (self._folded, self._cased):
-                found_phrase = table.by_phrase.get(normalize_phrase(tag, casefold=table is self._folded))
+            for table in self._tables:
+                found_phrase = table.by_phrase.get(normalize_phrase(tag, casefold=table.casefold))
                 for number in table.terms[found_phrase] if found_phrase is not None else ():
-                    term = self.terms[number]
-                    add(number, Hit(term.term, term.kind, tag, "topics", tag))
+                    add(number, "topics", tag, tag)
             for number, term in self._regexes:
                 if term.regex.fullmatch(normalize_phrase(tag, casefold=False)):
-                    add(number, Hit(term.term, term.kind, tag, "topics", tag))
+                    add(number, "topics", tag, tag)
         return found
 
-    def _evaluate(
+    def _judge(
         self, index: int, article: Article, numbers: list[int], found: dict[int, list[Hit]]
-    ) -> Verdict:
+    ) -> tuple[tuple[Hit, ...], str | None]:
+        """The hits of rule `index` that count, and why it does not fire (None: it fires)."""
         rule = self.rules[index]
-        by_group: dict[int, list[Hit]] = defaultdict(list)
+        by_group: dict[int, list[Hit]] = {}
         for number in numbers:
-            by_group[self.terms[number].group] += [hit for hit in found[number] if hit.field in rule.fields]
+            hits = [hit for hit in found[number] if hit.field in rule.fields]
+            if hits:
+                by_group.setdefault(self.terms[number].group, []).extend(hits)
         positive = tuple(hit for group, hits in sorted(by_group.items()) if group >= 0 for hit in hits)
         if rule.sources and article.source not in rule.sources:
-            return Verdict(rule.name, False, positive, f"source {article.source!r} is not in `sources`")
-        if rule.has_own and not by_group[OWN]:
-            return Verdict(rule.name, False, positive, "none of its people, topics or keywords appear")
+            return positive, f"source {article.source!r} is not in `sources`"
+        if rule.has_own and OWN not in by_group:
+            return positive, "none of its people, topics or keywords appear"
         for group in range(1, rule.all_groups + 1):
-            if not by_group[group]:
-                return Verdict(rule.name, False, positive, f"nothing from all[{group - 1}] appears")
+            if group not in by_group:
+                return positive, f"nothing from all[{group - 1}] appears"
         for group in range(1, rule.none_groups + 1):
-            if by_group[-group]:
+            if -group in by_group:
                 veto = by_group[-group][0]
-                return Verdict(rule.name, False, positive, f"vetoed by none: {veto.term!r} in {veto.field}")
-        terms = ", ".join(dict.fromkeys(f"{hit.term!r} ({hit.field})" for hit in positive))
-        return Verdict(rule.name, True, positive, f"matched {terms}")
+                return positive, f"vetoed by none: {veto.term!r} in {veto.field}"
+        return positive, None
 
 
 class _PhraseTable:
     """Distinct normalised phrases, the terms each stands for, and one index over them."""
 
-    def __init__(self) -> None:
+    def __init__(self, casefold: bool) -> None:
+        self.casefold = casefold  # phrases and texts case-folded, or matched as written
         self.by_phrase: dict[str, int] = {}
         self.terms: list[list[int]] = []
         self.index = PhraseIndex([])
@@ -227,8 +229,9 @@ class _PhraseTable:
         else:
             self.terms[slot].append(number)
 
-    def build(self) -> None:
+    def build(self) -> _PhraseTable:
         self.index = PhraseIndex(list(self.by_phrase))
+        return self
 
 
 def _expand(rule_index: int, rule: RuleConfig) -> Iterable[Term]:

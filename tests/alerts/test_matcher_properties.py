@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerts.normalize import normalize, normalize_phrase
+from alerts.normalize import fold_char, is_word_char, normalize, normalize_phrase, word_view
 from alerts.rules import Matcher
 from ingest.models import Article
 from newswatch.config import RuleConfig
 
-WORD = st.text(alphabet="abAB", min_size=1, max_size=4)
-TERM = st.lists(WORD, min_size=1, max_size=2).map(" ".join)
-# Texts mix the term letters with separators the matcher must treat as word boundaries or not.
-TEXT = st.text(alphabet="abABé_1 -'’\u00a0\n", max_size=60)
+WORD = st.text(alphabet="abABsß", min_size=1, max_size=4)
+# Words joined by a space, or by punctuation that must match as written ("a-b" is not "a b").
+TERM = st.lists(WORD, min_size=1, max_size=2).flatmap(
+    lambda words: st.sampled_from(" -'").map(lambda sep: sep.join(words))
+)
+ASCII_TERM = st.lists(st.text(alphabet="abAB", min_size=1, max_size=4), min_size=1, max_size=2).map(" ".join)
+# Texts mix the term letters with separators the matcher must treat as word boundaries or not, and
+# characters that fold to more or fewer than one (ß -> ss, … -> ..., a lone combining accent -> "").
+SEPARATOR = st.sampled_from(list("é_1 -'’“…\u0301\u00a0\u3000\n"))
+TEXT = st.lists(st.one_of(WORD, SEPARATOR, SEPARATOR), max_size=24).map("".join)
 ASCII_TEXT = st.text(alphabet="abAB_1 -'\n\t", max_size=60)
 
 
@@ -58,7 +65,7 @@ def test_automaton_agrees_with_regex_over_normalised_text(terms: list[str], text
 
 
 @settings(max_examples=300, deadline=None)
-@given(terms=st.lists(TERM, min_size=1, max_size=8), text=ASCII_TEXT)
+@given(terms=st.lists(ASCII_TERM, min_size=1, max_size=8), text=ASCII_TEXT)
 def test_automaton_agrees_with_plain_regex_on_ascii_text(terms: list[str], text: str) -> None:
     assert _fired(_matcher(terms), text) == _reference_on_raw(terms, text)
 
@@ -69,5 +76,26 @@ def test_each_surface_is_the_source_text_of_its_term(terms: list[str], text: str
     article = Article("s", "k", "", text, "", (), None, None, "")
     for match in _matcher(terms).match(article):
         for hit in match.hits:
-            assert hit.surface in text
+            assert hit.surface in unicodedata.normalize("NFC", text)  # as written, composed
             assert normalize_phrase(hit.surface) == normalize_phrase(hit.term)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text())
+def test_the_word_view_blanks_exactly_the_non_word_characters(text: str) -> None:
+    view = word_view(text)
+    assert len(view) == len(text)
+    for char, seen in zip(text, view, strict=True):
+        assert seen == (char if is_word_char(char) else " ")
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(), casefold=st.booleans())
+def test_every_normalised_character_maps_back_to_the_source_character_it_came_from(
+    text: str, casefold: bool
+) -> None:
+    norm = normalize(text, casefold=casefold)
+    origins = [norm.span(i, i + 1)[0] for i in range(len(norm.text))]
+    assert origins == sorted(origins)
+    for char, origin in zip(norm.text, origins, strict=True):
+        assert char in fold_char(norm.source[origin], casefold)

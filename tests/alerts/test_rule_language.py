@@ -72,6 +72,12 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], bool]] = [
         False,
     ),
     ("phrase with narrow NBSP", {"keywords": ["Red Cross"]}, {"text": "the Red\u202fCross said"}, True),
+    # punctuation inside a phrase matches as written: a hyphen is not a space
+    ("hyphenated phrase", {"keywords": ["cease-fire"]}, {"text": "a cease-fire held"}, True),
+    ("hyphenated phrase, spaced text", {"keywords": ["cease-fire"]}, {"text": "a cease fire held"}, False),
+    ("spaced phrase, hyphenated text", {"keywords": ["cease fire"]}, {"text": "a cease-fire held"}, False),
+    ("phrase ending in punctuation", {"keywords": ["U.S."]}, {"text": "the U.S. said"}, True),
+    ("phrase ending in punctuation, longer", {"keywords": ["U.S."]}, {"text": "the U.S.A said"}, False),
     # aliases and transliterations
     ("alias", ZELENSKY, {"text": "President Zelensky said"}, True),
     ("last name of full name", ZELENSKY, {"text": "Zelenskyy said"}, True),
