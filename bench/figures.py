@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 import subprocess
 import sys
 import tempfile
@@ -13,7 +12,6 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -24,44 +22,12 @@ from bench import dedup as dedup_bench
 from bench import matching as matching_bench
 from ingest.boilerplate import compile_boilerplate
 from ingest.clean import clean
-from ingest.models import Article
 
 
-@dataclass(frozen=True)
-class MatchingFigure:
-    rates: dict[int, float]  # terms -> articles/s (Newswatch)
-    regex: dict[int, float]  # terms -> articles/s (one regex alternation: the naive way)
-    build_seconds: float  # building the largest matcher
-    matches: dict[int, float]  # terms -> rule matches per article (more terms, more of them match)
-
-
-def matching(sizes: tuple[int, ...], budget: float) -> MatchingFigure:
-    """Articles/s of the Aho-Corasick matcher and of a regex alternation over the same articles."""
-    from alerts.rules import Matcher
-
-    rnd = random.Random(5)
-    vocabulary = matching_bench._words(rnd, matching_bench.VOCABULARY)
-    prose = matching_bench._words(rnd, 5_000)
-    all_terms = matching_bench._terms(rnd, vocabulary, max(sizes))
-    rates, regex, hits = {}, {}, {}
-    build = 0.0
-    for size in sizes:
-        terms = all_terms[:size]
-        articles = matching_bench._articles(rnd, prose, terms, 200)
-        rules = matching_bench._rules(terms)  # validating the config is not the matcher's build
-        started = time.perf_counter()
-        matcher = Matcher(rules)
-        build = time.perf_counter() - started
-        hits[size] = sum(len(matcher.match(article, 0)) for article in articles) / len(articles)
-        rates[size] = matching_bench._rate(partial(matcher.match, article_id=0), articles, budget)
-        if size <= 10_000:  # beyond that one alternation takes minutes per round
-            pattern = matching_bench._regex(terms)
-            regex[size] = matching_bench._rate(partial(_scan, pattern), articles, budget)
-    return MatchingFigure(rates, regex, build, hits)
-
-
-def _scan(pattern: re.Pattern[str], article: Article) -> object:
-    return [pattern.findall(article.title), pattern.findall(article.text)]
+def matching(sizes: tuple[int, ...], budget: float) -> list[matching_bench.Size]:
+    """Articles/s of the Aho-Corasick matcher and of a regex alternation (bench/matching.py)."""
+    # Beyond 10,000 terms one regex alternation takes minutes per round.
+    return matching_bench.measure(matching_bench.corpus(max(sizes)), sizes, budget, regex_up_to=10_000)
 
 
 @dataclass(frozen=True)
