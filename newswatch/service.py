@@ -29,7 +29,15 @@ from ingest.models import RawItem
 from ingest.polling import backoff, first_poll_offset
 from ingest.sources.directory import read_directory
 from ingest.sources.feed import FeedFetchError, fetch_feed, parse_retry_after
-from ingest.store import load_index, raw_hash, remember_raw, source_state, store_articles, unchanged
+from ingest.store import (
+    load_index,
+    raw_hash,
+    remember_raw,
+    seen_again,
+    source_state,
+    store_articles,
+    unchanged,
+)
 from newswatch import metrics
 from newswatch.config import Config, SourceConfig
 from newswatch.db import Database, utcnow
@@ -135,6 +143,8 @@ class Service:
         with self.db.session() as session:  # articles, matches and outbox in one transaction
             stored = store_articles(session, articles, started, self._near_duplicates(session, started))
             remember_raw(session, source.name, {item.key: hashes[item.key] for item in fresh})
+            if status != 304:  # a full read: the items left unchanged are still in the feed too
+                seen_again(session, source.name, same, started)
             merged_levels = [s.how for s in stored if s.merged]
             merged = len(merged_levels)
             stored = [s for s in stored if not s.merged]  # a duplicate's story has been matched already
@@ -172,6 +182,8 @@ class Service:
             state.http_status = status if source.feed is not None else None
             state.articles_seen += new
             state.etag, state.last_modified = etag, last_modified
+            if status != 304:
+                state.items_read_at = started  # sightings last seen now are what the feed carries
             if moved_to is not None and moved_to != state.current_url:
                 log.warning("feed moved permanently to %s; polled there from now on", moved_to, extra=context)
                 state.current_url = moved_to
