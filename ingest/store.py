@@ -220,6 +220,19 @@ def remember_raw(session: Session, source: str, hashes: dict[str, str]) -> None:
         session.connection().execute(statement, rows)
 
 
+def seen_again(session: Session, source: str, keys: Iterable[str], now: datetime) -> None:
+    """Record that `source` still carries these items (found unchanged, so not stored again): their
+    sightings' `last_seen_at` is what retention keeps an article by."""
+    keys = list(keys)
+    for start in range(0, len(keys), 500):
+        session.execute(
+            update(SightingRow)
+            .where(SightingRow.source == source, SightingRow.item_key.in_(keys[start : start + 500]))
+            .values(last_seen_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
 def recent_articles(session: Session, limit: int) -> list[ArticleRow]:
     """The newest stored articles, newest first."""
     query = select(ArticleRow).order_by(ArticleRow.published_at.desc(), ArticleRow.id.desc())

@@ -71,7 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _json_flag(check)
 
-    db = commands.add_parser("db", help="database maintenance: schema upgrades, moving to PostgreSQL")
+    db = commands.add_parser(
+        "db", help="database maintenance: schema upgrades, moving to PostgreSQL, pruning old data"
+    )
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     _json_flag(db_commands.add_parser("upgrade", help="run the schema migrations on the configured database"))
     migrate = db_commands.add_parser(
@@ -79,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     migrate.add_argument("source", metavar="sqlite:///old.db", help="the SQLite database to copy from")
     _json_flag(migrate)
+    prune = db_commands.add_parser("prune", help="delete what `retention` lets go, now, and print the counts")
+    prune.add_argument("--dry-run", action="store_true", help="count what would go; delete nothing")
+    _json_flag(prune)
 
     articles = commands.add_parser("articles", help="list stored articles, newest first")
     articles.add_argument("--json", action="store_true", help="print JSON for scripts")
@@ -223,6 +228,8 @@ def _check(config: Config, args: argparse.Namespace) -> int:
 def _db(config: Config, args: argparse.Namespace) -> int:
     from newswatch.migrate import migrate_from, upgrade_database
 
+    if args.db_command == "prune":
+        return _db_prune(config, args)
     if args.db_command == "upgrade":
         revision = upgrade_database(config.database)
         if args.json:
@@ -236,6 +243,41 @@ def _db(config: Config, args: argparse.Namespace) -> int:
         print(json.dumps({"copied": copied}, indent=2))
     else:
         print("copied " + ", ".join(f"{count} {table}" for table, count in copied.items()))
+    return EXIT_OK
+
+
+def _db_prune(config: Config, args: argparse.Namespace) -> int:
+    from newswatch.config import format_duration
+    from newswatch.retention import prune
+
+    retention = config.retention
+    kept = {
+        kind: format_duration(value) if value is not None else None
+        for kind, value in (("articles", retention.articles), ("alerts", retention.alerts))
+    }
+    db = Database(config.database)
+    try:
+        names = [s.name for s in config.sources]
+        pruned = prune(db, retention, names, utcnow(), dry_run=args.dry_run)
+    finally:
+        db.close()
+    if args.json:
+        summary = {"dry_run": pruned.dry_run, "alerts": pruned.alerts, "articles": pruned.articles}
+        print(json.dumps({**summary, "retention": kept}))
+        return EXIT_OK
+    if not retention.enabled:
+        print("nothing to prune: `retention` is not set, so articles and alerts are kept forever")
+        return EXIT_OK
+    alerts = f"{pruned.alerts} alerts" + (
+        f" (finished more than {kept['alerts']} ago)" if kept["alerts"] else " (kept forever)"
+    )
+    articles = f"{pruned.articles} articles" + (
+        f" (not seen for {kept['articles']})" if kept["articles"] else " (kept forever)"
+    )
+    if args.dry_run:
+        print(f"would prune {alerts} and {articles}; nothing was deleted")
+    else:
+        print(f"pruned {alerts} and {articles}")
     return EXIT_OK
 
 

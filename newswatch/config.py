@@ -54,6 +54,15 @@ def parse_duration(value: object) -> timedelta:
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
+def format_duration(value: timedelta) -> str:
+    """A duration as the config writes it: `90d`, `6h`, `10m`, `30s` (the largest whole unit)."""
+    seconds = value.total_seconds()
+    for unit in ("d", "h", "m", "s"):
+        if seconds >= _UNITS[unit] and seconds % _UNITS[unit] == 0:
+            return f"{int(seconds // _UNITS[unit])}{unit}"
+    return f"{seconds:g}s"
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -93,6 +102,30 @@ class CleaningSettings(_Model):
 class DedupSettings(_Model):
     threshold: float = Field(default=0.5, gt=0, le=1)
     window: Duration = timedelta(days=7)
+
+
+# Below this, retention would be nonsense: `max_per_hour` counts the last hour's alerts.
+MIN_RETENTION = timedelta(hours=1)
+
+
+class RetentionSettings(_Model):
+    """How long finished alerts and articles no source carries any more are kept; unset (the
+    default) keeps them forever. newswatch/retention.py says exactly what goes and what stays."""
+
+    articles: Duration | None = None
+    alerts: Duration | None = None
+
+    @field_validator("articles", "alerts")
+    @classmethod
+    def _at_least_an_hour(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value < MIN_RETENTION:
+            raise ValueError(f"{format_duration(value)} is too short; keep at least 1h (or leave it unset)")
+        return value
+
+    @property
+    def enabled(self) -> bool:
+        """Whether anything is ever pruned."""
+        return self.articles is not None or self.alerts is not None
 
 
 class SourceConfig(_Model):
@@ -365,6 +398,7 @@ class Config(_Model):
     rules: list[RuleConfig] = Field(default_factory=list)
     http: HttpSettings | None = None
     health: HealthSettings = HealthSettings()
+    retention: RetentionSettings = RetentionSettings()
     shutdown_grace: Duration = timedelta(seconds=5)
 
     @model_validator(mode="after")
@@ -503,6 +537,24 @@ def _check_references(path: Path, config: Config) -> None:
     for j, name in enumerate(config.health.notify):
         if name not in channels:
             raise ConfigError(f"{path}: health.notify[{j}]: unknown channel {name!r}")
+    _check_retention(path, config)
+
+
+def _check_retention(path: Path, config: Config) -> None:
+    """Retention shorter than what dedup or a cooldown looks back over would let a story alert twice."""
+    articles, alerts = config.retention.articles, config.retention.alerts
+    window = config.dedup.window
+    if articles is not None and articles < window:
+        raise ConfigError(
+            f"{path}: retention.articles: {format_duration(articles)} is shorter than dedup.window"
+            f" ({format_duration(window)}); a copy of a pruned story would alert again"
+        )
+    for i, rule in enumerate(config.rules):
+        if alerts is not None and rule.cooldown is not None and alerts < rule.cooldown:
+            raise ConfigError(
+                f"{path}: retention.alerts: {format_duration(alerts)} is shorter than rules[{i}].cooldown"
+                f" of rule {rule.name!r} ({format_duration(rule.cooldown)}), which counts those alerts"
+            )
 
 
 def _resolve_paths(config: Config, base: Path, *, from_env: bool) -> Config:

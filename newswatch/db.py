@@ -82,6 +82,9 @@ class SourceState(Base):
     http_status: Mapped[int | None] = mapped_column(Integer)
     retry_not_before: Mapped[datetime | None]  # Retry-After or backoff: no poll before this
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)  # 410 Gone
+    # The last poll that read the feed's items (not a 304, not a failure): the sightings last seen
+    # then are the items the feed still carries, which retention never prunes.
+    items_read_at: Mapped[datetime | None]
 
 
 class ArticleRow(Base):
@@ -91,6 +94,7 @@ class ArticleRow(Base):
     __table_args__ = (
         UniqueConstraint("source", "item_key", name="uq_articles_source_item"),
         Index("ix_articles_published_at", "published_at"),
+        Index("ix_articles_first_seen_at", "first_seen_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -146,6 +150,8 @@ class AlertRow(Base):
     __table_args__ = (
         UniqueConstraint("rule", "article_id", "channel", name="uq_alerts_rule_article_channel"),
         Index("ix_alerts_status_due", "status", "next_attempt_at"),
+        Index("ix_alerts_status_sent", "status", "sent_at"),
+        Index("ix_alerts_article_id", "article_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -3,7 +3,8 @@
 A periodic task (run once per second cluster-wide) claims due sources with
 SELECT ... FOR UPDATE SKIP LOCKED, moves their `next_poll_at` on and defers one poll task each.
 Deliveries run as tasks on their own queue, one drain at a time cluster-wide (a procrastinate lock),
-because the outbox does not claim alerts row by row. Every task is idempotent: the unique
+because the outbox does not claim alerts row by row. Retention (newswatch/retention.py) is an
+hourly periodic task, deferred once per hour cluster-wide. Every task is idempotent: the unique
 constraints on articles and on the outbox make a re-run after a crash harmless.
 """
 
@@ -34,6 +35,9 @@ STALLED_AFTER = 10.0  # seconds without a worker heartbeat before its jobs are r
 KEEP_JOBS_HOURS = 24
 CONCURRENCY = 10  # tasks one worker runs at once
 _SCHEMA_LOCK = 0x6E777363686D61
+# Retention runs hourly, at 17 past, once cluster-wide (procrastinate records each periodic defer).
+# croniter reads a sixth field as seconds: a five-field cron is minute, hour, day, month, weekday.
+PRUNE_CRON = "17 * * * *"
 
 
 def conninfo(url: str) -> str:
@@ -124,10 +128,16 @@ def make_app(service: Service) -> procrastinate.App:
                 await poll.configure(queue=queue, lock=None).batch_defer_async(*batch)
         if due:
             log.info("claimed %d due sources", len(due))
-        # The same once-a-second tick does the chores (a second periodic task was not deferred
-        # reliably next to a per-second one in procrastinate 3.10; one cheap query each).
+        # The same once-a-second tick does the chores (one cheap query each). An earlier try at
+        # separate periodic tasks wrote "*/5 * * * * *" for every five seconds; croniter takes the
+        # first field as minutes (seconds come sixth), so those ran every second of every fifth minute.
         await _defer_delivery()  # picks up retries whose time has come
         await maintain()
+
+    @app.periodic(cron=PRUNE_CRON, periodic_id="prune")
+    @app.task(name="newswatch.prune", queue=SCHEDULE, lock="newswatch.prune", queueing_lock="newswatch.prune")
+    async def prune(timestamp: int) -> None:
+        await service.prune_on_schedule()
 
     async def maintain() -> None:
         jobs = app.job_manager

@@ -13,6 +13,7 @@ from types import TracebackType
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from alerts import channel_state, throttle
@@ -29,15 +30,27 @@ from ingest.models import RawItem
 from ingest.polling import backoff, first_poll_offset
 from ingest.sources.directory import read_directory
 from ingest.sources.feed import FeedFetchError, fetch_feed, parse_retry_after
-from ingest.store import load_index, raw_hash, remember_raw, source_state, store_articles, unchanged
+from ingest.store import (
+    load_index,
+    raw_hash,
+    remember_raw,
+    seen_again,
+    source_state,
+    store_articles,
+    unchanged,
+)
 from newswatch import metrics
 from newswatch.config import Config, SourceConfig
 from newswatch.db import Database, utcnow
 from newswatch.errors import SourceError
+from newswatch.retention import Pruned, prune
 
 log = logging.getLogger(__name__)
 
 DELIVERY_EVERY = timedelta(seconds=5)
+# Retention runs hourly, first a minute after start (not at once: start-up loads the dedup index).
+PRUNE_EVERY = timedelta(hours=1)
+PRUNE_FIRST = timedelta(minutes=1)
 # Under `run --once`, retries falling due within this long are waited for and made in the same run.
 EARLY_RETRY_WINDOW = timedelta(seconds=10)
 SHUTDOWN_GRACE_SECONDS = 5.0
@@ -135,6 +148,8 @@ class Service:
         with self.db.session() as session:  # articles, matches and outbox in one transaction
             stored = store_articles(session, articles, started, self._near_duplicates(session, started))
             remember_raw(session, source.name, {item.key: hashes[item.key] for item in fresh})
+            if status != 304:  # a full read: the items left unchanged are still in the feed too
+                seen_again(session, source.name, same, started)
             merged_levels = [s.how for s in stored if s.merged]
             merged = len(merged_levels)
             stored = [s for s in stored if not s.merged]  # a duplicate's story has been matched already
@@ -172,6 +187,8 @@ class Service:
             state.http_status = status if source.feed is not None else None
             state.articles_seen += new
             state.etag, state.last_modified = etag, last_modified
+            if status != 304:
+                state.items_read_at = started  # sightings last seen now are what the feed carries
             if moved_to is not None and moved_to != state.current_url:
                 log.warning("feed moved permanently to %s; polled there from now on", moved_to, extra=context)
                 state.current_url = moved_to
@@ -281,6 +298,36 @@ class Service:
                 log.warning("channel enabled again after a successful test", extra={"channel": channel})
         return message_id
 
+    async def prune(self, *, dry_run: bool = False) -> Pruned:
+        """Delete what `retention` lets go (newswatch/retention.py), in a thread so a big prune does
+        not hold up polls and deliveries; pruned ids leave the near-duplicate index too."""
+        loop = asyncio.get_running_loop()
+
+        def forget(ids: Sequence[int]) -> None:  # the index belongs to the event loop's thread
+            loop.call_soon_threadsafe(self._forget, ids)
+
+        names = [s.name for s in self.config.sources]
+        now = self.now()
+        return await asyncio.to_thread(
+            prune, self.db, self.config.retention, names, now, dry_run=dry_run, forget=forget
+        )
+
+    def _forget(self, ids: Sequence[int]) -> None:
+        if self._index is not None:
+            for article_id in ids:
+                self._index.remove(article_id)
+
+    async def prune_on_schedule(self) -> None:
+        """The periodic job (single-node and distributed): prune when retention is set; an error is
+        logged and the next run tries again."""
+        if not self.config.retention.enabled:
+            return
+        try:
+            await self.prune()
+        except SQLAlchemyError as exc:
+            reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
+            log.error("prune failed: %s; the next run tries again", reason)
+
     async def poll_many(self, sources: Sequence[SourceConfig]) -> list[PollOutcome]:
         """Poll `sources` once each, `fetch.concurrency` at a time, and return their outcomes in order.
         Only that many polls exist at once, so 10,000 sources cost no more memory than 20."""
@@ -317,8 +364,18 @@ class Service:
             coalesce=True,
             next_run_time=now,
         )
+        scheduler.add_job(
+            self.prune_on_schedule,
+            IntervalTrigger(seconds=PRUNE_EVERY.total_seconds()),
+            id="prune",
+            name="prune",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=now + PRUNE_FIRST,
+        )
         scheduler.start()
-        log.info("running: %d sources scheduled; stop with Ctrl-C or SIGTERM", len(scheduler.get_jobs()) - 1)
+        polls = sum(1 for job in scheduler.get_jobs() if job.id.startswith("poll:"))
+        log.info("running: %d sources scheduled; stop with Ctrl-C or SIGTERM", polls)
         try:
             await stop.wait()
         finally:

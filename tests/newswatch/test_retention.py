@@ -1,0 +1,398 @@
+"""Retention (newswatch/retention.py) on SQLite and PostgreSQL: what goes, what stays, and how."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import func, inspect, select
+
+from alerts.models import Match
+from alerts.outbox import enqueue, mark_failed, mark_sent
+from ingest.models import Article
+from ingest.store import store_articles
+from newswatch.config import RetentionSettings, load_config
+from newswatch.db import MIGRATIONS, AlertRow, ArticleRow, Database, SightingRow, SourceState
+from newswatch.retention import prune
+from newswatch.service import PRUNE_EVERY, Service
+from tests.conftest import Workspace, postgres_database
+
+T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
+NOW = T0 + timedelta(days=60)
+DAY = timedelta(days=1)
+MONTH = RetentionSettings.model_validate({"articles": "30d", "alerts": "30d"})
+ARTICLES_ONLY = RetentionSettings.model_validate({"articles": "30d"})
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    yield database
+    database.close()
+
+
+def _article(name: str, source: str = "wire", text: str | None = None) -> Article:
+    body = text or f"{name}: " + " ".join(f"{name}-word-{i}" for i in range(30))
+    return Article(
+        source=source,
+        key=f"item-{name}",
+        title=name,
+        text=body,
+        summary="",
+        topics=(),
+        url=f"http://{source}.example/{name}",
+        published_at=None,
+        content_hash=f"hash-{name}",
+    )
+
+
+def _store(db: Database, article: Article, at: datetime) -> int:
+    with db.session() as session:
+        (stored,) = store_articles(session, [article], at)
+        return stored.id
+
+
+def _seen(db: Database, article: Article, at: datetime) -> None:
+    """`article`'s item seen again, unchanged, at `at`."""
+    with db.session() as session:
+        assert store_articles(session, [article], at) == []
+
+
+def _read(db: Database, source: str, at: datetime | None) -> None:
+    """Record a poll of `source` that read its items at `at` (None: never read in full)."""
+    with db.session() as session:
+        state = session.get(SourceState, source) or SourceState(name=source, location="x")
+        state.failures, state.articles_seen, state.items_read_at = 0, 0, at
+        session.add(state)
+
+
+def _alert(db: Database, article_id: int, state: str, at: datetime) -> int:
+    """An alert for `article_id` that reached `state` at `at`."""
+    digest = ("hook:daily:2026-07-01", at + DAY) if state == "digest" else None
+    created = at - timedelta(hours=1)
+    with db.session() as session:
+        enqueue(session, Match("r", article_id, ()), ("hook",), created, digest)
+        alert_id = session.scalar(select(AlertRow.id).where(AlertRow.article_id == article_id))
+        assert alert_id is not None
+        if state == "sent":
+            mark_sent(session, alert_id, at)
+        elif state == "dead":
+            mark_failed(session, alert_id, "HTTP 500", created, None)
+        elif state == "failed":
+            mark_failed(session, alert_id, "HTTP 500", created, timedelta(hours=2))
+        return alert_id
+
+
+def _ids(db: Database, key: object) -> set[int]:
+    with db.session() as session:
+        return set(session.scalars(select(key)))  # type: ignore[call-overload]
+
+
+# (case, alert state, when it got there, alert stays, article stays). Every article is quiet: first
+# and last seen at T0, its source read since without it. Retention is 30d for both; now is T0 + 60d.
+ALERT_CASES = [
+    ("sent-long-ago", "sent", NOW - 31 * DAY, False, False),
+    ("sent-recently", "sent", NOW - 29 * DAY, True, True),
+    ("dead-long-ago", "dead", NOW - 31 * DAY, False, False),
+    ("failed-awaiting-retry", "failed", NOW - 45 * DAY, True, True),
+    ("pending", "pending", NOW - 45 * DAY, True, True),
+    ("pending-in-a-digest", "digest", NOW - 45 * DAY, True, True),
+]
+
+
+def test_finished_old_alerts_go_and_unfinished_ones_keep_their_articles(db: Database) -> None:
+    articles, alerts = {}, {}
+    for case, state, at, _, _ in ALERT_CASES:
+        articles[case] = _store(db, _article(case), T0)
+        alerts[case] = _alert(db, articles[case], state, at)
+    _read(db, "wire", T0 + DAY)
+
+    pruned = prune(db, MONTH, ["wire"], NOW)
+
+    kept_alerts, kept_articles = _ids(db, AlertRow.id), _ids(db, ArticleRow.id)
+    assert {c for c, *_ in ALERT_CASES if alerts[c] in kept_alerts} == {c for c, *r in ALERT_CASES if r[2]}
+    assert {c for c, *_ in ALERT_CASES if articles[c] in kept_articles} == {
+        c for c, *r in ALERT_CASES if r[3]
+    }
+    assert (pruned.alerts, pruned.articles) == (2, 2)
+
+
+# (case, source, first seen, last seen, when its source last read its items, article stays);
+# retention.articles is 30d and now is T0 + 60d.
+ARTICLE_CASES = [
+    ("quiet", "wire", T0, T0, T0 + DAY, False),
+    ("seen-recently", "recent", T0, T0 + 45 * DAY, T0 + 50 * DAY, True),
+    ("first-seen-recently", "new", T0 + 50 * DAY, T0 + 50 * DAY, T0 + 51 * DAY, True),
+    ("still-in-a-feed-answering-304", "steady", T0, T0, T0, True),
+    ("source-not-read-since-upgrade", "legacy", T0, T0, None, True),
+    ("source-no-longer-configured", "removed", T0, T0, T0, False),
+]
+
+
+def test_articles_go_when_no_source_carries_them_any_more(db: Database) -> None:
+    ids = {}
+    for case, source, first, last, read, _ in ARTICLE_CASES:
+        ids[case] = _store(db, _article(case, source), first)
+        if last != first:
+            _seen(db, _article(case, source), last)
+        _read(db, source, read)
+    configured = [source for _, source, *_ in ARTICLE_CASES if source != "removed"]
+
+    would = prune(db, ARTICLES_ONLY, configured, NOW, dry_run=True)
+    assert len(_ids(db, ArticleRow.id)) == len(ARTICLE_CASES)  # a dry run deletes nothing
+    pruned = prune(db, ARTICLES_ONLY, configured, NOW)
+
+    kept = _ids(db, ArticleRow.id)
+    assert {case for case, *_ in ARTICLE_CASES if ids[case] in kept} == {
+        case for case, *rest in ARTICLE_CASES if rest[-1]
+    }
+    assert would.dry_run and not pruned.dry_run
+    assert (would.articles, would.alerts) == (pruned.articles, pruned.alerts) == (2, 0)
+    with db.session() as session:  # the pruned articles' sightings went with them
+        orphans = select(func.count()).select_from(SightingRow).where(SightingRow.article_id.not_in(kept))
+        assert session.scalar(orphans) == 0
+
+
+def test_a_copy_still_carried_by_another_source_keeps_the_story(db: Database) -> None:
+    story = _article("story", "wire")
+    article_id = _store(db, story, T0)
+    copy = _article("copy", "paper", text=story.text)  # the same text: merged as a sighting
+    with db.session() as session:
+        (merged,) = store_articles(session, [copy], T0)
+    assert merged.merged and merged.id == article_id
+    _read(db, "wire", T0 + DAY)  # the wire dropped it; the paper still carries it (304s since)
+    _read(db, "paper", T0)
+
+    assert prune(db, MONTH, ["wire", "paper"], NOW).articles == 0
+    _read(db, "paper", T0 + 2 * DAY)  # now the paper dropped it too
+    assert prune(db, MONTH, ["wire", "paper"], NOW).articles == 1
+
+
+def test_with_alerts_kept_forever_an_alerted_article_stays(db: Database) -> None:
+    alerted, _plain = _store(db, _article("alerted"), T0), _store(db, _article("plain"), T0)
+    _alert(db, alerted, "sent", T0)
+    _read(db, "wire", T0 + DAY)
+    pruned = prune(db, ARTICLES_ONLY, ["wire"], NOW)
+    assert (pruned.alerts, pruned.articles) == (0, 1)
+    assert _ids(db, ArticleRow.id) == {alerted}
+
+
+def test_nothing_goes_without_retention(db: Database) -> None:
+    article_id = _store(db, _article("a"), T0)
+    _alert(db, article_id, "sent", T0)
+    _read(db, "wire", T0 + DAY)
+    pruned = prune(db, RetentionSettings(), ["wire"], NOW + 1000 * DAY)
+    assert (pruned.alerts, pruned.articles) == (0, 0)
+    assert _ids(db, ArticleRow.id) == {article_id}
+
+
+def test_a_big_prune_goes_in_batches_and_reports_each_batch(db: Database) -> None:
+    ids = [_store(db, _article(f"n{n}"), T0) for n in range(7)]
+    _read(db, "wire", T0 + DAY)
+    batches: list[list[int]] = []
+    pruned = prune(db, MONTH, ["wire"], NOW, forget=lambda gone: batches.append(list(gone)), batch=3)
+    assert pruned.articles == 7
+    assert [len(b) for b in batches] == [3, 3, 1]
+    assert sorted(i for b in batches for i in b) == ids
+
+
+def test_a_row_being_written_is_left_for_the_next_run() -> None:
+    """PostgreSQL: a batch skips rows another transaction holds instead of waiting for them."""
+    with postgres_database() as url:
+        db = Database(url)
+        try:
+            busy, idle = _store(db, _article("busy"), T0), _store(db, _article("idle"), T0)
+            _read(db, "wire", T0 + DAY)
+            with psycopg.connect(url.replace("+psycopg", "")) as other:
+                other.execute("SELECT id FROM articles WHERE id = %s FOR UPDATE", (busy,))
+                assert prune(db, MONTH, ["wire"], NOW).articles == 1  # did not wait for `other`
+            assert _ids(db, ArticleRow.id) == {busy}
+            assert prune(db, MONTH, ["wire"], NOW).articles == 1  # the next run takes it
+            assert idle not in _ids(db, ArticleRow.id)
+        finally:
+            db.close()
+
+
+def test_migration_0010_goes_down_and_up_and_matches_the_model(database_url: str) -> None:
+    db = Database(database_url)
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    try:
+        for target in ("0009", "head"):
+            with db.engine.begin() as connection:
+                cfg.attributes["connection"] = connection
+                (command.downgrade if target == "0009" else command.upgrade)(cfg, target)
+        inspector = inspect(db.engine)
+        indexes = {
+            i["name"]: i["column_names"] for t in ("alerts", "articles") for i in inspector.get_indexes(t)
+        }
+        assert indexes["ix_alerts_article_id"] == ["article_id"]
+        assert indexes["ix_alerts_status_sent"] == ["status", "sent_at"]
+        assert indexes["ix_articles_first_seen_at"] == ["first_seen_at"]
+        assert "items_read_at" in {c["name"] for c in inspector.get_columns("sources")}
+    finally:
+        db.close()
+
+
+CONFIG = """\
+database: sqlite:///newswatch.db
+sources: [{{name: desk, directory: ../seeds}}]
+channels: [{{name: terminal, console: true}}]
+rules: [{{name: r, people: [Vladimir Putin], notify: [terminal], cooldown: 6h}}]
+{extra}
+"""
+
+# (case, config lines, the one-line error)
+BAD_RETENTION = [
+    ("not-a-duration", "retention: {articles: soon}", "retention.articles: 'soon' is not a duration"),
+    ("zero", "retention: {alerts: 0}", "retention.alerts: a duration must be greater than zero"),
+    ("too-short", "retention: {articles: 30m}", "retention.articles: 30m is too short; keep at least 1h"),
+    (
+        "shorter-than-dedup-window",
+        "retention: {articles: 2d}",
+        "retention.articles: 2d is shorter than dedup.window (7d); a copy of a pruned story would alert",
+    ),
+    (
+        "shorter-than-a-cooldown",
+        "retention: {alerts: 2h}",
+        "retention.alerts: 2h is shorter than rules[0].cooldown of rule 'r' (6h)",
+    ),
+    ("unknown-key", "retention: {articles: 90d, sightings: 1d}", "retention.sightings: unknown key"),
+]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"), [c[1:] for c in BAD_RETENTION], ids=[c[0] for c in BAD_RETENTION]
+)
+def test_bad_retention_is_a_config_error_exit_2(workspace: Workspace, extra: str, message: str) -> None:
+    workspace.write_config(CONFIG.format(extra=extra))
+    result = workspace.cli("check")
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("extra", "articles", "alerts"),
+    [
+        ("", None, None),  # keep forever unless told
+        ("retention: {articles: 90d}", timedelta(days=90), None),
+        ("retention: {articles: 90d, alerts: 30d}", timedelta(days=90), timedelta(days=30)),
+        ("retention: {articles: null, alerts: 6h}", None, timedelta(hours=6)),
+    ],
+)
+def test_retention_defaults_to_keeping_everything(
+    workspace: Workspace, extra: str, articles: timedelta | None, alerts: timedelta | None
+) -> None:
+    retention = load_config(workspace.write_config(CONFIG.format(extra=extra))).retention
+    assert (retention.articles, retention.alerts) == (articles, alerts)
+    assert retention.enabled == (articles is not None or alerts is not None)
+
+
+def test_run_schedules_an_hourly_prune(workspace: Workspace, database_url: str) -> None:
+    workspace.write_config(CONFIG.format(extra="retention: {articles: 30d}"))
+    config = load_config(workspace.config, environ={"NEWSWATCH_DATABASE_URL": database_url})
+    config = config.model_copy(update={"sources": []})  # nothing to poll: only the schedule matters
+    db = Database(config.database)
+    service = Service(config, db)
+    jobs = []
+
+    async def watch(stop: asyncio.Event) -> None:
+        while service.scheduler is None or not service.scheduler.running:
+            await asyncio.sleep(0.01)
+        jobs.append(service.scheduler.get_job("prune"))
+        stop.set()
+
+    async def go() -> None:
+        stop = asyncio.Event()
+        async with service:
+            watcher = asyncio.create_task(watch(stop))
+            await service.run_forever(stop)
+            await watcher
+
+    try:
+        asyncio.run(go())
+    finally:
+        db.close()
+    (job,) = jobs
+    assert job.trigger.interval == PRUNE_EVERY == timedelta(hours=1)
+    assert job.func == service.prune_on_schedule
+
+
+def test_the_service_prunes_and_its_index_forgets_pruned_articles(
+    workspace: Workspace, database_url: str
+) -> None:
+    workspace.write_config(
+        CONFIG.format(extra="dedup: {window: 30d}\nretention: {articles: 30d, alerts: 30d}")
+    )
+    config = load_config(workspace.config, environ={"NEWSWATCH_DATABASE_URL": database_url})
+    db = Database(config.database)
+    clock = [T0]
+    service = Service(config, db, now=lambda: clock[0])
+
+    async def go() -> None:
+        async with service:
+            await service.poll(config.sources[0])  # the seed, first seen at T0; the index holds it
+            await service.deliver()
+            assert service._index is not None and len(service._index) == 1
+            _read(db, "desk", T0 + DAY)  # its file left the folder
+            clock[0] = T0 + 32 * DAY  # out of the window, but the index has not been pruned since
+            await service.prune_on_schedule()
+
+    try:
+        asyncio.run(go())
+        assert _ids(db, ArticleRow.id) == set() and _ids(db, AlertRow.id) == set()
+        assert service._index is not None and len(service._index) == 0
+    finally:
+        db.close()
+
+
+def test_distributed_prune_is_hourly_and_deferred_once_across_nodes(workspace: Workspace) -> None:
+    from procrastinate.periodic import PeriodicDeferrer
+
+    from newswatch.distributed import ensure_schema, make_app
+
+    workspace.write_config(CONFIG.format(extra="retention: {articles: 30d, alerts: 30d}"))
+    with postgres_database() as url:
+        config = load_config(workspace.config, environ={"NEWSWATCH_DATABASE_URL": url})
+        db = Database(url)
+        ensure_schema(url)
+        article_id = _store(db, _article("old", "desk"), T0)
+        _read(db, "desk", T0 + DAY)
+        nodes = [make_app(Service(config, db, now=lambda: NOW)) for _ in range(2)]
+        periodic = nodes[0].periodic_registry.periodic_tasks[("newswatch.prune", "prune")]
+        start = datetime(2026, 6, 1, 9, 30, tzinfo=UTC).timestamp()
+        runs = [periodic.croniter.get_next(float, start + n * 3600) for n in range(3)]
+        assert [datetime.fromtimestamp(r, UTC).strftime("%H:%M:%S") for r in runs] == [
+            "10:17:00",
+            "11:17:00",
+            "12:17:00",
+        ]
+
+        async def go() -> int:
+            tick = runs[0] + 1  # both nodes' periodic deferrers wake just after 10:17
+            for app in nodes:
+                async with app.open_async():
+                    deferrer = PeriodicDeferrer(app.periodic_registry)
+                    await deferrer.defer_jobs(
+                        t for t in deferrer.get_previous_tasks(tick) if t[0] is periodic
+                    )
+            async with nodes[0].open_async():
+                await nodes[0].tasks["newswatch.prune"].func(timestamp=int(runs[0]))
+            with psycopg.connect(url.replace("+psycopg", "")) as connection:
+                row = connection.execute(
+                    "SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'newswatch.prune'"
+                ).fetchone()
+            assert row is not None
+            return int(row[0])
+
+        try:
+            assert asyncio.run(go()) == 1
+            assert article_id not in _ids(db, ArticleRow.id)
+        finally:
+            db.close()
