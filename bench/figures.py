@@ -24,10 +24,10 @@ from ingest.boilerplate import compile_boilerplate
 from ingest.clean import clean
 
 
-def matching(sizes: tuple[int, ...], budget: float) -> list[matching_bench.Size]:
+def matching(sizes: tuple[int, ...], rounds: int) -> list[matching_bench.Size]:
     """Articles/s of the Aho-Corasick matcher and of a regex alternation (bench/matching.py)."""
     # Beyond 10,000 terms one regex alternation takes minutes per round.
-    return matching_bench.measure(matching_bench.corpus(max(sizes)), sizes, budget, regex_up_to=10_000)
+    return matching_bench.measure(matching_bench.corpus(max(sizes)), sizes, rounds, regex_up_to=10_000)
 
 
 @dataclass(frozen=True)

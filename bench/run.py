@@ -194,7 +194,7 @@ def other_figures(quick: bool) -> list[Row]:
     """Figures (3)-(6): the stages that no peer does, with the naive way as the baseline."""
     sizes = (10, 1_000, 10_000) if quick else (10, 1_000, 100_000)
     print(f"matching at {', '.join(f'{s:,}' for s in sizes)} terms ...", flush=True)
-    m = figures.matching(sizes, budget=0.5 if quick else 2.0)
+    m = figures.matching(sizes, rounds=5 if quick else 20)
     spread = max(s.rate for s in m) / min(s.rate for s in m)
     dense_spread = max(s.dense_rate for s in m) / min(s.dense_rate for s in m)
     rows = [
