@@ -81,11 +81,12 @@ class Normalized:
 
 
 class _Origins:
-    """Where each normalised index came from in the source: cheap unless a character folded unevenly.
+    """Where each normalised index came from in the source, from two short lists of breakpoints.
 
-    Normalising folds each source character (usually into exactly one character) and then collapses
-    each run of spaces into one. So a normalised index is the folded index plus the spaces collapsed
-    before it, and the folded index is the source index unless some character folded unevenly.
+    Normalising folds each source character, usually into exactly one character, and then collapses
+    each run of spaces into one. So a normalised index is a folded index less the spaces collapsed
+    before it, and a folded index is the source index shifted by the characters that folded into
+    more or fewer than one (… -> ..., ß -> ss, a lone accent -> nothing) before it.
     """
 
     def __init__(self, source: str, folded: str, table: _FoldTable) -> None:
@@ -98,21 +99,41 @@ class _Origins:
             removed += end - start - 1
             self.removed.append(removed)
             start = folded.find("  ", end)
-        uneven = not source.isascii() and table.uneven and not table.uneven.isdisjoint(source)
-        self.by_folded = _folded_origins(source, table) if uneven else None
+        self.starts: list[int] = []  # folded index where an unevenly folded character's output starts
+        self.ends: list[int] = []  # ... and ends
+        self.sources: list[int] = []  # its source index
+        self.shifts: list[int] = []  # folded minus source index after it
+        shift = 0
+        for index in _uneven_positions(source, table) if not source.isascii() else ():
+            length = len(table[ord(source[index])])
+            self.starts.append(index + shift)
+            self.ends.append(index + shift + length)
+            self.sources.append(index)
+            shift += length - 1
+            self.shifts.append(shift)
 
     def source_index(self, index: int) -> int:
         run = bisect_right(self.runs, index) - 1  # the space a run collapsed into maps to its last
         folded = index + self.removed[run] if run >= 0 else index
-        return folded if self.by_folded is None else self.by_folded[folded]
+        uneven = bisect_right(self.starts, folded) - 1
+        if uneven < 0:
+            return folded
+        if folded < self.ends[uneven]:  # one of the characters it folded into
+            return self.sources[uneven]
+        return folded - self.shifts[uneven]
 
 
-def _folded_origins(source: str, table: _FoldTable) -> list[int]:
-    """The source index of each folded character (for texts holding unevenly folded characters)."""
-    origins: list[int] = []
-    for index, char in enumerate(source):
-        origins.extend([index] * len(table[ord(char)]))
-    return origins
+def _uneven_positions(source: str, table: _FoldTable) -> list[int]:
+    """The indexes of the characters of `source` that fold unevenly, in order."""
+    # A few known characters are looked for one by one; many (a hostile feed) by one pass over the text.
+    present = table.uneven.intersection(source) if len(table.uneven) > 32 else table.uneven
+    positions = []
+    for char in present:
+        index = source.find(char)
+        while index >= 0:
+            positions.append(index)
+            index = source.find(char, index + 1)
+    return sorted(positions)
 
 
 def _collapse(folded: str) -> str:
