@@ -17,6 +17,8 @@ from newswatch.db import AlertRow, ArticleRow
 
 PENDING, SENT, FAILED, DEAD = "pending", "sent", "failed", "dead"
 STATUSES = (PENDING, SENT, FAILED, DEAD)
+# What a new alert waits for: the digest batch it goes out in (None: alone), and when it goes out.
+Wait = tuple[str | None, datetime]
 
 
 def enqueue(
@@ -24,12 +26,12 @@ def enqueue(
     match: Match,
     channels: tuple[str, ...],
     now: datetime,
-    digest: tuple[str, datetime] | None = None,
+    digest: Wait | None = None,
 ) -> int:
     """Add one alert per channel for `match`, unless that (rule, article, channel) already has one.
 
-    With `digest` (a batch name and when it goes out) the alerts wait in that digest.
-    Returns how many new alerts were written.
+    With `digest` (a batch name, or None, and when it goes out) the alerts wait: in that digest, or
+    alone until then. Returns how many new alerts were written.
     """
     return enqueue_many(session, [(match, channels)], now, digest)
 
@@ -38,7 +40,7 @@ def enqueue_many(
     session: Session,
     matches: Iterable[tuple[Match, tuple[str, ...]]],
     now: datetime,
-    digest: tuple[str, datetime] | None = None,
+    digest: Wait | None = None,
 ) -> int:
     """`enqueue` for many matches at once: one statement for a whole poll, not one per match."""
     rows = _rows(matches, now, digest)
@@ -58,11 +60,12 @@ def enqueue_update(
     match: Match,
     channels: tuple[str, ...],
     now: datetime,
-    digest: tuple[str, datetime] | None = None,
+    digest: Wait | None = None,
 ) -> int:
     """Alert again for an updated article (a rule with `on_update`): each (rule, article, channel)
     alert already written goes back to pending as a new message (new webhook-id, no attempts, the
-    new hits); a channel without one gets a new alert. Returns how many alerts were (re)queued."""
+    new hits); a channel without one gets a new alert. Returns how many alerts were (re)queued.
+    `sent_at` stays when it was last sent (what the rule's cooldown counts from)."""
     rows = _rows([(match, channels)], now, digest)
     if not rows:
         return 0
@@ -70,7 +73,7 @@ def enqueue_update(
     rearm = {column: statement.excluded[column] for column in _REARMED}
     statement = statement.on_conflict_do_update(
         index_elements=["rule", "article_id", "channel"],
-        set_={**rearm, "sent_at": None, "last_error": None},
+        set_={**rearm, "last_error": None},
     ).returning(AlertRow.id)
     return len(session.connection().execute(statement, rows).all())
 
@@ -82,7 +85,7 @@ _REARMED = ("status", "attempts", "message_id", "matched", "created_at", "next_a
 def _rows(
     matches: Iterable[tuple[Match, tuple[str, ...]]],
     now: datetime,
-    digest: tuple[str, datetime] | None,
+    digest: Wait | None,
 ) -> list[dict[str, Any]]:
     """The outbox rows for matches: one pending alert per channel, each with its own webhook-id."""
     batch, send_at = digest if digest is not None else (None, now)

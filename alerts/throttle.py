@@ -1,9 +1,17 @@
-"""Per-rule alert limits: `cooldown` (one alert per story and rule) and `max_per_hour`."""
+"""Per-rule alert limits: `cooldown` (re-alerts of one story spaced out) and `max_per_hour`.
+
+A story is one article: deduplication merges every copy of it into one article (the copies become
+its sightings), and the outbox holds one alert per (rule, article, channel), so a story alerts once
+per rule. Only a rule with `on_update` alerts a story again, when its article changes; `cooldown`
+spaces those re-alerts out: within `cooldown` of the last alert sent for the story, an update is
+held and sent when the cooldown ends, carrying the latest hits (so the last update is never lost).
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -12,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from alerts.models import Match
 from alerts.rules import CompiledRule
+from newswatch.config import RuleConfig
 from newswatch.db import AlertRow
 
 log = logging.getLogger(__name__)
@@ -19,52 +28,37 @@ log = logging.getLogger(__name__)
 HOUR = timedelta(hours=1)
 
 
-def story_articles(session: Session, article_id: int) -> list[int]:
-    """The ids of the articles that tell the same story as `article_id`.
-
-    The one place that knows what a story is. Deduplication merges every copy of a story into
-    one article (the copies become its sightings), so a story is exactly one article.
-    """
-    return [article_id]
-
-
 class Verdict(StrEnum):
     """What becomes of a match under its rule's limits."""
 
     SEND = "send"
-    SUPPRESS = "suppress"  # the story was alerted within the cooldown
+    HOLD = "hold"  # an update within the cooldown: sent when the cooldown ends
     DIGEST = "digest"  # over max_per_hour: goes into the rule's hourly digest, never dropped
 
 
-def allowed(
-    session: Session,
-    rule: CompiledRule,
-    match: Match,
-    now: datetime,
-    story: Callable[[Session, int], list[int]] = story_articles,
-) -> bool:
-    """Whether `match` may become alerts sent on their own now (see `verdict`)."""
-    return verdict(session, rule, match, now, story) is Verdict.SEND
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    due: datetime  # when the alert goes out (a digest's own time for DIGEST)
 
 
-def verdict(
-    session: Session,
-    rule: CompiledRule,
-    match: Match,
-    now: datetime,
-    story: Callable[[Session, int], list[int]] = story_articles,
-) -> Verdict:
-    """What the rule's cooldown and hourly limit make of `match` now."""
-    if rule.cooldown is not None:
-        recent = select(AlertRow.id).where(
-            AlertRow.rule == rule.name,
-            AlertRow.article_id.in_(story(session, match.article_id)),
-            AlertRow.article_id != match.article_id,
-            AlertRow.created_at > now - rule.cooldown,
+def decide(session: Session, rule: CompiledRule, match: Match, now: datetime, *, update: bool) -> Decision:
+    """What the rule's cooldown and hourly limit make of `match` now (`update`: its article changed)."""
+    if update and rule.cooldown is not None:
+        last_sent = session.scalar(
+            select(func.max(AlertRow.sent_at)).where(
+                AlertRow.rule == rule.name, AlertRow.article_id == match.article_id
+            )
         )
-        if session.execute(recent.limit(1)).first() is not None:
-            log.info("rule %s: story already alerted within its cooldown", rule.name)
-            return Verdict.SUPPRESS
+        if last_sent is not None and last_sent > now - rule.cooldown:
+            due = last_sent + rule.cooldown
+            log.info(
+                "rule %s: article %d updated within its cooldown; alert held until %s",
+                rule.name,
+                match.article_id,
+                due.isoformat(),
+            )
+            return Decision(Verdict.HOLD, due)
     if rule.max_per_hour is not None:
         count = select(func.count(func.distinct(AlertRow.article_id))).where(
             AlertRow.rule == rule.name,
@@ -78,5 +72,15 @@ def verdict(
                 rule.max_per_hour,
                 match.article_id,
             )
-            return Verdict.DIGEST
-    return Verdict.SEND
+            return Decision(Verdict.DIGEST, now)
+    return Decision(Verdict.SEND, now)
+
+
+def notes(rules: Sequence[RuleConfig]) -> list[str]:
+    """Settings that are valid but do nothing, as sentences for `newswatch check`."""
+    return [
+        f"rule {rule.name!r}: `cooldown` only spaces out the re-alerts of `on_update: true`;"
+        " without it an article alerts once per rule anyway"
+        for rule in rules
+        if rule.cooldown is not None and not rule.on_update
+    ]

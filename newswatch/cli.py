@@ -201,10 +201,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _check(config: Config, args: argparse.Namespace) -> int:
     from alerts.rules import check_examples
+    from alerts.throttle import notes
 
-    problems = check_examples(config.rules)
+    problems, advice = check_examples(config.rules), notes(config.rules)
     for problem in problems:
         print(f"newswatch: {problem}", file=sys.stderr)
+    for note in advice:  # valid, but probably not what was meant: said, not failed
+        print(f"newswatch: note: {note}", file=sys.stderr)
     if args.json:
         summary = {
             "ok": not problems,
@@ -212,6 +215,7 @@ def _check(config: Config, args: argparse.Namespace) -> int:
             "channels": len(config.channels),
             "rules": len(config.rules),
             "problems": problems,
+            "notes": advice,
         }
         print(json.dumps(summary, ensure_ascii=False, indent=2))
     if problems:

@@ -1,29 +1,33 @@
-"""Per-rule cooldown (one alert per story) and max_per_hour, against a real SQLite outbox."""
+"""Per-rule cooldown (re-alerts of a story spaced out) and max_per_hour, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from alerts.models import Match
-from alerts.outbox import enqueue
+from alerts.outbox import SENT, enqueue, enqueue_update, listing
 from alerts.rules import CompiledRule, compile_rules
-from alerts.throttle import allowed, story_articles
+from alerts.throttle import Decision, Verdict, decide, notes
 from ingest.models import Article
 from ingest.store import store_articles
-from newswatch.config import RuleConfig
-from newswatch.db import Database
+from newswatch.config import RuleConfig, load_config
+from newswatch.db import AlertRow, Database
+from newswatch.service import Service
+from tests.conftest import HttpServer, Served, Workspace
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'nw.db'}")
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
     yield database
     database.close()
 
@@ -38,49 +42,131 @@ def _articles(session: Session, count: int) -> list[int]:
     return [stored.id for stored in store_articles(session, articles, NOW)]
 
 
-def _alert(session: Session, rule: CompiledRule, article_id: int, at: datetime) -> bool:
-    match = Match(rule.name, article_id, ())
-    ok = allowed(session, rule, match, at, story=lambda _s, _a: same_story)
-    if ok:
-        enqueue(session, match, rule.notify, at)
-    return ok
+def _sent(session: Session, article_id: int, at: datetime) -> None:
+    session.execute(update(AlertRow).where(AlertRow.article_id == article_id).values(status=SENT, sent_at=at))
 
 
-same_story: list[int] = []
-
-
-def test_a_story_is_one_article_until_stories_are_clustered(db: Database) -> None:
+@pytest.mark.parametrize(
+    ("case", "sent_minutes_ago", "update", "expected"),
+    [
+        (
+            "an update within the cooldown is held until it ends",
+            30,
+            True,
+            Decision(Verdict.HOLD, NOW + timedelta(minutes=90)),
+        ),
+        ("an update after the cooldown goes at once", 121, True, Decision(Verdict.SEND, NOW)),
+        (
+            "an update before the first alert went out refreshes it at once",
+            None,
+            True,
+            Decision(Verdict.SEND, NOW),
+        ),
+        ("a match that is not an update is not held", 30, False, Decision(Verdict.SEND, NOW)),
+    ],
+)
+def test_cooldown_spaces_out_the_re_alerts_of_an_updated_article(
+    db: Database, case: str, sent_minutes_ago: int | None, update: bool, expected: Decision
+) -> None:
+    rule = _rule(cooldown="2h", on_update=True)
     with db.session() as session:
-        assert story_articles(session, 42) == [42]
+        [article] = _articles(session, 1)
+        enqueue(session, Match(rule.name, article, ()), rule.notify, NOW - timedelta(hours=3))
+        if sent_minutes_ago is not None:
+            _sent(session, article, NOW - timedelta(minutes=sent_minutes_ago))
+        assert decide(session, rule, Match(rule.name, article, ()), NOW, update=update) == expected, case
 
 
-def test_cooldown_allows_one_alert_per_story_and_rule(db: Database) -> None:
-    rule = _rule(cooldown="2h")
+def test_a_held_update_keeps_the_cooldown_of_the_alert_sent_before_it(db: Database) -> None:
+    """Re-queuing an alert keeps when it was last sent, so a second update is held to the same time."""
+    rule = _rule(cooldown="2h", on_update=True)
     with db.session() as session:
-        first, second, third = _articles(session, 3)
-        same_story[:] = [first, second, third]
-        assert _alert(session, rule, first, NOW)
-        assert not _alert(session, rule, second, NOW + timedelta(minutes=30))
-        assert _alert(session, rule, third, NOW + timedelta(hours=3))  # the cooldown has passed
-
-
-def test_without_cooldown_every_article_of_a_story_alerts(db: Database) -> None:
-    rule = _rule()
-    with db.session() as session:
-        first, second = _articles(session, 2)
-        same_story[:] = [first, second]
-        assert _alert(session, rule, first, NOW)
-        assert _alert(session, rule, second, NOW)
+        [article] = _articles(session, 1)
+        match = Match(rule.name, article, ())
+        enqueue(session, match, rule.notify, NOW - timedelta(hours=1))
+        _sent(session, article, NOW - timedelta(minutes=30))
+        held = decide(session, rule, match, NOW, update=True)
+        enqueue_update(session, match, rule.notify, NOW, (None, held.due))
+        later = decide(session, rule, match, NOW + timedelta(minutes=20), update=True)
+        [alert] = listing(session)
+    assert held == later == Decision(Verdict.HOLD, NOW + timedelta(minutes=90))
+    assert alert["status"] == "pending" and alert["next_attempt_at"] == held.due.isoformat()
 
 
 def test_max_per_hour_holds_back_alerts_over_the_limit(db: Database) -> None:
     rule = _rule(max_per_hour=2)
     with db.session() as session:
         ids = _articles(session, 4)
-        same_story[:] = []
-        results = [
-            _alert(session, rule, article_id, NOW + timedelta(minutes=i))
-            for i, article_id in enumerate(ids[:3])
-        ]
-        assert results == [True, True, False]
-        assert _alert(session, rule, ids[3], NOW + timedelta(minutes=61))  # the first has left the hour
+        verdicts = []
+        for minute, article_id in enumerate([*ids[:3], ids[3]]):
+            at = NOW + timedelta(minutes=61 if article_id == ids[3] else minute)
+            decision = decide(session, rule, Match(rule.name, article_id, ()), at, update=False)
+            if decision.verdict is Verdict.SEND:
+                enqueue(session, Match(rule.name, article_id, ()), rule.notify, at)
+            verdicts.append(decision.verdict)
+    assert verdicts == [Verdict.SEND, Verdict.SEND, Verdict.DIGEST, Verdict.SEND]  # the first left the hour
+
+
+def test_check_notes_a_cooldown_that_can_do_nothing() -> None:
+    rules = [
+        RuleConfig.model_validate({"name": "plain", "people": ["Putin"], "notify": ["c"], "cooldown": "1h"}),
+        RuleConfig.model_validate(
+            {"name": "updates", "people": ["Putin"], "notify": ["c"], "cooldown": "1h", "on_update": True}
+        ),
+    ]
+    assert notes(rules) == [
+        "rule 'plain': `cooldown` only spaces out the re-alerts of `on_update: true`;"
+        " without it an article alerts once per rule anyway"
+    ]
+
+
+def _rss(text: str) -> bytes:
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>W</title>'
+        "<item><guid>n-1</guid><title>Putin story</title><link>http://wire.example/1</link>"
+        f"<description>{text}</description></item></channel></rss>"
+    ).encode()
+
+
+def test_updates_within_the_cooldown_go_out_once_when_it_ends_with_the_latest_text(
+    workspace: Workspace, http_server: HttpServer, database_url: str
+) -> None:
+    http_server.routes["/rss.xml"] = Served(_rss("Vladimir Putin spoke."))
+    workspace.env["NEWSWATCH_DATABASE_URL"] = database_url
+    workspace.write_config(
+        f"""\
+fetch: {{allow_private_addresses: true}}
+sources: [{{name: wire, feed: "{http_server.url("/rss.xml")}"}}]
+channels: [{{name: desk, webhook: "{http_server.url("/hook")}"}}]
+rules:
+  - {{name: kremlin, people: [Vladimir Putin], notify: [desk], on_update: true, cooldown: 1h}}
+"""
+    )
+    config = load_config(workspace.config, environ=workspace.env)
+    clock = [NOW]
+    service = Service(config, Database(config.database), now=lambda: clock[0])
+    source = config.sources[0]
+
+    async def poll_and_deliver(minutes: int, text: str | None = None) -> None:
+        clock[0] = NOW + timedelta(minutes=minutes)
+        if text is not None:
+            http_server.routes["/rss.xml"] = Served(_rss(text))
+            assert (await service.poll(source)).alerts == 1
+        await service.deliver()
+
+    async def go() -> None:
+        async with service:
+            await poll_and_deliver(0, "Vladimir Putin spoke.")
+            await poll_and_deliver(10, "Vladimir Putin spoke again.")  # held until 60
+            await poll_and_deliver(40, "Vladimir Putin spoke a third time.")  # still held until 60
+            await poll_and_deliver(59)
+            assert len(http_server.received) == 1
+            await poll_and_deliver(61)  # the cooldown is over: the latest version goes out, once
+            await poll_and_deliver(90)
+
+    asyncio.run(go())
+    texts = [
+        {hit["snippet"] for hit in json.loads(request.body)["data"]["matched"] if hit["field"] == "text"}
+        for request in http_server.received
+    ]
+    assert texts == [{"Vladimir Putin spoke."}, {"Vladimir Putin spoke a third time."}]

@@ -87,7 +87,14 @@ def test_check_json_says_ok_and_counts(workspace: Workspace) -> None:
     workspace.write_config(CONFIG)
     result = workspace.cli("check", "--json")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {"ok": True, "sources": 1, "channels": 1, "rules": 1, "problems": []}
+    assert json.loads(result.stdout) == {
+        "ok": True,
+        "sources": 1,
+        "channels": 1,
+        "rules": 1,
+        "problems": [],
+        "notes": [],
+    }
     workspace.write_config(CONFIG + "    examples:\n      match: [nothing about him]\n")
     failed = workspace.cli("check", "--json")
     assert failed.returncode == 2
