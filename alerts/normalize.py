@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 # Apostrophes that writers and feeds use interchangeably with "'".
 _APOSTROPHES = frozenset("\u2019\u2018\u02bc\u00b4\u2032\uff07")
 _SPACE_RUN = re.compile(" +")
-# A non-ASCII character that is not a word character (“ ” — « »): a word boundary, like ASCII punctuation.
-_NON_ASCII_NON_WORD = re.compile(r"[^\x00-\x7f\w]")
 # Characters a table keeps folded forms of: beyond this many (a hostile feed cycling through Unicode),
 # new characters are folded each time instead of growing the table.
 _TABLE_LIMIT = 20_000
@@ -29,26 +29,46 @@ def fold_char(char: str, casefold: bool) -> str:
     return "".join(" " if c.isspace() else c for c in decomposed if not unicodedata.combining(c))
 
 
-class _FoldTable(dict[int, str]):
-    """A `str.translate` table applying `fold_char` to every character, filled in as characters are seen.
+class _CharMap(dict[int, str]):
+    """A map applied to every character of a text, learnt character by character as they are seen.
 
-    One `translate` call folds a whole text: ASCII text takes CPython's fast path, and other text is
-    still one pass in C instead of a Python call per character.
+    `apply` maps a whole text in C: ASCII text by `str.translate`'s fast path; a text whose other
+    characters need few changes (curly quotes in English, «» in Russian) through its UTF-8 bytes and
+    one `str.replace` per change; any other text by `str.translate` with this table (a dict lookup
+    per character: about 10x slower).
     """
 
-    def __init__(self, casefold: bool) -> None:
-        super().__init__((code, fold_char(chr(code), casefold)) for code in range(128))
-        self.casefold = casefold
-        self.uneven: set[str] = set()  # characters folded to more or fewer than one character
+    def __init__(self, function: Callable[[str], str]) -> None:
+        super().__init__((code, function(chr(code))) for code in range(128))
+        self._function = function
+        # ASCII maps to single ASCII characters (case, whitespace, punctuation): a bytes table does it.
+        self._ascii = bytes(ord(self[code]) for code in range(128)) + bytes(range(128, 256))
+        self.uneven: set[str] = set()  # characters mapped to more or fewer than one character
 
     def __missing__(self, code: int) -> str:
         char = chr(code)
-        folded = fold_char(char, self.casefold)
-        if len(folded) != 1:
+        value = self._function(char)
+        if len(value) != 1:
             self.uneven.add(char)
         if len(self) < _TABLE_LIMIT:
-            self[code] = folded
-        return folded
+            self[code] = value
+        return value
+
+    def apply(self, text: str) -> str:
+        """`text` with every character mapped."""
+        if text.isascii():
+            return text.translate(self)
+        data = text.encode("utf-8", "surrogatepass")
+        others = set(data.translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass"))
+        changes = [(char, value) for char in others if (value := self[ord(char)]) != char]
+        # A non-ASCII result could itself be one of `others`: replacing one by one is safe only
+        # when every change leaves ASCII behind.
+        if len(changes) > _FEW or not all(value.isascii() for _, value in changes):
+            return text.translate(self)
+        mapped = data.translate(self._ascii).decode("utf-8", "surrogatepass")
+        for char, value in changes:
+            mapped = mapped.replace(char, value)
+        return mapped
 
 
 def is_word_char(char: str) -> bool:
@@ -56,10 +76,10 @@ def is_word_char(char: str) -> bool:
     return char.isalnum() or char == "_"
 
 
-_TABLES = {True: _FoldTable(casefold=True), False: _FoldTable(casefold=False)}
-# The word view's table for ASCII: every ASCII character that is not a word character becomes a space.
-_ASCII_VIEW = {code: code if is_word_char(chr(code)) else ord(" ") for code in range(128)}
-_ASCII_VIEW_BYTES = bytes(_ASCII_VIEW.values()) + bytes(range(128, 256))
+_ASCII_BYTES = bytes(range(128))
+_FEW = 8  # distinct non-ASCII characters to change up to which a text is mapped by replacing each
+_FOLDS = {casefold: _CharMap(partial(fold_char, casefold=casefold)) for casefold in (True, False)}
+_WORD_VIEW = _CharMap(lambda char: char if is_word_char(char) else " ")
 
 
 @dataclass(frozen=True)
@@ -75,7 +95,7 @@ class Normalized:
     def span(self, start: int, end: int) -> tuple[int, int]:
         """The `source` span that produced the normalised span [start, end)."""
         if not self._origins:  # built only when a hit needs its surface form
-            self._origins.append(_Origins(self.source, self._folded, _TABLES[self.casefold]))
+            self._origins.append(_Origins(self.source, self._folded, _FOLDS[self.casefold]))
         origin = self._origins[0]
         return origin.source_index(start), origin.source_index(end - 1) + 1
 
@@ -89,7 +109,7 @@ class _Origins:
     more or fewer than one (… -> ..., ß -> ss, a lone accent -> nothing) before it.
     """
 
-    def __init__(self, source: str, folded: str, table: _FoldTable) -> None:
+    def __init__(self, source: str, folded: str, table: _CharMap) -> None:
         self.runs: list[int] = []  # normalised index of each collapsed run of spaces
         self.removed: list[int] = []  # folded characters removed up to and including that run
         removed, start = 0, folded.find("  ")  # `folded` is "" when nothing was collapsed
@@ -123,7 +143,7 @@ class _Origins:
         return folded - self.shifts[uneven]
 
 
-def _uneven_positions(source: str, table: _FoldTable) -> list[int]:
+def _uneven_positions(source: str, table: _CharMap) -> list[int]:
     """The indexes of the characters of `source` that fold unevenly, in order."""
     # A few known characters are looked for one by one; many (a hostile feed) by one pass over the text.
     present = table.uneven.intersection(source) if len(table.uneven) > 32 else table.uneven
@@ -149,20 +169,16 @@ def normalize(text: str, *, casefold: bool = True) -> Normalized:
     With `casefold` the text is also case-folded; without it case is kept (for case-sensitive terms).
     """
     source = unicodedata.normalize("NFC", text)
-    folded = source.translate(_TABLES[casefold])
+    folded = _FOLDS[casefold].apply(source)
     collapsed = _collapse(folded)
     return Normalized(source, collapsed, casefold, folded if collapsed is not folded else "")
 
 
 def normalize_phrase(phrase: str, *, casefold: bool = True) -> str:
     """A configured term in the form it is matched in: normalised like text, ends trimmed."""
-    return _collapse(unicodedata.normalize("NFC", phrase).translate(_TABLES[casefold])).strip(" ")
+    return _collapse(_FOLDS[casefold].apply(unicodedata.normalize("NFC", phrase))).strip(" ")
 
 
 def word_view(text: str) -> str:
     """`text` with every character that is not a word character replaced by a space (same length)."""
-    if text.isascii():
-        return text.translate(_ASCII_VIEW)
-    # ASCII punctuation through bytes (fast), then the few non-ASCII punctuation marks by regex.
-    ascii_done = text.encode("utf-8", "surrogatepass").translate(_ASCII_VIEW_BYTES)
-    return _NON_ASCII_NON_WORD.sub(" ", ascii_done.decode("utf-8", "surrogatepass"))
+    return _WORD_VIEW.apply(text)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+import string
 import unicodedata
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerts.normalize import fold_char, is_word_char, normalize, normalize_phrase, word_view
+from alerts.normalize import _FOLDS, fold_char, is_word_char, normalize, normalize_phrase, word_view
 from alerts.rules import Matcher
 from ingest.models import Article
 from newswatch.config import RuleConfig
@@ -99,3 +100,21 @@ def test_every_normalised_character_maps_back_to_the_source_character_it_came_fr
     assert origins == sorted(origins)
     for char, origin in zip(norm.text, origins, strict=True):
         assert char in fold_char(norm.source[origin], casefold)
+
+
+# Mostly ASCII with a few other characters (curly quotes in English news), up to text in any script:
+# `apply` takes a different path for each, and all must equal the character-by-character definition.
+# ŉ folds to ʼn, whose ʼ folds again: replacing characters one by one must not fold it twice.
+MIXED_TEXT = st.lists(
+    st.one_of(
+        st.text(alphabet=string.printable, max_size=30), st.characters(), st.sampled_from("’“”—…ßÉ«»ŉʼ")
+    ),
+    max_size=30,
+).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=MIXED_TEXT, casefold=st.booleans())
+def test_folding_a_text_folds_each_of_its_characters(text: str, casefold: bool) -> None:
+    assert _FOLDS[casefold].apply(text) == "".join(fold_char(char, casefold) for char in text)
+    assert word_view(text) == "".join(char if is_word_char(char) else " " for char in text)
