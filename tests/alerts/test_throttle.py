@@ -20,6 +20,7 @@ from ingest.store import store_articles
 from newswatch.config import RuleConfig, load_config
 from newswatch.db import AlertRow, Database
 from newswatch.service import Service
+from tests.alerts.test_on_update import rss
 from tests.conftest import HttpServer, Served, Workspace
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -120,18 +121,10 @@ def test_check_notes_a_cooldown_that_can_do_nothing() -> None:
     ]
 
 
-def _rss(text: str) -> bytes:
-    return (
-        '<?xml version="1.0"?><rss version="2.0"><channel><title>W</title>'
-        "<item><guid>n-1</guid><title>Putin story</title><link>http://wire.example/1</link>"
-        f"<description>{text}</description></item></channel></rss>"
-    ).encode()
-
-
 def test_updates_within_the_cooldown_go_out_once_when_it_ends_with_the_latest_text(
     workspace: Workspace, http_server: HttpServer, database_url: str
 ) -> None:
-    http_server.routes["/rss.xml"] = Served(_rss("Vladimir Putin spoke."))
+    http_server.routes["/rss.xml"] = Served(rss("Vladimir Putin spoke."))
     workspace.env["NEWSWATCH_DATABASE_URL"] = database_url
     workspace.write_config(
         f"""\
@@ -150,7 +143,7 @@ rules:
     async def poll_and_deliver(minutes: int, text: str | None = None) -> None:
         clock[0] = NOW + timedelta(minutes=minutes)
         if text is not None:
-            http_server.routes["/rss.xml"] = Served(_rss(text))
+            http_server.routes["/rss.xml"] = Served(rss(text))
             assert (await service.poll(source)).alerts == 1
         await service.deliver()
 
