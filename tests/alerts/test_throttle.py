@@ -1,12 +1,9 @@
-"""Per-rule cooldown (one alert per story) and max_per_hour, against a real SQLite outbox."""
+"""Per-rule cooldown (one alert per story) and max_per_hour, against a real outbox (each backend)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
 from sqlalchemy.orm import Session
 
 from alerts.models import Match
@@ -19,13 +16,6 @@ from newswatch.config import RuleConfig
 from newswatch.db import Database
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'nw.db'}")
-    yield database
-    database.close()
 
 
 def _rule(**fields: object) -> CompiledRule:

@@ -1,12 +1,10 @@
-"""Storage with dedup against a real SQLite database: identity, exact text, near-duplicates, sightings."""
+"""Storage with dedup against a real database (SQLite and PostgreSQL): identity, exact text,
+near-duplicates, sightings."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from ingest.clean import clean
@@ -51,13 +49,6 @@ def _edited_html_copy() -> str:
 
 def _feed_item(source: str, key: str, content: str, url: str | None = None, title: str = "T") -> RawItem:
     return RawItem(source, key, content, ContentKind.HTML, title=title, url=url)
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'nw.db'}")
-    yield database
-    database.close()
 
 
 def _store(db: Database, items: list[RawItem], index: NearDuplicateIndex, at: datetime = NOW) -> list[Stored]:

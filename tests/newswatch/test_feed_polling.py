@@ -6,9 +6,7 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,13 +31,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'nw.db'}")
-    yield database
-    database.close()
 
 
 def make_config(sources: list[dict[str, Any]], **fetch: Any) -> Config:
@@ -232,7 +223,6 @@ def test_per_source_user_agent_and_timeout(http_server: HttpServer, db: Database
 
 
 CLI_CONFIG = """
-database: sqlite:///state.db
 fetch:
   allow_private_addresses: true
   timeout: 5s
