@@ -286,3 +286,20 @@ def test_a_changed_fixture_alerts_again_only_for_a_rule_with_on_update(
     third = workspace.cli("run", "--once", env=env)
     assert third.returncode == 0, third.stderr
     assert len(http_server.received) == 3
+
+
+def test_names_as_long_as_the_config_allows_are_stored_on_each_backend(workspace: Workspace) -> None:
+    # PostgreSQL refuses a name longer than its VARCHAR(200) column, so the config stops at 200.
+    source, channel, rule = ("s" * 200, "c" * 200, "r" * 200)
+    workspace.write_config(
+        f"sources: [{{name: {source}, directory: ../seeds}}]\n"
+        f"channels: [{{name: {channel}, console: true}}]\n"
+        f"rules: [{{name: {rule}, people: [Vladimir Putin], notify: [{channel}], digest: hourly}}]\n"
+    )
+    result = workspace.cli("run", "--once")
+    assert result.returncode == 0, result.stderr
+    [alert] = json.loads(workspace.cli("alerts", "--json").stdout)
+    assert (alert["rule"], alert["channel"], alert["status"]) == (rule, channel, "pending")
+    assert alert["batch"].startswith(f"rule:{rule}:hourly:")  # the digest it waits for
+    [row] = json.loads(workspace.cli("sources", "--json").stdout)
+    assert (row["name"], row["status"]) == (source, "ok")

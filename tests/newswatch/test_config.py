@@ -121,6 +121,22 @@ BAD_CASES = [
         id="duplicate-name",
     ),
     pytest.param("- just\n- a list\n", "the top level must be a mapping", id="top-level-list"),
+    pytest.param(
+        f"sources: [{{name: {'s' * 201}, feed: 'https://x.example/rss'}}]\n",
+        f"sources[0].name (source '{'s' * 201}'): String should have at most 200 characters",
+        id="source-name-too-long",
+    ),
+    pytest.param(
+        f"channels: [{{name: {'c' * 201}, console: true}}]\n",
+        f"channels[0].name (channel '{'c' * 201}'): String should have at most 200 characters",
+        id="channel-name-too-long",
+    ),
+    pytest.param(
+        "channels: [{name: t, console: true}]\n"
+        f"rules: [{{name: {'r' * 201}, people: [Putin], notify: [t]}}]\n",
+        f"rules[0].name (rule '{'r' * 201}'): String should have at most 200 characters",
+        id="rule-name-too-long",
+    ),
 ]
 
 
