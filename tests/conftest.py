@@ -298,6 +298,9 @@ class Workspace:
 POSTGRES_ADMIN_URL = os.environ.get("NEWSWATCH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 
+POSTGRES_TEST_ZONE = "America/St_Johns"  # UTC-3:30 (-2:30 in summer)
+
+
 @contextmanager
 def postgres_database() -> Iterator[str]:
     """Create a fresh, uniquely named PostgreSQL database; yield its SQLAlchemy URL; drop it after.
@@ -310,6 +313,9 @@ def postgres_database() -> Iterator[str]:
     name = f"nw_test_{uuid.uuid4().hex[:16]}"
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
+        # Servers are often not on UTC (this one is): a zone 3.5 hours off shows any timestamp that
+        # PostgreSQL would read in its session zone instead of as UTC.
+        admin.execute(f"ALTER DATABASE \"{name}\" SET TimeZone TO '{POSTGRES_TEST_ZONE}'")
     info = conninfo_to_dict(POSTGRES_ADMIN_URL)
     host, port, user = info.get("host", "127.0.0.1"), info.get("port", "5432"), info.get("user", "postgres")
     try:
