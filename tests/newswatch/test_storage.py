@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -94,6 +96,49 @@ def test_migrate_from_copies_an_sqlite_file_into_the_configured_database(workspa
     assert refused.returncode == 2
     assert "already holds data (articles, source_health, sources, alerts, sightings)" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def _old_database(workspace: Workspace, *statements: str) -> Path:
+    """An SQLite file with the seed article stored, then changed by `statements` (as an older
+    Newswatch, or SQLite's leniency, could have left it)."""
+    old_db = workspace.root / "old.db"
+    assert (
+        workspace.cli("run", "--once", env={"NEWSWATCH_DATABASE_URL": f"sqlite:///{old_db}"}).returncode == 0
+    )
+    with sqlite3.connect(old_db) as connection:
+        for statement in statements:
+            connection.execute(statement)
+    return old_db
+
+
+def test_migrate_from_drops_nul_characters_an_older_database_holds(workspace: Workspace) -> None:
+    workspace.write_config(CONFIG)
+    old_db = _old_database(
+        workspace,
+        "UPDATE sightings SET item_key = item_key || char(0)",
+        "UPDATE articles SET title = 'Putin' || char(0) || ' speaks'",
+    )
+    moved = workspace.cli("db", "migrate-from", f"sqlite:///{old_db}")
+    assert moved.returncode == 0, moved.stderr
+    [article] = json.loads(workspace.cli("articles", "--json").stdout)
+    assert article["title"] == "Putin speaks"
+    again = workspace.cli("run", "--once")  # the item's key is the clean one: seen, unchanged
+    assert again.returncode == 0, again.stderr
+    assert len(json.loads(workspace.cli("articles", "--json").stdout)) == 1
+
+
+@pytest.mark.only_backend("postgresql", reason="SQLite keeps a value longer than its column")
+def test_migrate_from_a_row_the_target_refuses_is_one_line_and_copies_nothing(workspace: Workspace) -> None:
+    workspace.write_config(CONFIG)
+    old_db = _old_database(workspace, f"UPDATE sources SET name = '{'s' * 250}'")
+    refused = workspace.cli("db", "migrate-from", f"sqlite:///{old_db}")
+    assert refused.returncode == 2
+    assert (
+        "newswatch: db migrate-from: cannot copy sources: value too long for type character varying(200)"
+        in (refused.stderr)
+    )
+    assert "Traceback" not in refused.stderr
+    assert json.loads(workspace.cli("articles", "--json").stdout) == []  # one transaction: rolled back
 
 
 @pytest.mark.parametrize(
