@@ -13,7 +13,7 @@ import time
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from tests.conftest import HttpServer, Served, SmtpServer, Workspace
+from tests.conftest import HttpServer, Served, SmtpServer, Workspace, clear_of_the_hour
 
 RSS = b"""<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>Wire</title><link>http://wire.example/</link>
@@ -296,6 +296,7 @@ def test_names_as_long_as_the_config_allows_are_stored_on_each_backend(workspace
         f"channels: [{{name: {channel}, console: true}}]\n"
         f"rules: [{{name: {rule}, people: [Vladimir Putin], notify: [{channel}], digest: hourly}}]\n"
     )
+    clear_of_the_hour()  # the alert waits for the hour's digest
     result = workspace.cli("run", "--once")
     assert result.returncode == 0, result.stderr
     [alert] = json.loads(workspace.cli("alerts", "--json").stdout)
