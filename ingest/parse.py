@@ -13,6 +13,7 @@ import calendar
 import json
 import logging
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -147,15 +148,35 @@ def _raw_item(source: str, entry: Any, content: str, published: datetime | None)
     link = entry.get("link") or None
     key = entry.get("id") or link or entry.get("title") or content[:200]
     tags = tuple(t.get("term") or t.get("label") or "" for t in entry.get("tags") or [])
-    return RawItem(
-        source=source,
-        key=str(key),
-        content=content,
-        kind=ContentKind.HTML,
-        title=entry.get("title"),
-        url=link,
-        published_at=published,
-        tags=tuple(t for t in tags if t),
+    return _without_nul(
+        RawItem(
+            source=source,
+            key=str(key),
+            content=content,
+            kind=ContentKind.HTML,
+            title=entry.get("title"),
+            url=link,
+            published_at=published,
+            tags=tuple(t for t in tags if t),
+        )
+    )
+
+
+def _without_nul(item: RawItem) -> RawItem:
+    """The item without NUL characters (a lenient parse of `&#0;`, or JSON's \\u0000): PostgreSQL text
+    cannot hold one and SQLite can, so an item keeps the same identity and text on every backend."""
+
+    def strip(text: Any) -> Any:
+        return text.replace("\x00", "") if isinstance(text, str) else text
+
+    tags = tuple(t for t in (strip(tag) for tag in item.tags) if t)
+    return replace(
+        item,
+        key=strip(item.key),
+        content=strip(item.content),
+        title=strip(item.title),
+        url=strip(item.url),
+        tags=tags,
     )
 
 
@@ -181,18 +202,17 @@ def _parse_json_feed(source: str, body: bytes) -> list[RawItem]:
         key = entry.get("id") or link
         if key is None:
             continue
-        items.append(
-            RawItem(
-                source=source,
-                key=str(key),
-                content=str(html_body or entry.get("content_text") or entry.get("summary") or ""),
-                kind=ContentKind.HTML if html_body else ContentKind.TEXT,
-                title=entry.get("title"),
-                url=link,
-                published_at=_iso(entry.get("date_published") or entry.get("date_modified")),
-                tags=tuple(str(t) for t in entry.get("tags", []) if t),
-            )
+        item = RawItem(
+            source=source,
+            key=str(key),
+            content=str(html_body or entry.get("content_text") or entry.get("summary") or ""),
+            kind=ContentKind.HTML if html_body else ContentKind.TEXT,
+            title=entry.get("title"),
+            url=link,
+            published_at=_iso(entry.get("date_published") or entry.get("date_modified")),
+            tags=tuple(str(t) for t in entry.get("tags", []) if t),
         )
+        items.append(_without_nul(item))
     return items
 
 

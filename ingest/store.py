@@ -117,7 +117,10 @@ def _find_duplicate(
 ) -> tuple[ArticleRow, str, float | None] | None:
     if article.url is not None and urlsplit(article.url).path not in ("", "/"):
         # A bare home-page link says nothing about which story it is (some feeds link every item there).
-        seen = session.scalar(select(SightingRow).where(SightingRow.url == article.url).limit(1))
+        # The link's first sighting decides: without the order, PostgreSQL returns whichever row
+        # comes first in the table, and an updated row moves to the end.
+        first = select(SightingRow).where(SightingRow.url == article.url).order_by(SightingRow.id).limit(1)
+        seen = session.scalar(first)
         if seen is not None:
             return seen.article, LINK, None
     same_text = session.scalar(

@@ -25,6 +25,9 @@ from newswatch.errors import ConfigError
 DEFAULT_CONFIG = Path("config/newswatch.yaml")
 CONFIG_ENV = "NEWSWATCH_CONFIG"
 DATABASE_ENV = "NEWSWATCH_DATABASE_URL"
+# Source, channel and rule names are stored in VARCHAR(200) columns: PostgreSQL refuses a longer
+# value (SQLite would keep it), so the config refuses it first, on every backend.
+NAME_MAX_LENGTH = 200
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
@@ -129,7 +132,7 @@ class RetentionSettings(_Model):
 
 
 class SourceConfig(_Model):
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
     directory: Path | None = None
     feed: str | None = None
     every: Duration = timedelta(minutes=15)
@@ -194,7 +197,7 @@ class RateLimit(_Model):
 
 
 class ChannelConfig(_Model):
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
     webhook: str | None = None
     # One Standard Webhooks secret, or several during rotation: [new, old].
     secret: str | list[str] | None = None
@@ -337,7 +340,7 @@ class RuleExamples(_Model):
 
 
 class RuleConfig(TermGroup):
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
     all: list[TermGroup] = Field(default_factory=list)
     none: Annotated[list[TermGroup], BeforeValidator(_groups)] = Field(default_factory=list)
     sources: list[str] = Field(default_factory=list)

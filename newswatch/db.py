@@ -29,6 +29,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from newswatch.config import NAME_MAX_LENGTH
 from newswatch.errors import ConfigError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -66,7 +67,7 @@ class SourceState(Base):
 
     __tablename__ = "sources"
 
-    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH), primary_key=True)
     location: Mapped[str] = mapped_column(Text)
     etag: Mapped[str | None] = mapped_column(Text)
     last_modified: Mapped[str | None] = mapped_column(Text)
@@ -98,7 +99,7 @@ class ArticleRow(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    source: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH))
     item_key: Mapped[str] = mapped_column(Text)
     url: Mapped[str | None] = mapped_column(Text)
     title: Mapped[str] = mapped_column(Text)
@@ -131,7 +132,7 @@ class SightingRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
-    source: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH))
     item_key: Mapped[str] = mapped_column(Text)
     url: Mapped[str | None] = mapped_column(Text)
     how: Mapped[str] = mapped_column(String(20))  # first, link, exact or near: why it joined the article
@@ -155,9 +156,9 @@ class AlertRow(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    rule: Mapped[str] = mapped_column(String(200))
+    rule: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH))
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
-    channel: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH))
     status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     message_id: Mapped[str] = mapped_column(String(100))
@@ -175,7 +176,7 @@ class ChannelStateRow(Base):
 
     __tablename__ = "channel_state"
 
-    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH), primary_key=True)
     disabled_at: Mapped[datetime | None]
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     tokens: Mapped[float | None]
@@ -195,7 +196,7 @@ class SourceHealth(Base):
 
     __tablename__ = "source_health"
 
-    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH), primary_key=True)
     tracked_since: Mapped[datetime]
     unhealthy_since: Mapped[datetime | None]
     reason: Mapped[str | None] = mapped_column(Text)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Connection, Engine, RowMapping, func, select, text
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from newswatch.db import Base, make_engine, upgrade
 from newswatch.errors import ConfigError
@@ -67,7 +68,11 @@ def migrate_from(source_url: str, target_url: str, progress: Progress) -> dict[s
                 done = 0
                 result = reading.execution_options(stream_results=True).execute(select(table))
                 for batch in result.mappings().partitions(BATCH):
-                    writing.execute(table.insert(), [dict(row) for row in batch])
+                    try:
+                        writing.execute(table.insert(), [_without_nul(row) for row in batch])
+                    except (DataError, IntegrityError) as exc:  # a row SQLite kept and the target refuses
+                        reason = " ".join(str(exc.orig).split())
+                        raise ConfigError(f"db migrate-from: cannot copy {table.name}: {reason}") from None
                     done += len(batch)
                     progress(table.name, done, total)
                 if total == 0:
@@ -82,6 +87,12 @@ def migrate_from(source_url: str, target_url: str, progress: Progress) -> dict[s
     finally:
         source.dispose()
         target.dispose()
+
+
+def _without_nul(row: RowMapping) -> dict[str, Any]:
+    """A row without NUL characters in its text: PostgreSQL text cannot hold one, and items are
+    parsed without them now, but an older SQLite database may hold some (in a GUID or a link)."""
+    return {key: value.replace("\x00", "") if isinstance(value, str) else value for key, value in row.items()}
 
 
 def _reset_sequences(connection: Connection) -> None:

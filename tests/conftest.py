@@ -1,4 +1,5 @@
-"""Real peers on loopback: a feed server, a webhook receiver and an SMTP server; and a CLI runner."""
+"""Real peers on loopback: a feed server, a webhook receiver and an SMTP server; a CLI runner; and
+the two database backends every storage test runs on (SQLite and PostgreSQL, `--backend` picks)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+
+from newswatch.config import Config, load_config
+from newswatch.db import Database
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -148,6 +152,16 @@ def http_server() -> Iterator[HttpServer]:
     server.close()
 
 
+def clear_of_the_hour(margin: float = 30) -> None:
+    """Wait for the next hour if this one ends within `margin` seconds. For tests that check an
+    alert still waits in an hourly digest on the wall clock: a run that straddles the hour rightly
+    sends it (the digest's hour is over), and the test would fail on the clock, not the code."""
+    now = time.time()
+    left = 3600 - now % 3600
+    if left < margin:
+        time.sleep(left + 0.5)
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as probe:
@@ -257,7 +271,7 @@ class Workspace:
     """A folder with a config file, a database and a fixture folder: what a user sets up."""
 
     root: Path
-    # Extra environment for every CLI call: NEWSWATCH_DATABASE_URL when the test runs on PostgreSQL.
+    # Extra environment for every CLI call: NEWSWATCH_DATABASE_URL, the test's database on its backend.
     env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -272,6 +286,10 @@ class Workspace:
         self.config.parent.mkdir(parents=True, exist_ok=True)
         self.config.write_text(text, encoding="utf-8")
         return self.config
+
+    def load_config(self) -> Config:
+        """The config as `cli` sees it (the environment included, so the database is the test's)."""
+        return load_config(self.config, {**os.environ, **self.env})
 
     def cli(
         self, *args: str, env: dict[str, str] | None = None, timeout: float = 60
@@ -290,6 +308,9 @@ class Workspace:
 POSTGRES_ADMIN_URL = os.environ.get("NEWSWATCH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 
+POSTGRES_TEST_ZONE = "America/St_Johns"  # UTC-3:30 (-2:30 in summer)
+
+
 @contextmanager
 def postgres_database() -> Iterator[str]:
     """Create a fresh, uniquely named PostgreSQL database; yield its SQLAlchemy URL; drop it after.
@@ -302,6 +323,9 @@ def postgres_database() -> Iterator[str]:
     name = f"nw_test_{uuid.uuid4().hex[:16]}"
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
+        # Servers are often not on UTC (this one is): a zone 3.5 hours off shows any timestamp that
+        # PostgreSQL would read in its session zone instead of as UTC.
+        admin.execute(f"ALTER DATABASE \"{name}\" SET TimeZone TO '{POSTGRES_TEST_ZONE}'")
     info = conninfo_to_dict(POSTGRES_ADMIN_URL)
     host, port, user = info.get("host", "127.0.0.1"), info.get("port", "5432"), info.get("user", "postgres")
     try:
@@ -311,10 +335,72 @@ def postgres_database() -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+BACKENDS = ("sqlite", "postgresql")
+
+# Where a `bare_workspace` points NEWSWATCH_DATABASE_URL: nothing listens on port 1, so a command
+# that opens a database fails there instead of quietly running on one backend only.
+NO_DATABASE_URL = "postgresql+psycopg://nobody@127.0.0.1:1/this-test-opens-no-database"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backend",
+        choices=(*BACKENDS, "both"),
+        default="both",
+        help="run the database tests on sqlite, postgresql or both (default: both)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "only_backend(name, reason=...): a database test that is about one backend only; it runs on"
+        " that one and says why",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test that opens a database (it uses `backend`, directly or through `database_url`,
+    `workspace` or `db`) runs once per backend: ids `[sqlite]` and `[postgresql]`."""
+    if "backend" not in metafunc.fixturenames:
+        return
+    backends = list(BACKENDS)
+    marker = metafunc.definition.get_closest_marker("only_backend")
+    if marker is not None:
+        (only,) = marker.args
+        if only not in BACKENDS or not marker.kwargs.get("reason"):
+            where = metafunc.definition.nodeid
+            raise pytest.UsageError(f"{where}: write only_backend('sqlite'|'postgresql', reason=...)")
+        backends = [only]
+    metafunc.parametrize("backend", backends, indirect=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`--backend=sqlite|postgresql` deselects the other backend's half (reported as deselected)."""
+    chosen = config.getoption("backend")
+    if chosen == "both":
+        return
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        params = getattr(item, "callspec", None)
+        backend = params.params.get("backend") if params is not None else None
+        (drop if backend is not None and backend != chosen else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """`sqlite` or `postgresql`: the database backend this run of the test uses."""
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
     """A test using this runs twice: on an SQLite file and on a fresh PostgreSQL database."""
-    if request.param == "sqlite":
+    if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'newswatch.db'}"
         return
     with postgres_database() as url:
@@ -322,8 +408,28 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
-def workspace(tmp_path: Path) -> Workspace:
-    space = Workspace(tmp_path)
+def db(database_url: str) -> Iterator[Database]:
+    """An upgraded Database on the test's backend, for tests that call storage in process."""
+    database = Database(database_url)
+    yield database
+    database.close()
+
+
+def _workspace(root: Path, env: dict[str, str]) -> Workspace:
+    space = Workspace(root, env)
     space.seeds.mkdir()
     shutil.copy(SEED_FILE, space.seeds / SEED_FILE.name)
     return space
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, database_url: str) -> Workspace:
+    """A workspace whose commands use the test's database (`database_url`): runs on both backends."""
+    return _workspace(tmp_path, {"NEWSWATCH_DATABASE_URL": database_url})
+
+
+@pytest.fixture
+def bare_workspace(tmp_path: Path) -> Workspace:
+    """A workspace for commands that open no database (config checks, completion, OPML, rules on
+    files): the test runs once, and a command that did open a database would fail."""
+    return _workspace(tmp_path, {"NEWSWATCH_DATABASE_URL": NO_DATABASE_URL})

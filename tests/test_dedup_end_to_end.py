@@ -33,7 +33,6 @@ def _copy(reword: str, drop: int, footer: str) -> str:
 
 
 CONFIG = """\
-database: sqlite:///newswatch.db
 fetch:
   allow_private_addresses: true
 dedup:

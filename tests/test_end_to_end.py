@@ -1,4 +1,6 @@
-"""End to end, as a user runs it: fixtures and a served feed -> SQLite -> webhook and email."""
+"""End to end, as a user runs it: fixtures and a served feed -> the database -> webhook and email.
+
+Every test here runs on SQLite and on PostgreSQL (through the `workspace` fixture)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import time
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from tests.conftest import HttpServer, Served, SmtpServer, Workspace
+from tests.conftest import HttpServer, Served, SmtpServer, Workspace, clear_of_the_hour
 
 RSS = b"""<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>Wire</title><link>http://wire.example/</link>
@@ -27,7 +29,6 @@ RSS = b"""<?xml version="1.0" encoding="utf-8"?>
 """
 
 CONFIG = """\
-database: sqlite:///newswatch.db
 fetch:
   allow_private_addresses: {allow}
 sources:
@@ -62,12 +63,6 @@ rules:
 """
 
 
-@pytest.fixture(autouse=True)
-def on_each_database(workspace: Workspace, database_url: str) -> None:
-    """Every test here runs on SQLite and on PostgreSQL."""
-    workspace.env["NEWSWATCH_DATABASE_URL"] = database_url
-
-
 @pytest.fixture
 def setup(
     workspace: Workspace, http_server: HttpServer, smtp_server: SmtpServer, webhook_secret: str
@@ -81,7 +76,7 @@ def setup(
             smtp=smtp_server.port,
         )
     )
-    return workspace, {**workspace.env, "NEWSWATCH_WEBHOOK_SECRET": webhook_secret}
+    return workspace, {"NEWSWATCH_WEBHOOK_SECRET": webhook_secret}
 
 
 def test_fixtures_and_feed_reach_webhook_and_email_once(
@@ -235,7 +230,7 @@ def test_run_polls_on_schedule_and_stops_cleanly_on_signal(
 
     process = subprocess.Popen(
         [sys.executable, "-m", "newswatch", "--config", str(workspace.config), "run"],
-        env={**os.environ, **env},
+        env={**os.environ, **workspace.env, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -260,7 +255,6 @@ def test_a_changed_fixture_alerts_again_only_for_a_rule_with_on_update(
     workspace: Workspace, http_server: HttpServer, webhook_secret: str
 ) -> None:
     workspace.write_config(
-        "database: sqlite:///newswatch.db\n"
         "sources:\n  - {name: desk, directory: ../seeds}\n"
         "channels:\n"
         f"  - name: newsroom\n    webhook: {http_server.url('/hook')}\n"
@@ -269,7 +263,7 @@ def test_a_changed_fixture_alerts_again_only_for_a_rule_with_on_update(
         "  - {name: once, people: [Vladimir Putin], notify: [newsroom]}\n"
         "  - {name: follow, people: [Vladimir Putin], notify: [newsroom], on_update: true}\n"
     )
-    env = {**workspace.env, "NEWSWATCH_WEBHOOK_SECRET": webhook_secret}
+    env = {"NEWSWATCH_WEBHOOK_SECRET": webhook_secret}
     receiver = Webhook(webhook_secret)
     assert workspace.cli("run", "--once", env=env).returncode == 0
     first = {receiver.verify(r.body, r.headers)["data"]["rule"]: r for r in http_server.received}
@@ -292,3 +286,21 @@ def test_a_changed_fixture_alerts_again_only_for_a_rule_with_on_update(
     third = workspace.cli("run", "--once", env=env)
     assert third.returncode == 0, third.stderr
     assert len(http_server.received) == 3
+
+
+def test_names_as_long_as_the_config_allows_are_stored_on_each_backend(workspace: Workspace) -> None:
+    # PostgreSQL refuses a name longer than its VARCHAR(200) column, so the config stops at 200.
+    source, channel, rule = ("s" * 200, "c" * 200, "r" * 200)
+    workspace.write_config(
+        f"sources: [{{name: {source}, directory: ../seeds}}]\n"
+        f"channels: [{{name: {channel}, console: true}}]\n"
+        f"rules: [{{name: {rule}, people: [Vladimir Putin], notify: [{channel}], digest: hourly}}]\n"
+    )
+    clear_of_the_hour()  # the alert waits for the hour's digest
+    result = workspace.cli("run", "--once")
+    assert result.returncode == 0, result.stderr
+    [alert] = json.loads(workspace.cli("alerts", "--json").stdout)
+    assert (alert["rule"], alert["channel"], alert["status"]) == (rule, channel, "pending")
+    assert alert["batch"].startswith(f"rule:{rule}:hourly:")  # the digest it waits for
+    [row] = json.loads(workspace.cli("sources", "--json").stdout)
+    assert (row["name"], row["status"]) == (source, "ok")

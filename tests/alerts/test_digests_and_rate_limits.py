@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from standardwebhooks.webhooks import Webhook
 
 from alerts.outbox import listing
-from newswatch.config import load_config
 from newswatch.db import Database
 from newswatch.service import Service
 from tests.conftest import HttpServer, Served, Workspace
@@ -40,7 +39,6 @@ def setup(
     http_server.routes["/rss.xml"] = Served(rss(count))
     workspace.write_config(
         f"""\
-database: sqlite:///newswatch.db
 fetch: {{allow_private_addresses: true}}
 sources: [{{name: wire, feed: "{http_server.url("/rss.xml")}"}}]
 channels:
@@ -55,7 +53,7 @@ rules:
 {rule}
 """
     )
-    config = load_config(workspace.config)
+    config = workspace.load_config()
     return Service(config, Database(config.database))
 
 

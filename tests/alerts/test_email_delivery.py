@@ -11,7 +11,6 @@ from tests.conftest import SMTP_PASSWORD, SMTP_USER, SmtpServer, Workspace
 def write_config(workspace: Workspace, smtp: str, channel_extra: str = "") -> None:
     workspace.write_config(
         f"""\
-database: sqlite:///newswatch.db
 sources: [{{name: desk, directory: ../seeds}}]
 channels:
   - name: desk-mail

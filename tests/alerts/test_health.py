@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from standardwebhooks.webhooks import Webhook
 
 from alerts.health import unhealthy_reason
-from newswatch.config import SourceConfig, load_config
+from newswatch.config import SourceConfig
 from newswatch.db import Database
 from newswatch.service import Service
 from tests.conftest import HttpServer, Served, Workspace
@@ -25,7 +24,6 @@ ITEM = (
 )
 
 CONFIG = """\
-database: sqlite:///newswatch.db
 fetch: {{allow_private_addresses: true}}
 sources:
   - name: desk
@@ -54,7 +52,7 @@ def test_unhealthy_and_recovered_are_each_sent_once(
     workspace.write_config(
         CONFIG.format(feed=http_server.url("/rss"), hook=http_server.url("/ops"), secret=webhook_secret)
     )
-    config = load_config(workspace.config)
+    config = workspace.load_config()
     clock = [T0]
     db = Database(config.database)
 
@@ -131,8 +129,8 @@ def test_unhealthy_reason(
     assert (reason is None) if expected is None else (reason is not None and reason.startswith(expected))
 
 
-def test_health_notify_must_name_a_channel(workspace: Workspace, tmp_path: Path) -> None:
-    workspace.write_config("health: {notify: [nowhere]}\n")
-    result = workspace.cli("check")
+def test_health_notify_must_name_a_channel(bare_workspace: Workspace) -> None:
+    bare_workspace.write_config("health: {notify: [nowhere]}\n")
+    result = bare_workspace.cli("check")
     assert result.returncode == 2
     assert "health.notify[0]: unknown channel 'nowhere'" in result.stderr

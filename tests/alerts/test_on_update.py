@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 from alerts.outbox import listing
-from newswatch.config import load_config
 from newswatch.db import Database
 from newswatch.service import Service
 from tests.conftest import HttpServer, Served, Workspace
@@ -25,7 +24,6 @@ def test_an_update_queued_during_delivery_of_the_old_message_is_still_sent(
     http_server.routes["/rss.xml"] = Served(rss("Vladimir Putin spoke."))
     workspace.write_config(
         f"""\
-database: sqlite:///newswatch.db
 fetch: {{allow_private_addresses: true}}
 sources: [{{name: wire, feed: "{http_server.url("/rss.xml")}"}}]
 channels:
@@ -39,7 +37,7 @@ rules:
     on_update: true
 """
     )
-    config = load_config(workspace.config)
+    config = workspace.load_config()
     service = Service(config, Database(config.database))
     http_server.post_delay = 1.0  # the first message is still in flight when the update is stored
 

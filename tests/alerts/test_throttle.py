@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,20 +16,13 @@ from alerts.rules import CompiledRule, compile_rules
 from alerts.throttle import Decision, Verdict, decide, notes
 from ingest.models import Article
 from ingest.store import store_articles
-from newswatch.config import RuleConfig, load_config
+from newswatch.config import RuleConfig
 from newswatch.db import AlertRow, Database
 from newswatch.service import Service
 from tests.alerts.test_on_update import rss
 from tests.conftest import HttpServer, Served, Workspace
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    yield database
-    database.close()
 
 
 def _rule(**fields: object) -> CompiledRule:
@@ -122,10 +114,9 @@ def test_check_notes_a_cooldown_that_can_do_nothing() -> None:
 
 
 def test_updates_within_the_cooldown_go_out_once_when_it_ends_with_the_latest_text(
-    workspace: Workspace, http_server: HttpServer, database_url: str
+    workspace: Workspace, http_server: HttpServer
 ) -> None:
     http_server.routes["/rss.xml"] = Served(rss("Vladimir Putin spoke."))
-    workspace.env["NEWSWATCH_DATABASE_URL"] = database_url
     workspace.write_config(
         f"""\
 fetch: {{allow_private_addresses: true}}
@@ -135,7 +126,7 @@ rules:
   - {{name: kremlin, people: [Vladimir Putin], notify: [desk], on_update: true, cooldown: 1h}}
 """
     )
-    config = load_config(workspace.config, environ=workspace.env)
+    config = workspace.load_config()
     clock = [NOW]
     service = Service(config, Database(config.database), now=lambda: clock[0])
     source = config.sources[0]

@@ -23,7 +23,6 @@ def write_config(workspace: Workspace, hook: str, channel_extra: str = "", rule_
     """One fixture source (one article about Putin), one webhook channel, one rule: one alert."""
     workspace.write_config(
         f"""\
-database: sqlite:///newswatch.db
 sources:
   - name: desk
     directory: ../seeds
@@ -166,7 +165,6 @@ def test_rotation_signs_with_every_secret_and_secrets_never_reach_the_logs(
     secrets_file.write_text(f"# newest first\n{webhook_secret}\n{OLD_SECRET}\n")
     workspace.write_config(
         f"""\
-database: sqlite:///newswatch.db
 sources: [{{name: desk, directory: ../seeds}}]
 channels:
   - name: newsroom
@@ -196,7 +194,6 @@ def test_secret_list_in_the_config_is_rotation_too(
 ) -> None:
     workspace.write_config(
         f"""\
-database: sqlite:///newswatch.db
 sources: [{{name: desk, directory: ../seeds}}]
 channels:
   - name: newsroom
@@ -248,10 +245,10 @@ def test_a_jinja2_template_shapes_the_body(
 
 
 def test_send_test_to_an_unknown_channel_is_a_usage_error(
-    workspace: Workspace, http_server: HttpServer, env: dict[str, str]
+    bare_workspace: Workspace, http_server: HttpServer, env: dict[str, str]
 ) -> None:
-    write_config(workspace, http_server.url("/hook"))
-    result = workspace.cli("alerts", "send-test", "pager", env=env)
+    write_config(bare_workspace, http_server.url("/hook"))  # refused before the database is opened
+    result = bare_workspace.cli("alerts", "send-test", "pager", env=env)
     assert result.returncode == 2
     assert result.stderr.strip() == "newswatch: no channel named 'pager' (channels: newsroom)"
 
@@ -263,7 +260,7 @@ def test_killed_between_match_and_send_delivers_once_after_restart_with_the_same
     http_server.post_script = [Reply(204, stall=120)]  # the first attempt is never answered
     process = subprocess.Popen(
         [sys.executable, "-m", "newswatch", "--config", str(workspace.config), "run"],
-        env={**os.environ, **env},
+        env={**os.environ, **workspace.env, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

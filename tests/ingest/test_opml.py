@@ -1,4 +1,4 @@
-"""OPML import and export through the CLI, against a real config file."""
+"""OPML import and export through the CLI, against a real config file (no database is opened)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from newswatch.config import load_config
 from tests.conftest import Workspace
 
 CONFIG = """# the desk's config
-database: sqlite:///state.db
 sources:
   - name: desk   # the fixture folder
     directory: ../seeds
@@ -28,16 +27,16 @@ OPML = b"""<?xml version="1.0" encoding="UTF-8"?>
 </body></opml>"""
 
 
-def test_import_appends_new_feeds_keeping_comments_and_export_writes_them(workspace: Workspace) -> None:
-    workspace.write_config(CONFIG)
-    opml = workspace.root / "feeds.opml"
+def test_import_appends_new_feeds_keeping_comments_and_export_writes_them(bare_workspace: Workspace) -> None:
+    bare_workspace.write_config(CONFIG)
+    opml = bare_workspace.root / "feeds.opml"
     opml.write_bytes(OPML)
-    result = workspace.cli("sources", "import", str(opml))
+    result = bare_workspace.cli("sources", "import", str(opml))
     assert result.returncode == 0, result.stderr
     assert "imported 2 feed sources" in result.stdout
-    text = workspace.config.read_text(encoding="utf-8")
+    text = bare_workspace.config.read_text(encoding="utf-8")
     assert text.startswith("# the desk's config") and "# the fixture folder" in text
-    config = load_config(workspace.config)
+    config = load_config(bare_workspace.config)
     assert [(s.name, s.feed) for s in config.sources] == [
         ("desk", None),
         ("wire", "https://wire.example/rss"),
@@ -46,20 +45,20 @@ def test_import_appends_new_feeds_keeping_comments_and_export_writes_them(worksp
     ]
     assert [c.name for c in config.channels] == ["terminal"]
 
-    again = workspace.cli("sources", "import", str(opml))
+    again = bare_workspace.cli("sources", "import", str(opml))
     assert again.returncode == 0 and "nothing to import" in again.stdout
 
-    exported = workspace.cli("sources", "export")
+    exported = bare_workspace.cli("sources", "export")
     assert exported.returncode == 0, exported.stderr
     assert exported.stdout.count("<outline ") == 3
     assert 'xmlUrl="https://lemonde.example/international/rss"' in exported.stdout
 
-    out = workspace.root / "out.opml"
-    assert workspace.cli("sources", "export", "-o", str(out)).returncode == 0
-    fresh = workspace.root / "fresh"
+    out = bare_workspace.root / "out.opml"
+    assert bare_workspace.cli("sources", "export", "-o", str(out)).returncode == 0
+    fresh = bare_workspace.root / "fresh"
     fresh.mkdir()
-    other = Workspace(fresh)
-    other.write_config("database: sqlite:///s.db\n")
+    other = Workspace(fresh, bare_workspace.env)
+    other.write_config("# a fresh config: no sources yet\n")
     assert other.cli("sources", "import", str(out)).returncode == 0
     assert [s.feed for s in load_config(other.config).sources] == [
         "https://wire.example/rss",
@@ -68,11 +67,11 @@ def test_import_appends_new_feeds_keeping_comments_and_export_writes_them(worksp
     ]
 
 
-def test_import_of_a_file_that_is_not_opml_is_a_one_line_error(workspace: Workspace) -> None:
-    workspace.write_config(CONFIG)
-    bad = workspace.root / "feeds.opml"
+def test_import_of_a_file_that_is_not_opml_is_a_one_line_error(bare_workspace: Workspace) -> None:
+    bare_workspace.write_config(CONFIG)
+    bad = bare_workspace.root / "feeds.opml"
     bad.write_bytes(b"<html>nope</html>")
-    result = workspace.cli("sources", "import", str(bad))
+    result = bare_workspace.cli("sources", "import", str(bad))
     assert result.returncode == 2
     assert "not an OPML file" in result.stderr and "Traceback" not in result.stderr
-    assert workspace.config.read_text(encoding="utf-8") == CONFIG
+    assert bare_workspace.config.read_text(encoding="utf-8") == CONFIG

@@ -1,12 +1,10 @@
-"""Storage with dedup against a real SQLite database: identity, exact text, near-duplicates, sightings."""
+"""Storage with dedup against a real database (SQLite and PostgreSQL): identity, exact text,
+near-duplicates, sightings."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from ingest.clean import clean
@@ -51,13 +49,6 @@ def _edited_html_copy() -> str:
 
 def _feed_item(source: str, key: str, content: str, url: str | None = None, title: str = "T") -> RawItem:
     return RawItem(source, key, content, ContentKind.HTML, title=title, url=url)
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'nw.db'}")
-    yield database
-    database.close()
 
 
 def _store(db: Database, items: list[RawItem], index: NearDuplicateIndex, at: datetime = NOW) -> list[Stored]:
@@ -189,3 +180,17 @@ def test_an_item_without_a_date_gets_its_first_seen_time(db: Database) -> None:
     with db.session() as session:
         row = session.get(ArticleRow, stored.id)
         assert row is not None and row.published_at == NOW == row.first_seen_at
+
+
+def test_a_link_seen_on_two_articles_joins_the_first_one_on_every_backend(db: Database) -> None:
+    index = _index()
+    (talks,) = _store(db, [_feed_item("wire", "t", f"<p>{TALKS}</p>", "https://wire.example/talks")], index)
+    (grain,) = _store(db, [_feed_item("paper", "g", f"<p>{GRAIN}</p>", "https://paper.example/grain")], index)
+    # The wire republishes its item under the paper's link: two articles now have a sighting there
+    # (and on PostgreSQL the updated row moves to the end of the table).
+    moved = _feed_item("wire", "t", f"<p>{TALKS} Updated.</p>", "https://paper.example/grain")
+    _store(db, [moved], index, NOW + timedelta(hours=1))
+    third = _feed_item("mail", "m", "<p>A short note on the day's news.</p>", "https://paper.example/grain")
+    (merged,) = _store(db, [third], index, NOW + timedelta(hours=2))
+    assert merged.merged and merged.how == "link"
+    assert merged.id == talks.id != grain.id  # the link's first sighting decides, not the row order

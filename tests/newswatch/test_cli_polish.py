@@ -14,7 +14,6 @@ from newswatch.tables import counters, progress
 from tests.conftest import Workspace
 
 CONFIG = """\
-database: sqlite:///newswatch.db
 sources:
   - name: desk
     directory: ../seeds
@@ -47,8 +46,8 @@ def test_articles_and_alerts_print_tables_and_keep_json(workspace: Workspace) ->
     assert [(r["rule"], r["status"]) for r in rows] == [("kremlin-kyiv", "sent")]
 
 
-def test_bash_completion_offers_commands_and_their_options(workspace: Workspace) -> None:
-    result = workspace.cli("completion", "bash")
+def test_bash_completion_offers_commands_and_their_options(bare_workspace: Workspace) -> None:
+    result = bare_workspace.cli("completion", "bash")
     assert result.returncode == 0
 
     def complete(*words: str) -> list[str]:
@@ -83,9 +82,9 @@ def test_sources_prints_a_table_and_keeps_json(workspace: Workspace) -> None:
     assert [r["name"] for r in rows] == ["desk"]
 
 
-def test_check_json_says_ok_and_counts(workspace: Workspace) -> None:
-    workspace.write_config(CONFIG)
-    result = workspace.cli("check", "--json")
+def test_check_json_says_ok_and_counts(bare_workspace: Workspace) -> None:
+    bare_workspace.write_config(CONFIG)
+    result = bare_workspace.cli("check", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {
         "ok": True,
@@ -95,8 +94,8 @@ def test_check_json_says_ok_and_counts(workspace: Workspace) -> None:
         "problems": [],
         "notes": [],
     }
-    workspace.write_config(CONFIG + "    examples:\n      match: [nothing about him]\n")
-    failed = workspace.cli("check", "--json")
+    bare_workspace.write_config(CONFIG + "    examples:\n      match: [nothing about him]\n")
+    failed = bare_workspace.cli("check", "--json")
     assert failed.returncode == 2
     summary = json.loads(failed.stdout)
     assert summary["ok"] is False and "should match 'nothing about him'" in summary["problems"][0]
@@ -106,10 +105,10 @@ def test_db_commands_print_json(workspace: Workspace) -> None:
     workspace.write_config(CONFIG)
     upgraded = json.loads(workspace.cli("db", "upgrade", "--json").stdout)
     assert isinstance(upgraded["revision"], str) and upgraded["revision"]
-    assert workspace.cli("run", "--once").returncode == 0
-    old_db = workspace.config.parent / "newswatch.db"
-    env = {"NEWSWATCH_DATABASE_URL": f"sqlite:///{workspace.config.parent / 'copy.db'}"}
-    moved = workspace.cli("db", "migrate-from", f"sqlite:///{old_db}", "--json", env=env)
+    old_db = workspace.root / "old.db"  # an embedded database to copy into the test's database
+    old = {"NEWSWATCH_DATABASE_URL": f"sqlite:///{old_db}"}
+    assert workspace.cli("run", "--once", env=old).returncode == 0
+    moved = workspace.cli("db", "migrate-from", f"sqlite:///{old_db}", "--json")
     assert moved.returncode == 0, moved.stderr
     assert json.loads(moved.stdout)["copied"]["articles"] == 1  # stdout is only the JSON
     assert "articles: 1/1" in moved.stderr  # not a terminal: plain progress lines, no bar

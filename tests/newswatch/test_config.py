@@ -35,18 +35,18 @@ def test_demo_config_in_the_repo_is_valid() -> None:
     assert config.database == f"sqlite:///{ROOT / 'config' / 'newswatch.db'}"
 
 
-def test_paths_are_relative_to_the_config_and_env_is_expanded(workspace: Workspace) -> None:
-    config = load_config(workspace.write_config(GOOD), environ={"SECRET": SECRET})
-    assert config.sources[0].directory == workspace.seeds
-    assert config.database == f"sqlite:///{workspace.root / 'config' / 'data' / 'nw.db'}"
+def test_paths_are_relative_to_the_config_and_env_is_expanded(bare_workspace: Workspace) -> None:
+    config = load_config(bare_workspace.write_config(GOOD), environ={"SECRET": SECRET})
+    assert config.sources[0].directory == bare_workspace.seeds
+    assert config.database == f"sqlite:///{bare_workspace.root / 'config' / 'data' / 'nw.db'}"
     assert config.channels[0].secret == SECRET
     assert config.channels[0].webhook == "http://127.0.0.1:9/hook"
     assert config.sources[0].every.total_seconds() == 60
 
 
-def test_database_env_overrides(workspace: Workspace) -> None:
+def test_database_env_overrides(bare_workspace: Workspace) -> None:
     environ = {"SECRET": SECRET, "NEWSWATCH_DATABASE_URL": "sqlite:////tmp/other.db"}
-    assert load_config(workspace.write_config(GOOD), environ).database == "sqlite:////tmp/other.db"
+    assert load_config(bare_workspace.write_config(GOOD), environ).database == "sqlite:////tmp/other.db"
 
 
 def test_config_path_order(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -121,22 +121,38 @@ BAD_CASES = [
         id="duplicate-name",
     ),
     pytest.param("- just\n- a list\n", "the top level must be a mapping", id="top-level-list"),
+    pytest.param(
+        f"sources: [{{name: {'s' * 201}, feed: 'https://x.example/rss'}}]\n",
+        f"sources[0].name (source '{'s' * 201}'): String should have at most 200 characters",
+        id="source-name-too-long",
+    ),
+    pytest.param(
+        f"channels: [{{name: {'c' * 201}, console: true}}]\n",
+        f"channels[0].name (channel '{'c' * 201}'): String should have at most 200 characters",
+        id="channel-name-too-long",
+    ),
+    pytest.param(
+        "channels: [{name: t, console: true}]\n"
+        f"rules: [{{name: {'r' * 201}, people: [Putin], notify: [t]}}]\n",
+        f"rules[0].name (rule '{'r' * 201}'): String should have at most 200 characters",
+        id="rule-name-too-long",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("text", "message"), BAD_CASES)
-def test_bad_config_raises_a_readable_error(workspace: Workspace, text: str, message: str) -> None:
+def test_bad_config_raises_a_readable_error(bare_workspace: Workspace, text: str, message: str) -> None:
     with pytest.raises(ConfigError) as caught:
-        load_config(workspace.write_config(text), environ={})
+        load_config(bare_workspace.write_config(text), environ={})
     assert message in str(caught.value)
 
 
 @pytest.mark.parametrize(("text", "message"), BAD_CASES[:1] + BAD_CASES[6:7])
 def test_check_exits_2_with_the_message_and_no_traceback(
-    workspace: Workspace, text: str, message: str
+    bare_workspace: Workspace, text: str, message: str
 ) -> None:
-    workspace.write_config(text)
-    result = workspace.cli("check")
+    bare_workspace.write_config(text)
+    result = bare_workspace.cli("check")
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
@@ -148,15 +164,15 @@ def test_missing_config_file_exits_2(tmp_path: Path) -> None:
     assert "config file not found" in result.stderr
 
 
-def test_check_accepts_a_good_config(workspace: Workspace) -> None:
-    workspace.write_config(GOOD)
-    result = workspace.cli("check", env={"SECRET": SECRET})
+def test_check_accepts_a_good_config(bare_workspace: Workspace) -> None:
+    bare_workspace.write_config(GOOD)
+    result = bare_workspace.cli("check", env={"SECRET": SECRET})
     assert result.returncode == 0, result.stderr
     assert "config OK: 1 sources, 1 channels, 1 rules" in result.stdout
 
 
-def test_usage_error_exits_2(workspace: Workspace) -> None:
-    workspace.write_config(GOOD)
-    result = workspace.cli("articles", "--limit", "zero")
+def test_usage_error_exits_2(bare_workspace: Workspace) -> None:
+    bare_workspace.write_config(GOOD)
+    result = bare_workspace.cli("articles", "--limit", "zero")
     assert result.returncode == 2
     assert "not a whole number" in result.stderr

@@ -11,17 +11,17 @@ from newswatch.errors import ConfigError
 from tests.conftest import Workspace
 
 
-def test_defaults_when_the_sections_are_absent(workspace: Workspace) -> None:
-    config = load_config(workspace.write_config("sources: []\n"), environ={})
+def test_defaults_when_the_sections_are_absent(bare_workspace: Workspace) -> None:
+    config = load_config(bare_workspace.write_config("sources: []\n"), environ={})
     assert config.dedup.threshold == 0.5
     assert config.dedup.window == timedelta(days=7)
     assert config.cleaning.boilerplate == []
     assert config.cleaning.replace_default_boilerplate is False
 
 
-def test_sections_are_read(workspace: Workspace) -> None:
+def test_sections_are_read(bare_workspace: Workspace) -> None:
     text = "cleaning:\n  boilerplate: ['produced by .*']\ndedup:\n  threshold: 0.8\n  window: 2d\n"
-    config = load_config(workspace.write_config(text), environ={})
+    config = load_config(bare_workspace.write_config(text), environ={})
     assert config.cleaning.boilerplate == ["produced by .*"]
     assert config.dedup.threshold == 0.8
     assert config.dedup.window == timedelta(days=2)
@@ -36,6 +36,6 @@ def test_sections_are_read(workspace: Workspace) -> None:
         ("cleaning:\n  boilerplate: ['(unclosed']\n", "is not a regular expression"),
     ],
 )
-def test_bad_sections_raise_a_readable_error(workspace: Workspace, text: str, message: str) -> None:
+def test_bad_sections_raise_a_readable_error(bare_workspace: Workspace, text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(".", r"\.")):
-        load_config(workspace.write_config(text), environ={})
+        load_config(bare_workspace.write_config(text), environ={})

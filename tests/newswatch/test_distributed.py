@@ -9,13 +9,12 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import HttpServer, Served, Workspace, postgres_database
+from tests.conftest import HttpServer, Served, Workspace
 
 SOURCES = 200
 
@@ -29,8 +28,13 @@ def _feed(n: int) -> bytes:
     ).encode()
 
 
+# Distributed mode is PostgreSQL's (procrastinate, SKIP LOCKED); on SQLite it is refused, which
+# test_storage checks.
+pytestmark = pytest.mark.only_backend("postgresql", reason="distributed mode runs on PostgreSQL only")
+
+
 @pytest.fixture
-def cluster_config(workspace: Workspace, http_server: HttpServer) -> Iterator[dict[str, str]]:
+def cluster_config(workspace: Workspace, http_server: HttpServer) -> dict[str, str]:
     lines = ["fetch: {allow_private_addresses: true}", "sources:"]
     for n in range(SOURCES):
         http_server.routes[f"/feed/{n}.xml"] = Served(_feed(n), delay=0.05)
@@ -42,8 +46,7 @@ def cluster_config(workspace: Workspace, http_server: HttpServer) -> Iterator[di
         "  - {name: talks, keywords: [ceasefire], notify: [newsroom]}",
     ]
     workspace.write_config("\n".join(lines) + "\n")
-    with postgres_database() as url:
-        yield {"NEWSWATCH_DATABASE_URL": url}
+    return workspace.env  # the test's own PostgreSQL database
 
 
 @dataclass

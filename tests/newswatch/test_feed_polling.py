@@ -6,17 +6,16 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from ingest.polling import backoff, first_poll_offset
 from ingest.sources.feed import parse_retry_after
 from newswatch.config import Config
-from newswatch.db import Database, SourceState
+from newswatch.db import ArticleRow, Database, SourceState
 from newswatch.service import PollOutcome, Service
 from tests.conftest import HttpServer, Served, Workspace
 
@@ -33,13 +32,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'nw.db'}")
-    yield database
-    database.close()
 
 
 def make_config(sources: list[dict[str, Any]], **fetch: Any) -> Config:
@@ -232,7 +224,6 @@ def test_per_source_user_agent_and_timeout(http_server: HttpServer, db: Database
 
 
 CLI_CONFIG = """
-database: sqlite:///state.db
 fetch:
   allow_private_addresses: true
   timeout: 5s
@@ -294,3 +285,39 @@ def test_unchanged_items_are_not_cleaned_again_and_a_changed_one_is(
     assert outcome.ok and outcome.updated == 1  # the edited item was cleaned and stored again
     with db.session() as session:
         assert unchanged(session, "wire", changed) == set(changed)
+
+
+NUL_RSS = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>W</title>
+<item><guid>h-1&#0;</guid><title>Harbour&#0; strike ends</title><link>https://news.example/1&#0;</link>
+<category>Ports&#0;</category><description>Dockers&#0; return.</description></item>
+</channel></rss>"""
+NUL_JSON = (
+    b'{"version": "https://jsonfeed.org/version/1.1", "title": "W", "items": [{"id": "h-1\\u0000",'
+    b' "url": "https://news.example/1\\u0000", "title": "Harbour\\u0000 strike ends",'
+    b' "tags": ["Ports\\u0000"], "content_text": "Dockers\\u0000 return."}]}'
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"), [(NUL_RSS, "application/rss+xml"), (NUL_JSON, "application/feed+json")]
+)
+def test_a_nul_character_in_a_feed_is_dropped_so_every_backend_stores_the_item(
+    http_server: HttpServer, db: Database, body: bytes, content_type: str
+) -> None:
+    # `&#0;` (read by the lenient parser) and JSON's \u0000 decode to NUL, which PostgreSQL text
+    # cannot hold; twice, so the second poll finds the item unchanged by its stored key.
+    http_server.routes["/rss"] = Served(body, content_type=content_type)
+    config = make_config([{"name": "wire", "feed": http_server.url("/rss")}])
+    clock = Clock()
+    [first] = poll_all(config, db, clock)
+    assert first.ok and first.new == 1, first.error
+    clock.now += timedelta(minutes=15)
+    [second] = poll_all(config, db, clock)
+    assert second.ok and second.new == 0 and second.updated == 0
+    with db.session() as session:
+        [row] = session.scalars(select(ArticleRow))
+        [sighting] = row.sightings
+        stored = (sighting.item_key, row.url, row.title, row.text, list(row.topics))
+    key, *text = stored
+    assert key.endswith("h-1") and "\x00" not in key  # feedparser resolves an RSS guid against the feed
+    assert text == ["https://news.example/1", "Harbour strike ends", "Dockers return.", ["Ports"]]

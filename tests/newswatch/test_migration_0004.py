@@ -1,9 +1,9 @@
-"""Migration 0004 on a database that already holds articles: each becomes its own first sighting."""
+"""Migration 0004 on a database that already holds articles: each becomes its own first sighting
+(on SQLite and on PostgreSQL: the migrations run on both)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -17,9 +17,8 @@ from tests.conftest import SEED_FILE
 BODY = "\n".join(SEED_FILE.read_text(encoding="utf-8").splitlines()[1:-1])
 
 
-def test_existing_articles_get_sightings_and_signatures(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    engine = make_engine(url)
+def test_existing_articles_get_sightings_and_signatures(database_url: str) -> None:
+    engine = make_engine(database_url)
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
@@ -35,7 +34,7 @@ def test_existing_articles_get_sightings_and_signatures(tmp_path: Path) -> None:
         )
     engine.dispose()
 
-    db = Database(url)  # upgrades to head
+    db = Database(database_url)  # upgrades to head
     now = datetime(2026, 11, 25, tzinfo=UTC)
     with db.session() as session:
         index = load_index(session, NearDuplicateIndex(0.5, timedelta(days=7)), now)

@@ -20,7 +20,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import HttpServer, Workspace, free_port
 
 CONFIG = """\
-database: sqlite:///newswatch.db
 http: {{listen: "127.0.0.1:{port}"}}
 shutdown_grace: {grace}
 sources:
@@ -113,7 +112,7 @@ def start(
         with log_path.open("w") as log_file:
             process = subprocess.Popen(
                 [sys.executable, "-m", "newswatch", "--config", str(workspace.config), "run"],
-                env={**os.environ, "NEWSWATCH_WEBHOOK_SECRET": webhook_secret},
+                env={**os.environ, **workspace.env, "NEWSWATCH_WEBHOOK_SECRET": webhook_secret},
                 stdout=subprocess.DEVNULL,
                 stderr=log_file,
                 text=True,

@@ -1,20 +1,21 @@
-"""Storage commands as a user runs them: `db upgrade` and `db migrate-from` into PostgreSQL."""
+"""Storage commands as a user runs them, on each backend: `db upgrade`, `db migrate-from` (an SQLite
+file into the configured database) and the one-scheduler-per-database guard."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
-import psycopg
 import pytest
 
-from tests.conftest import Workspace, postgres_database
+from tests.conftest import Workspace
 
 CONFIG = """\
-database: sqlite:///newswatch.db
 sources:
   - name: desk
     directory: ../seeds
@@ -30,6 +31,13 @@ rules:
     notify: [terminal]
 """
 
+# A different story from the seed (not a near-duplicate of it), about Putin.
+SECOND_STORY = (
+    "Putin opens a grain terminal\nVladimir Putin opened a grain terminal on the Black Sea coast"
+    " on Tuesday, promising exporters lower port fees.\nFarmers in the region said prices for"
+    " wheat had fallen for the third month in a row.\nTopics: Russia, Trade\n"
+)
+
 
 def _head_revision() -> str:
     from alembic.script import ScriptDirectory
@@ -41,53 +49,96 @@ def _head_revision() -> str:
     return head
 
 
-def _plain(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://")
-
-
-def test_db_upgrade_creates_the_schema_on_each_database(workspace: Workspace, database_url: str) -> None:
+def test_db_upgrade_creates_the_schema_on_each_database(workspace: Workspace) -> None:
     workspace.write_config(CONFIG)
-    env = {"NEWSWATCH_DATABASE_URL": database_url}
-    first = workspace.cli("db", "upgrade", env=env)
+    first = workspace.cli("db", "upgrade")
     assert first.returncode == 0, first.stderr
     assert f"database upgraded: at revision {_head_revision()}" in first.stdout
-    again = workspace.cli("db", "upgrade", env=env)  # a second upgrade is a no-op, not an error
+    again = workspace.cli("db", "upgrade")  # a second upgrade is a no-op, not an error
     assert again.returncode == 0, again.stderr
-    listed = workspace.cli("articles", "--json", env=env)
+    listed = workspace.cli("articles", "--json")
     assert listed.returncode == 0, listed.stderr
     assert json.loads(listed.stdout) == []
 
 
-def test_migrate_from_copies_sqlite_into_postgresql(workspace: Workspace) -> None:
+def test_migrate_from_copies_an_sqlite_file_into_the_configured_database(workspace: Workspace) -> None:
     workspace.write_config(CONFIG)
-    assert workspace.cli("run", "--once").returncode == 0
-    old_articles = json.loads(workspace.cli("articles", "--json").stdout)
-    old_alerts = json.loads(workspace.cli("alerts", "--json").stdout)
+    old_db = workspace.root / "old.db"
+    old = {"NEWSWATCH_DATABASE_URL": f"sqlite:///{old_db}"}
+    assert workspace.cli("run", "--once", env=old).returncode == 0
+    old_articles = json.loads(workspace.cli("articles", "--json", env=old).stdout)
+    old_alerts = json.loads(workspace.cli("alerts", "--json", env=old).stdout)
     assert len(old_articles) == 1 and len(old_alerts) == 2
-    old_db = workspace.config.parent / "newswatch.db"
 
-    with postgres_database() as url:
-        env = {"NEWSWATCH_DATABASE_URL": url}
-        moved = workspace.cli("db", "migrate-from", f"sqlite:///{old_db}", env=env)
-        assert moved.returncode == 0, moved.stderr
-        assert "articles: 1/1" in moved.stderr  # progress, per table
-        assert (
-            "copied 1 articles, 0 channel_state, 1 source_health, 1 sources, 2 alerts, 1 sightings"
-            in moved.stdout
-        )
-        assert json.loads(workspace.cli("articles", "--json", env=env).stdout) == old_articles
-        assert json.loads(workspace.cli("alerts", "--json", env=env).stdout) == old_alerts
+    moved = workspace.cli("db", "migrate-from", f"sqlite:///{old_db}")
+    assert moved.returncode == 0, moved.stderr
+    assert "articles: 1/1" in moved.stderr  # progress, per table
+    assert (
+        "copied 1 articles, 0 channel_state, 1 source_health, 1 sources, 2 alerts, 1 sightings"
+        in moved.stdout
+    )
+    assert json.loads(workspace.cli("articles", "--json").stdout) == old_articles
+    assert json.loads(workspace.cli("alerts", "--json").stdout) == old_alerts
 
-        # New rows get ids past the copied ones (the sequences were moved on).
-        with psycopg.connect(_plain(url)) as connection:
-            next_id = connection.execute("SELECT nextval(pg_get_serial_sequence('alerts', 'id'))").fetchone()
-        assert next_id is not None and next_id[0] == max(a["id"] for a in old_alerts) + 1
+    # New rows get ids past the copied ones (on PostgreSQL: the sequences were moved on).
+    (workspace.seeds / "second.txt").write_text(SECOND_STORY, encoding="utf-8")
+    after = workspace.cli("run", "--once")
+    assert after.returncode == 0, after.stderr
+    articles = json.loads(workspace.cli("articles", "--json").stdout)
+    alerts = json.loads(workspace.cli("alerts", "--json").stdout)
+    assert sorted(a["id"] for a in articles) == [old_articles[0]["id"], old_articles[0]["id"] + 1]
+    new_alerts = [a for a in alerts if a["id"] not in {old["id"] for old in old_alerts}]
+    assert [a["rule"] for a in new_alerts] == ["kremlin-kyiv"]
+    assert new_alerts[0]["id"] == max(a["id"] for a in old_alerts) + 1
 
-        # A second copy into the now-filled database is refused, with the reason on one line.
-        refused = workspace.cli("db", "migrate-from", f"sqlite:///{old_db}", env=env)
-        assert refused.returncode == 2
-        assert "already holds data (articles, source_health, sources, alerts, sightings)" in refused.stderr
-        assert "Traceback" not in refused.stderr
+    # A second copy into the now-filled database is refused, with the reason on one line.
+    refused = workspace.cli("db", "migrate-from", f"sqlite:///{old_db}")
+    assert refused.returncode == 2
+    assert "already holds data (articles, source_health, sources, alerts, sightings)" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def _old_database(workspace: Workspace, *statements: str) -> Path:
+    """An SQLite file with the seed article stored, then changed by `statements` (as an older
+    Newswatch, or SQLite's leniency, could have left it)."""
+    old_db = workspace.root / "old.db"
+    assert (
+        workspace.cli("run", "--once", env={"NEWSWATCH_DATABASE_URL": f"sqlite:///{old_db}"}).returncode == 0
+    )
+    with sqlite3.connect(old_db) as connection:
+        for statement in statements:
+            connection.execute(statement)
+    return old_db
+
+
+def test_migrate_from_drops_nul_characters_an_older_database_holds(workspace: Workspace) -> None:
+    workspace.write_config(CONFIG)
+    old_db = _old_database(
+        workspace,
+        "UPDATE sightings SET item_key = item_key || char(0)",
+        "UPDATE articles SET title = 'Putin' || char(0) || ' speaks'",
+    )
+    moved = workspace.cli("db", "migrate-from", f"sqlite:///{old_db}")
+    assert moved.returncode == 0, moved.stderr
+    [article] = json.loads(workspace.cli("articles", "--json").stdout)
+    assert article["title"] == "Putin speaks"
+    again = workspace.cli("run", "--once")  # the item's key is the clean one: seen, unchanged
+    assert again.returncode == 0, again.stderr
+    assert len(json.loads(workspace.cli("articles", "--json").stdout)) == 1
+
+
+@pytest.mark.only_backend("postgresql", reason="SQLite keeps a value longer than its column")
+def test_migrate_from_a_row_the_target_refuses_is_one_line_and_copies_nothing(workspace: Workspace) -> None:
+    workspace.write_config(CONFIG)
+    old_db = _old_database(workspace, f"UPDATE sources SET name = '{'s' * 250}'")
+    refused = workspace.cli("db", "migrate-from", f"sqlite:///{old_db}")
+    assert refused.returncode == 2
+    assert (
+        "newswatch: db migrate-from: cannot copy sources: value too long for type character varying(200)"
+        in (refused.stderr)
+    )
+    assert "Traceback" not in refused.stderr
+    assert json.loads(workspace.cli("articles", "--json").stdout) == []  # one transaction: rolled back
 
 
 @pytest.mark.parametrize(
@@ -97,17 +148,17 @@ def test_migrate_from_copies_sqlite_into_postgresql(workspace: Workspace) -> Non
         ("postgresql://postgres@127.0.0.1/test", "is not an sqlite:/// URL"),
     ],
 )
-def test_migrate_from_refuses_a_bad_source(workspace: Workspace, source: str, message: str) -> None:
-    workspace.write_config(CONFIG)
-    result = workspace.cli("db", "migrate-from", source.format(root=workspace.root))
+def test_migrate_from_refuses_a_bad_source(bare_workspace: Workspace, source: str, message: str) -> None:
+    bare_workspace.write_config(CONFIG)  # refused before the configured database is opened
+    result = bare_workspace.cli("db", "migrate-from", source.format(root=bare_workspace.root))
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
-def _start_run(workspace: Workspace, env: dict[str, str]) -> subprocess.Popen[str]:
+def _start_run(workspace: Workspace) -> subprocess.Popen[str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "newswatch", "--config", str(workspace.config), "run"],
-        env={**os.environ, **env},
+        env={**os.environ, **workspace.env},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -121,14 +172,11 @@ def _start_run(workspace: Workspace, env: dict[str, str]) -> subprocess.Popen[st
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL])
-def test_a_second_run_on_the_same_database_is_refused(
-    workspace: Workspace, database_url: str, stop: signal.Signals
-) -> None:
+def test_a_second_run_on_the_same_database_is_refused(workspace: Workspace, stop: signal.Signals) -> None:
     workspace.write_config(CONFIG)
-    env = {"NEWSWATCH_DATABASE_URL": database_url}
-    first = _start_run(workspace, env)
+    first = _start_run(workspace)
     try:
-        second = workspace.cli("run", "--once", env=env)
+        second = workspace.cli("run", "--once")
         assert second.returncode == 1
         assert "another `newswatch run` is already scheduling on this database" in second.stderr
         assert "Traceback" not in second.stderr
@@ -137,10 +185,11 @@ def test_a_second_run_on_the_same_database_is_refused(
         first.send_signal(stop)
         first.communicate(timeout=15)
     # The lock goes with the process, even after SIGKILL: the next run may schedule.
-    after = workspace.cli("run", "--once", env=env)
+    after = workspace.cli("run", "--once")
     assert after.returncode == 0, after.stderr
 
 
+@pytest.mark.only_backend("sqlite", reason="about SQLite: distributed mode refuses it")
 @pytest.mark.parametrize("args", [("run",), ("worker",)])
 def test_distributed_mode_on_sqlite_is_a_config_error(workspace: Workspace, args: tuple[str, ...]) -> None:
     workspace.write_config("mode: distributed\n" + CONFIG)
