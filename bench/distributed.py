@@ -118,7 +118,9 @@ def _round(sources: int, workers: int, root: Path, nodes: list[Node] | None = No
             return subprocess.Popen([*program, *options, "worker", "--queues", node.queues], env=env)
 
         processes = [start(node) for node in nodes[:-1]]
-        time.sleep(2)  # let the workers start before the scheduler hands out work
+        # Let the workers start before the scheduler hands out work. A fixed 2 s was too short for 4
+        # workers (or profiled ones) importing at once on 2 cores: their start-up was timed.
+        _wait_for_workers(url, len(processes))
         started, wall_started = time.monotonic(), time.time()
         processes.append(start(nodes[-1]))
         polled_at = 0.0
@@ -139,6 +141,24 @@ def _round(sources: int, workers: int, root: Path, nodes: list[Node] | None = No
         if node.profile is not None and not node.profile.exists():
             raise SystemExit(f"{node.role} left no profile at {node.profile}")
     return Round(sources / (polled_at or delivered_at), sources / delivered_at, span)
+
+
+def _wait_for_workers(url: str, count: int, timeout: float = 60.0) -> None:
+    """Wait until `count` procrastinate workers have registered in the database at `url`."""
+    import psycopg
+
+    from newswatch.distributed import conninfo
+
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(conninfo(url), autocommit=True) as connection:
+        while time.monotonic() < deadline:
+            row = connection.execute("SELECT to_regclass('procrastinate_workers')").fetchone()
+            if row is not None and row[0] is not None:
+                registered = connection.execute("SELECT count(*) FROM procrastinate_workers").fetchone()
+                if registered is not None and registered[0] >= count:
+                    return
+            time.sleep(0.05)
+    raise SystemExit(f"the {count} workers did not start within {timeout:.0f} s")
 
 
 def _nodes(workers: int, profiles: Path | None = None) -> list[Node]:
