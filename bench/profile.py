@@ -9,19 +9,24 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from pyinstrument import Profiler
+from pyinstrument.frame import Frame
+from pyinstrument.session import Session
 
 from bench import subject
 from bench.data import make_corpus, write_feeds
 from bench.run import change_feeds
 from bench.server import FeedServer
 
+# A stage's functions, as (file path ending, function name) pairs.
+Functions = tuple[tuple[str, str], ...]
+
 # Stage -> the functions (file, name) whose time counts for it: the outermost one met on a stack.
-STAGES = {
+STAGES: dict[str, Functions] = {
     "fetch (HTTP, body caps)": (("newswatch/service.py", "_fetch"),),
     "clean (HTML, ftfy, nh3, language)": (("ingest/clean.py", "clean"),),
     "store + dedup (identity, exact, LSH, sightings)": (
@@ -45,25 +50,41 @@ STAGES = {
 OTHER = "other (commits, event loop, sessions)"
 
 
-def by_stage(profiler: Profiler) -> dict[str, float]:
-    """Seconds per stage: a stack's time goes to the outermost listed function on it."""
-    session = profiler.last_session
-    assert session is not None
+def by_stage(
+    session: Session,
+    stages: Mapping[str, Functions] = STAGES,
+    other: str = OTHER,
+    around: Mapping[str, Functions] | None = None,
+) -> dict[str, float]:
+    """Seconds per stage in `session`: a stack's time goes to the outermost function of `stages` on it,
+    else to the innermost of `around` (functions wrapping stages, such as a task around its steps),
+    else to `other`. A stage may list functions in both tables."""
+    around = around or {}
     root = session.root_frame()
-    assert root is not None
-    totals = dict.fromkeys(STAGES, 0.0)
+    totals = dict.fromkeys([*stages, *around], 0.0)
+    if root is None:  # no samples
+        return {**totals, other: 0.0}
 
-    def walk(frame: Any) -> None:
+    def find(frame: Frame, table: Mapping[str, Functions]) -> str | None:
         path = (frame.file_path or "").replace("\\", "/")
-        for stage, functions in STAGES.items():
+        for stage, functions in table.items():
             if any(path.endswith(file) and frame.function == name for file, name in functions):
-                totals[stage] += frame.time
-                return
-        for child in frame.children:
-            walk(child)
+                return stage
+        return None
 
-    walk(root)
-    totals[OTHER] = max(0.0, root.time - sum(totals.values()))
+    def walk(frame: Frame, wrapper: str | None) -> None:
+        stage = find(frame, stages)
+        if stage is not None:
+            totals[stage] += frame.time
+            return
+        wrapper = find(frame, around) or wrapper
+        if wrapper is not None:  # the frame's own time; its children are walked below
+            totals[wrapper] += frame.time - sum(child.time for child in frame.children)
+        for child in frame.children:
+            walk(child, wrapper)
+
+    walk(root, None)
+    totals[other] = max(0.0, root.time - sum(totals.values()))
     return totals
 
 
@@ -102,7 +123,8 @@ def main() -> None:
     runs = (("first poll", first, first_seconds), ("steady poll", steady, steady_seconds))
     for label, profiler, seconds in runs:
         print(f"\n{label}: {seconds:.2f} s wall")
-        for stage, spent in sorted(by_stage(profiler).items(), key=lambda kv: -kv[1]):
+        assert profiler.last_session is not None
+        for stage, spent in sorted(by_stage(profiler.last_session).items(), key=lambda kv: -kv[1]):
             print(f"  {100 * spent / seconds:5.1f}%  {spent:6.2f} s  {stage}")
     print()
     print(first.output_text(unicode=False, color=False, show_all=False))
