@@ -27,7 +27,8 @@ class PhraseIndex:
         self.phrases = tuple(phrases)
         by_view: dict[str, list[int]] = {}
         for index, phrase in enumerate(self.phrases):
-            by_view.setdefault(f" {word_view(phrase)} ", []).append(index)
+            if phrase:  # an empty phrase would be found between any two non-word characters
+                by_view.setdefault(f" {word_view(phrase)} ", []).append(index)
         self._phrases_of = list(by_view.values())
         self._automaton = (
             ahocorasick_rs.AhoCorasick(list(by_view), matchkind=ahocorasick_rs.MatchKind.Standard)

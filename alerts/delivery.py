@@ -59,6 +59,9 @@ class DeliveryPlan:
 
     channels: Mapping[str, ChannelPolicy] = field(default_factory=dict)
     rule_digests: Mapping[str, str] = field(default_factory=dict)
+    # The cooldown of each rule whose updated articles alert again (`on_update`): an update queued
+    # while the previous message was in flight waits that long after it went out.
+    rule_cooldowns: Mapping[str, timedelta] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, config: Config) -> DeliveryPlan:
@@ -69,7 +72,11 @@ class DeliveryPlan:
             )
             for c in config.channels
         }
-        return cls(channels, {r.name: r.digest for r in config.rules if r.digest})
+        return cls(
+            channels,
+            {r.name: r.digest for r in config.rules if r.digest},
+            {r.name: r.cooldown for r in config.rules if r.cooldown is not None and r.on_update},
+        )
 
     def policy(self, channel: str) -> ChannelPolicy:
         return self.channels.get(channel, ChannelPolicy())
@@ -268,7 +275,7 @@ class _Drain:
                 )
             return
         with self.db.session() as session:
-            outbox.mark_sent(session, ids, self.now(), message_ids)
+            outbox.mark_sent(session, ids, self.now(), message_ids, self.plan.rule_cooldowns)
         self._record(channel, ids, "sent", created)
         log.info("alert delivered" if len(ids) == 1 else "digest delivered", extra=context)
 

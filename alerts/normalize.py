@@ -38,9 +38,12 @@ class _CharMap(dict[int, str]):
     per character: about 10x slower).
     """
 
-    def __init__(self, function: Callable[[str], str]) -> None:
+    def __init__(self, function: Callable[[str], str], probe_up_to: int | None = None) -> None:
         super().__init__((code, function(chr(code))) for code in range(128))
         self._function = function
+        # Beyond this many bytes of other characters, go straight to `str.translate`: for a map that
+        # changes most letters of other scripts (case folding), gathering them would be wasted.
+        self._probe_up_to = probe_up_to
         # ASCII maps to single ASCII characters (case, whitespace, punctuation): a bytes table does it.
         self._ascii = bytes(ord(self[code]) for code in range(128)) + bytes(range(128, 256))
         self.uneven: set[str] = set()  # characters mapped to more or fewer than one character
@@ -59,7 +62,10 @@ class _CharMap(dict[int, str]):
         if text.isascii():
             return text.translate(self)
         data = text.encode("utf-8", "surrogatepass")
-        others = set(data.translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass"))
+        rest = data.translate(None, _ASCII_BYTES)
+        if self._probe_up_to is not None and len(rest) > self._probe_up_to:
+            return text.translate(self)
+        others = set(rest.decode("utf-8", "surrogatepass"))
         changes = [(char, value) for char in others if (value := self[ord(char)]) != char]
         # A non-ASCII result could itself be one of `others`: replacing one by one is safe only
         # when every change leaves ASCII behind.
@@ -78,7 +84,8 @@ def is_word_char(char: str) -> bool:
 
 _ASCII_BYTES = bytes(range(128))
 _FEW = 8  # distinct non-ASCII characters to change up to which a text is mapped by replacing each
-_FOLDS = {casefold: _CharMap(partial(fold_char, casefold=casefold)) for casefold in (True, False)}
+# Folding changes the capitals of every script: a page in another script is translated at once.
+_FOLDS = {casefold: _CharMap(partial(fold_char, casefold=casefold), 512) for casefold in (True, False)}
 _WORD_VIEW = _CharMap(lambda char: char if is_word_char(char) else " ")
 
 
@@ -133,8 +140,13 @@ class _Origins:
             self.shifts.append(shift)
 
     def source_index(self, index: int) -> int:
-        run = bisect_right(self.runs, index) - 1  # the space a run collapsed into maps to its last
-        folded = index + self.removed[run] if run >= 0 else index
+        run = bisect_right(self.runs, index) - 1
+        if run < 0:
+            folded = index
+        elif index == self.runs[run]:  # the space a run collapsed into: the run's first character
+            folded = index + (self.removed[run - 1] if run else 0)
+        else:
+            folded = index + self.removed[run]
         uneven = bisect_right(self.starts, folded) - 1
         if uneven < 0:
             return folded
@@ -145,10 +157,12 @@ class _Origins:
 
 def _uneven_positions(source: str, table: _CharMap) -> list[int]:
     """The indexes of the characters of `source` that fold unevenly, in order."""
-    # A few known characters are looked for one by one; many (a hostile feed) by one pass over the text.
-    present = table.uneven.intersection(source) if len(table.uneven) > 32 else table.uneven
+    uneven = tuple(table.uneven)  # a copy: another thread may be adding to the set
+    if len(uneven) > _FEW:  # many known (a hostile feed): one pass over the text, not one per character
+        present = set(uneven)
+        return [index for index, char in enumerate(source) if char in present]
     positions = []
-    for char in present:
+    for char in uneven:  # a few (…, ß, ﬁ): str.find skips through the text in C
         index = source.find(char)
         while index >= 0:
             positions.append(index)

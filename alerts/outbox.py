@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -225,13 +225,30 @@ def mark_sent(
     alert_id: int | Collection[int],
     now: datetime,
     message_ids: Collection[str] | None = None,
+    cooldowns: Mapping[str, timedelta] | None = None,
 ) -> None:
-    """Record a delivery the channel acknowledged (of one alert, or every alert of a digest)."""
+    """Record a delivery the channel acknowledged (of one alert, or every alert of a digest).
+
+    An alert queued again as a new message while this one was in flight (`enqueue_update`) stays
+    pending, but the old message did go out: its `sent_at` says so, and a rule's cooldown (rule name
+    -> cooldown) holds the new message until that long after it.
+    """
     session.execute(
         update(AlertRow)
         .where(_attempted(alert_id, message_ids))
         .values(status=SENT, sent_at=now, attempts=AlertRow.attempts + 1, last_error=None)
     )
+    if message_ids is None:
+        return
+    requeued = select(AlertRow.id, AlertRow.rule, AlertRow.next_attempt_at).where(
+        AlertRow.id.in_(_ids(alert_id)), AlertRow.message_id.not_in(list(message_ids))
+    )
+    for row_id, rule, due in session.execute(requeued).all():
+        cooldown = (cooldowns or {}).get(rule)
+        hold = max(due, now + cooldown) if cooldown is not None else due
+        session.execute(
+            update(AlertRow).where(AlertRow.id == row_id).values(sent_at=now, next_attempt_at=hold)
+        )
 
 
 def mark_failed(

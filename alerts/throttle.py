@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from alerts.delivery import overflow_digest
 from alerts.models import Match
+from alerts.outbox import Wait
 from alerts.rules import CompiledRule
 from newswatch.config import RuleConfig
 from newswatch.db import AlertRow
@@ -28,22 +28,9 @@ log = logging.getLogger(__name__)
 HOUR = timedelta(hours=1)
 
 
-class Verdict(StrEnum):
-    """What becomes of a match under its rule's limits."""
-
-    SEND = "send"
-    HOLD = "hold"  # an update within the cooldown: sent when the cooldown ends
-    DIGEST = "digest"  # over max_per_hour: goes into the rule's hourly digest, never dropped
-
-
-@dataclass(frozen=True)
-class Decision:
-    verdict: Verdict
-    due: datetime  # when the alert goes out (a digest's own time for DIGEST)
-
-
-def decide(session: Session, rule: CompiledRule, match: Match, now: datetime, *, update: bool) -> Decision:
-    """What the rule's cooldown and hourly limit make of `match` now (`update`: its article changed)."""
+def decide(session: Session, rule: CompiledRule, match: Match, now: datetime, *, update: bool) -> Wait:
+    """When the rule's cooldown and hourly limit let `match`'s alerts go out, and in which digest
+    (None: alone); `update`: the match is for an updated article that alerts again (`on_update`)."""
     if update and rule.cooldown is not None:
         last_sent = session.scalar(
             select(func.max(AlertRow.sent_at)).where(
@@ -58,7 +45,7 @@ def decide(session: Session, rule: CompiledRule, match: Match, now: datetime, *,
                 match.article_id,
                 due.isoformat(),
             )
-            return Decision(Verdict.HOLD, due)
+            return None, due
     if rule.max_per_hour is not None:
         count = select(func.count(func.distinct(AlertRow.article_id))).where(
             AlertRow.rule == rule.name,
@@ -72,8 +59,8 @@ def decide(session: Session, rule: CompiledRule, match: Match, now: datetime, *,
                 rule.max_per_hour,
                 match.article_id,
             )
-            return Decision(Verdict.DIGEST, now)
-    return Decision(Verdict.SEND, now)
+            return overflow_digest(rule.name, now)
+    return None, now
 
 
 def notes(rules: Sequence[RuleConfig]) -> list[str]:

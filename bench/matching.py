@@ -7,7 +7,7 @@ Articles are ~3 KB of synthetic prose; rules have 10 terms each. Two corpora:
   them. Every size finds the same hits, so the cost per article relative to 10 terms is the price
   of watching more terms (target: within 1.5x).
 - same density: about 1% of words are drawn from all the watched terms, so with more terms an
-  article matches more rules (1 at 10 terms, ~6 at 100,000). The output grows with the terms; this
+  article matches more rules (1 at 10 terms, ~5 at 100,000). The output grows with the terms; this
   shows what each extra match costs.
 A regex alternation of the same terms is measured on the same-hits articles in the same process.
 """

@@ -265,10 +265,29 @@ class ChannelConfig(_Model):
         return "console"
 
 
+def _matchable(value: str) -> str:
+    """`value`, unless normalising leaves nothing of it to match (it would match every article)."""
+    from alerts.normalize import normalize_phrase
+
+    if not normalize_phrase(value):
+        raise ValueError(f"{value!r} has nothing to match once spaces, accents and marks are dropped")
+    return value
+
+
 class PersonConfig(_Model):
     name: str = Field(min_length=1)
     aliases: list[str] = Field(default_factory=list)
     last_name_alone: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _matchable_name(cls, value: str) -> str:
+        return _matchable(value)
+
+    @field_validator("aliases")
+    @classmethod
+    def _matchable_aliases(cls, value: list[str]) -> list[str]:
+        return [_matchable(alias) for alias in value]
 
 
 def _person(value: object) -> object:
@@ -293,6 +312,8 @@ class TermConfig(_Model):
             check_regex(value[1:-1])  # raises ValueError saying what is wrong
         elif not value.strip():
             raise ValueError("a term cannot be blank")
+        else:
+            _matchable(value)
         return value
 
     @property

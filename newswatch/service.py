@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from alerts import channel_state, throttle
 from alerts.channels import Channel, make_channel
-from alerts.delivery import DeliveryPlan, DeliveryReport, deliver_due, overflow_digest
-from alerts.outbox import Wait, enqueue, enqueue_many, enqueue_update
+from alerts.delivery import DeliveryPlan, DeliveryReport, deliver_due
+from alerts.outbox import enqueue, enqueue_many, enqueue_update
 from alerts.rules import Matcher
 from alerts.signing import new_message_id
 from ingest.boilerplate import compile_boilerplate
@@ -161,20 +161,14 @@ class Service:
                     metrics.rule_matched(rule.name)
                     # An updated article alerts again only for a rule with `on_update`.
                     update = rule.config.on_update and not item.is_new
-                    write = enqueue_update if update else enqueue
-                    if rule.cooldown is None and rule.max_per_hour is None:
-                        if update:
-                            alerts += write(session, match, rule.notify, started)
-                        else:
-                            batch.append((match, rule.notify))
+                    if not update and rule.max_per_hour is None:  # nothing to hold or count
+                        batch.append((match, rule.notify))
                         continue
                     # A limited rule counts the alerts already written, so each is written at once.
-                    decision = throttle.decide(session, rule, match, started, update=update)
-                    if decision.verdict is throttle.Verdict.DIGEST:
-                        wait: Wait = overflow_digest(rule.name, started)
-                    else:
-                        wait = (None, decision.due)
-                    alerts += write(session, match, rule.notify, started, wait)
+                    wait = throttle.decide(session, rule, match, started, update=update)
+                    alerts += (enqueue_update if update else enqueue)(
+                        session, match, rule.notify, started, wait
+                    )
             alerts += enqueue_many(session, batch, started)
             state = source_state(session, source.name, source.location)
             new = sum(1 for s in stored if s.is_new)

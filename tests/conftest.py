@@ -145,6 +145,15 @@ class HttpServer:
         self._server.server_close()
 
 
+def one_story_rss(text: str) -> bytes:
+    """An RSS feed of one item (guid n-1, "Putin story") whose description is `text`."""
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>W</title>'
+        "<item><guid>n-1</guid><title>Putin story</title><link>http://wire.example/1</link>"
+        f"<description>{text}</description></item></channel></rss>"
+    ).encode()
+
+
 @pytest.fixture
 def http_server() -> Iterator[HttpServer]:
     server = HttpServer()

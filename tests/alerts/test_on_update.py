@@ -7,21 +7,13 @@ import asyncio
 from alerts.outbox import listing
 from newswatch.db import Database
 from newswatch.service import Service
-from tests.conftest import HttpServer, Served, Workspace
-
-
-def rss(text: str) -> bytes:
-    return (
-        '<?xml version="1.0"?><rss version="2.0"><channel><title>W</title>'
-        "<item><guid>n-1</guid><title>Putin story</title><link>http://wire.example/1</link>"
-        f"<description>{text}</description></item></channel></rss>"
-    ).encode()
+from tests.conftest import HttpServer, Served, Workspace, one_story_rss
 
 
 def test_an_update_queued_during_delivery_of_the_old_message_is_still_sent(
     workspace: Workspace, http_server: HttpServer, webhook_secret: str
 ) -> None:
-    http_server.routes["/rss.xml"] = Served(rss("Vladimir Putin spoke."))
+    http_server.routes["/rss.xml"] = Served(one_story_rss("Vladimir Putin spoke."))
     workspace.write_config(
         f"""\
 fetch: {{allow_private_addresses: true}}
@@ -47,7 +39,7 @@ rules:
             delivery = asyncio.create_task(service.deliver())
             while not http_server.received:
                 await asyncio.sleep(0.02)
-            http_server.routes["/rss.xml"] = Served(rss("Vladimir Putin spoke again, at length."))
+            http_server.routes["/rss.xml"] = Served(one_story_rss("Vladimir Putin spoke again, at length."))
             assert (await service.poll(config.sources[0])).alerts == 1
             await delivery
 

@@ -10,17 +10,17 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from alerts.delivery import overflow_digest
 from alerts.models import Match
-from alerts.outbox import SENT, enqueue, enqueue_update, listing
+from alerts.outbox import SENT, Wait, enqueue, enqueue_update, listing
 from alerts.rules import CompiledRule, compile_rules
-from alerts.throttle import Decision, Verdict, decide, notes
+from alerts.throttle import decide, notes
 from ingest.models import Article
 from ingest.store import store_articles
 from newswatch.config import RuleConfig
 from newswatch.db import AlertRow, Database
 from newswatch.service import Service
-from tests.alerts.test_on_update import rss
-from tests.conftest import HttpServer, Served, Workspace
+from tests.conftest import HttpServer, Served, Workspace, one_story_rss
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -46,20 +46,20 @@ def _sent(session: Session, article_id: int, at: datetime) -> None:
             "an update within the cooldown is held until it ends",
             30,
             True,
-            Decision(Verdict.HOLD, NOW + timedelta(minutes=90)),
+            (None, NOW + timedelta(minutes=90)),
         ),
-        ("an update after the cooldown goes at once", 121, True, Decision(Verdict.SEND, NOW)),
+        ("an update after the cooldown goes at once", 121, True, (None, NOW)),
         (
             "an update before the first alert went out refreshes it at once",
             None,
             True,
-            Decision(Verdict.SEND, NOW),
+            (None, NOW),
         ),
-        ("a match that is not an update is not held", 30, False, Decision(Verdict.SEND, NOW)),
+        ("a match that is not an update is not held", 30, False, (None, NOW)),
     ],
 )
 def test_cooldown_spaces_out_the_re_alerts_of_an_updated_article(
-    db: Database, case: str, sent_minutes_ago: int | None, update: bool, expected: Decision
+    db: Database, case: str, sent_minutes_ago: int | None, update: bool, expected: Wait
 ) -> None:
     rule = _rule(cooldown="2h", on_update=True)
     with db.session() as session:
@@ -79,25 +79,31 @@ def test_a_held_update_keeps_the_cooldown_of_the_alert_sent_before_it(db: Databa
         enqueue(session, match, rule.notify, NOW - timedelta(hours=1))
         _sent(session, article, NOW - timedelta(minutes=30))
         held = decide(session, rule, match, NOW, update=True)
-        enqueue_update(session, match, rule.notify, NOW, (None, held.due))
+        enqueue_update(session, match, rule.notify, NOW, held)
         later = decide(session, rule, match, NOW + timedelta(minutes=20), update=True)
         [alert] = listing(session)
-    assert held == later == Decision(Verdict.HOLD, NOW + timedelta(minutes=90))
-    assert alert["status"] == "pending" and alert["next_attempt_at"] == held.due.isoformat()
+    assert held == later == (None, NOW + timedelta(minutes=90))
+    assert alert["status"] == "pending" and alert["next_attempt_at"] == held[1].isoformat()
 
 
 def test_max_per_hour_holds_back_alerts_over_the_limit(db: Database) -> None:
     rule = _rule(max_per_hour=2)
     with db.session() as session:
         ids = _articles(session, 4)
-        verdicts = []
-        for minute, article_id in enumerate([*ids[:3], ids[3]]):
-            at = NOW + timedelta(minutes=61 if article_id == ids[3] else minute)
-            decision = decide(session, rule, Match(rule.name, article_id, ()), at, update=False)
-            if decision.verdict is Verdict.SEND:
-                enqueue(session, Match(rule.name, article_id, ()), rule.notify, at)
-            verdicts.append(decision.verdict)
-    assert verdicts == [Verdict.SEND, Verdict.SEND, Verdict.DIGEST, Verdict.SEND]  # the first left the hour
+        waits = []
+        for article_id, minutes in zip(ids, (0, 1, 2, 61), strict=True):
+            at = NOW + timedelta(minutes=minutes)
+            wait = decide(session, rule, Match(rule.name, article_id, ()), at, update=False)
+            enqueue(session, Match(rule.name, article_id, ()), rule.notify, at, wait)
+            waits.append(wait)
+    # The third goes into the rule's hourly digest; the fourth comes after the first left the hour.
+    hourly = overflow_digest(rule.name, NOW + timedelta(minutes=2))
+    assert waits == [
+        (None, NOW),
+        (None, NOW + timedelta(minutes=1)),
+        hourly,
+        (None, NOW + timedelta(minutes=61)),
+    ]
 
 
 def test_check_notes_a_cooldown_that_can_do_nothing() -> None:
@@ -116,7 +122,7 @@ def test_check_notes_a_cooldown_that_can_do_nothing() -> None:
 def test_updates_within_the_cooldown_go_out_once_when_it_ends_with_the_latest_text(
     workspace: Workspace, http_server: HttpServer
 ) -> None:
-    http_server.routes["/rss.xml"] = Served(rss("Vladimir Putin spoke."))
+    http_server.routes["/rss.xml"] = Served(one_story_rss("Vladimir Putin spoke."))
     workspace.write_config(
         f"""\
 fetch: {{allow_private_addresses: true}}
@@ -134,7 +140,7 @@ rules:
     async def poll_and_deliver(minutes: int, text: str | None = None) -> None:
         clock[0] = NOW + timedelta(minutes=minutes)
         if text is not None:
-            http_server.routes["/rss.xml"] = Served(rss(text))
+            http_server.routes["/rss.xml"] = Served(one_story_rss(text))
             assert (await service.poll(source)).alerts == 1
         await service.deliver()
 
@@ -154,3 +160,48 @@ rules:
         for request in http_server.received
     ]
     assert texts == [{"Vladimir Putin spoke."}, {"Vladimir Putin spoke a third time."}]
+
+
+def test_an_update_queued_while_the_last_alert_was_in_flight_waits_out_the_cooldown(
+    workspace: Workspace, http_server: HttpServer
+) -> None:
+    """The update is queued before the first message is acknowledged, so no send is on record yet
+    when it is decided; the acknowledgement records the send and holds the update for the cooldown."""
+    http_server.routes["/rss.xml"] = Served(one_story_rss("Vladimir Putin spoke."))
+    workspace.write_config(
+        f"""\
+fetch: {{allow_private_addresses: true}}
+sources: [{{name: wire, feed: "{http_server.url("/rss.xml")}"}}]
+channels: [{{name: desk, webhook: "{http_server.url("/hook")}"}}]
+rules:
+  - {{name: kremlin, people: [Vladimir Putin], notify: [desk], on_update: true, cooldown: 1h}}
+"""
+    )
+    config = workspace.load_config()
+    clock = [NOW]
+    service = Service(config, Database(config.database), now=lambda: clock[0])
+    source = config.sources[0]
+    http_server.post_delay = 1.0  # the first message is in flight when the update is stored
+
+    async def go() -> None:
+        async with service:
+            await service.poll(source)
+            delivery = asyncio.create_task(service.deliver())
+            while not http_server.received:
+                await asyncio.sleep(0.02)
+            http_server.routes["/rss.xml"] = Served(one_story_rss("Vladimir Putin spoke again."))
+            assert (await service.poll(source)).alerts == 1
+            await delivery
+            http_server.post_delay = 0.0
+            clock[0] = NOW + timedelta(minutes=30)
+            await service.deliver()
+            assert len(http_server.received) == 1  # held: the first went out at NOW
+            clock[0] = NOW + timedelta(minutes=61)
+            await service.deliver()
+
+    asyncio.run(go())
+    assert len(http_server.received) == 2
+    assert b"spoke again" in http_server.received[1].body
+    with service.db.session() as session:
+        [alert] = listing(session)
+    assert alert["status"] == "sent" and alert["sent_at"] == (NOW + timedelta(minutes=61)).isoformat()

@@ -93,6 +93,10 @@ def test_config_errors_in_rules_are_one_line_exit_2(bare_workspace: Workspace) -
         "sources: [wire]": "rule 'sport' is scoped to unknown source 'wire' (sources: desk)",
         "fields: [body]": "rules[1].fields[0] (rule 'sport'): Input should be 'title', 'text' or 'topics'",
         "max_per_hour: 0": "greater than 0",
+        # Terms that normalise to nothing would match every article.
+        "keywords: ['\u0301']": "has nothing to match once spaces, accents and marks are dropped",
+        "people: ['\u00a0']": "has nothing to match once spaces, accents and marks are dropped",
+        "people: [{name: Putin, aliases: ['\u0301\u0301']}]": "has nothing to match",
     }
     for extra, message in cases.items():
         bare_workspace.write_config(CONFIG + f"    {extra}\n")
