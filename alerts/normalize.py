@@ -38,12 +38,13 @@ class _CharMap(dict[int, str]):
     per character: about 10x slower).
     """
 
-    def __init__(self, function: Callable[[str], str], probe_up_to: int | None = None) -> None:
+    def __init__(self, function: Callable[[str], str], probe_share: float | None = None) -> None:
         super().__init__((code, function(chr(code))) for code in range(128))
         self._function = function
-        # Beyond this many bytes of other characters, go straight to `str.translate`: for a map that
-        # changes most letters of other scripts (case folding), gathering them would be wasted.
-        self._probe_up_to = probe_up_to
+        # When other characters' bytes pass this share of the text's length (a page in another
+        # script), go straight to `str.translate`: for a map that changes most letters of other
+        # scripts (case folding), gathering them would be wasted.
+        self._probe_share = probe_share
         # ASCII maps to single ASCII characters (case, whitespace, punctuation): a bytes table does it.
         self._ascii = bytes(ord(self[code]) for code in range(128)) + bytes(range(128, 256))
         self.uneven: set[str] = set()  # characters mapped to more or fewer than one character
@@ -63,7 +64,7 @@ class _CharMap(dict[int, str]):
             return text.translate(self)
         data = text.encode("utf-8", "surrogatepass")
         rest = data.translate(None, _ASCII_BYTES)
-        if self._probe_up_to is not None and len(rest) > self._probe_up_to:
+        if self._probe_share is not None and len(rest) > self._probe_share * len(text):
             return text.translate(self)
         others = set(rest.decode("utf-8", "surrogatepass"))
         changes = [(char, value) for char in others if (value := self[ord(char)]) != char]
@@ -85,7 +86,7 @@ def is_word_char(char: str) -> bool:
 _ASCII_BYTES = bytes(range(128))
 _FEW = 8  # distinct non-ASCII characters to change up to which a text is mapped by replacing each
 # Folding changes the capitals of every script: a page in another script is translated at once.
-_FOLDS = {casefold: _CharMap(partial(fold_char, casefold=casefold), 512) for casefold in (True, False)}
+_FOLDS = {casefold: _CharMap(partial(fold_char, casefold=casefold), 0.5) for casefold in (True, False)}
 _WORD_VIEW = _CharMap(lambda char: char if is_word_char(char) else " ")
 
 
