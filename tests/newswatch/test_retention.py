@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
 import pytest
@@ -17,8 +21,8 @@ from alerts.outbox import enqueue, mark_failed, mark_sent
 from ingest.models import Article
 from ingest.store import store_articles
 from newswatch.config import RetentionSettings, load_config
-from newswatch.db import MIGRATIONS, AlertRow, ArticleRow, Database, SightingRow, SourceState
-from newswatch.retention import prune
+from newswatch.db import MIGRATIONS, AlertRow, ArticleRow, Database, SightingRow, SourceState, utcnow
+from newswatch.retention import Forget, Pruned, ShouldStop, prune
 from newswatch.service import PRUNE_EVERY, Service
 from tests.conftest import Workspace, postgres_database
 
@@ -201,6 +205,43 @@ def test_a_big_prune_goes_in_batches_and_reports_each_batch(db: Database) -> Non
     assert sorted(i for b in batches for i in b) == ids
 
 
+def test_a_prune_told_to_stop_ends_after_the_batch_it_is_in(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    ids = [_store(db, _article(f"n{n}"), T0) for n in range(7)]
+    _read(db, "wire", T0 + DAY)
+    batches: list[list[int]] = []
+    with caplog.at_level(logging.INFO, logger="newswatch.retention"):
+        pruned = prune(
+            db,
+            MONTH,
+            ["wire"],
+            NOW,
+            forget=lambda gone: batches.append(list(gone)),
+            should_stop=lambda: bool(batches),  # true once the first batch of articles has gone
+            batch=3,
+        )
+    assert (pruned.alerts, pruned.articles, pruned.stopped) == (0, 3, True)
+    assert batches == [ids[:3]] and _ids(db, ArticleRow.id) == set(ids[3:])
+    assert "pruned 0 alerts and 3 articles; stopped early, the rest goes at the next run" in caplog.messages
+    assert prune(db, MONTH, ["wire"], NOW, should_stop=lambda: False).articles == 4  # the next run
+
+
+def test_a_prune_stopped_among_the_alerts_leaves_the_articles(db: Database) -> None:
+    article_ids = [_store(db, _article(f"n{n}"), T0) for n in range(3)]
+    alert_ids = [_alert(db, article_id, "sent", T0) for article_id in article_ids]
+    _read(db, "wire", T0 + DAY)
+    asked = [0]
+
+    def second_ask() -> bool:  # true from the second batch on
+        asked[0] += 1
+        return asked[0] > 1
+
+    pruned = prune(db, MONTH, ["wire"], NOW, should_stop=second_ask, batch=2)
+    assert (pruned.alerts, pruned.articles, pruned.stopped) == (2, 0, True)
+    assert _ids(db, AlertRow.id) == set(alert_ids[2:]) and _ids(db, ArticleRow.id) == set(article_ids)
+
+
 def test_a_row_being_written_is_left_for_the_next_run() -> None:
     """PostgreSQL: a batch skips rows another transaction holds instead of waiting for them."""
     with postgres_database() as url:
@@ -350,6 +391,93 @@ def test_the_service_prunes_and_its_index_forgets_pruned_articles(
         assert service._index is not None and len(service._index) == 0
     finally:
         db.close()
+
+
+class SlowPrune:
+    """Stands in for retention.prune in the service: the real prune, one row a batch, whose stop
+    check after the first batch waits (up to 10 s) for the service to say stop."""
+
+    def __init__(self) -> None:
+        self.first_batch = threading.Event()
+        self.done = threading.Event()
+        self.result: Pruned | None = None
+
+    def __call__(self, *args: Any, should_stop: ShouldStop, forget: Forget, **kwargs: Any) -> Pruned:
+        def forget_and_tell(ids: Sequence[int]) -> None:
+            forget(ids)
+            self.first_batch.set()
+
+        def stop_check() -> bool:
+            deadline = time.monotonic() + 10
+            while self.first_batch.is_set() and not should_stop() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            return should_stop()
+
+        self.result = prune(*args, should_stop=stop_check, forget=forget_and_tell, **{**kwargs, "batch": 1})
+        self.done.set()
+        return self.result
+
+
+def _prune_service(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> tuple[Service, SlowPrune]:
+    """A service with nothing to poll, over 20 articles that have left every feed, pruning slowly."""
+    workspace.write_config(CONFIG.format(extra="retention: {articles: 30d}\nshutdown_grace: 10s"))
+    config = workspace.load_config().model_copy(update={"sources": []})
+    db = Database(config.database)
+    for n in range(20):
+        _store(db, _article(f"n{n}", "gone"), utcnow() - 60 * DAY)
+    slow = SlowPrune()
+    monkeypatch.setattr("newswatch.service.prune", slow)
+    return Service(config, db), slow
+
+
+def test_stopping_the_service_stops_a_running_prune_at_its_next_batch(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service, slow = _prune_service(workspace, monkeypatch)
+
+    async def go() -> tuple[Pruned, float]:
+        stop = asyncio.Event()
+        async with service:
+            pruning = asyncio.create_task(service.prune())  # as the hourly job starts it
+
+            async def sigterm_once_it_has_begun() -> None:
+                await asyncio.to_thread(slow.first_batch.wait, 10)
+                stop.set()
+
+            signal = asyncio.create_task(sigterm_once_it_has_begun())
+            await service.run_forever(stop)
+            await signal
+            return await pruning, time.monotonic()
+
+    try:
+        pruned, stopped_at = asyncio.run(go())
+        left = len(_ids(service.db, ArticleRow.id))
+    finally:
+        service.db.close()
+    assert (pruned.articles, pruned.stopped, left) == (1, True, 19)
+    assert time.monotonic() - stopped_at < 1  # asyncio.run waited for no thread at exit
+
+
+def test_a_cancelled_prune_stops_its_thread_at_the_next_batch(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service, slow = _prune_service(workspace, monkeypatch)
+
+    async def go() -> None:
+        async with service:
+            pruning = asyncio.create_task(service.prune())
+            await asyncio.to_thread(slow.first_batch.wait, 10)
+            pruning.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await pruning
+
+    try:
+        asyncio.run(go())
+        assert slow.done.wait(5) and slow.result is not None
+        assert (slow.result.articles, slow.result.stopped) == (1, True)
+        assert len(_ids(service.db, ArticleRow.id)) == 19
+    finally:
+        service.db.close()
 
 
 def test_distributed_prune_is_hourly_and_deferred_once_across_nodes(workspace: Workspace) -> None:
