@@ -284,7 +284,7 @@ CONFIG = """\
 database: sqlite:///newswatch.db
 sources: [{{name: desk, directory: ../seeds}}]
 channels: [{{name: terminal, console: true}}]
-rules: [{{name: r, people: [Vladimir Putin], notify: [terminal], cooldown: 6h}}]
+rules: [{{name: r, people: [Vladimir Putin], notify: [terminal], cooldown: 6h, on_update: true}}]
 {extra}
 """
 
@@ -299,9 +299,10 @@ BAD_RETENTION = [
         "retention.articles: 2d is shorter than dedup.window (7d); a copy of a pruned story would alert",
     ),
     (
-        "shorter-than-a-cooldown",
+        "shorter-than-an-on-update-cooldown",
         "retention: {alerts: 2h}",
-        "retention.alerts: 2h is shorter than rules[0].cooldown of rule 'r' (6h)",
+        "retention.alerts: 2h is shorter than rules[0].cooldown of rule 'r' (6h), which spaces its"
+        " on_update re-alerts from the last alert sent",
     ),
     ("unknown-key", "retention: {articles: 90d, sightings: 1d}", "retention.sightings: unknown key"),
 ]
@@ -316,6 +317,16 @@ def test_bad_retention_is_a_config_error_exit_2(workspace: Workspace, extra: str
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_cooldown_without_on_update_does_not_bound_alert_retention(bare_workspace: Workspace) -> None:
+    # Such a cooldown changes nothing (`check` notes it), so it counts no alerts a prune could take.
+    bare_workspace.write_config(
+        CONFIG.format(extra="retention: {alerts: 2h}").replace(", on_update: true", "")
+    )
+    result = bare_workspace.cli("check")
+    assert result.returncode == 0, result.stderr
+    assert "retention" not in result.stderr and "only spaces out the re-alerts" in result.stderr
 
 
 @pytest.mark.parametrize(
