@@ -25,8 +25,11 @@ article is outside the window: the LSH index ignores it (`best_match`) and drops
 Each batch is one short transaction: its rows are locked (PostgreSQL: FOR UPDATE SKIP LOCKED, so a
 row a poll or a delivery is writing is left for the next run), then deleted only if they still
 qualify, re-checked by the DELETE itself; on SQLite the DELETE takes the write lock and sees the
-latest data. A big prune never holds a lock for long, and `should_stop` is asked before each batch,
-so a service shutting down stops a prune within one batch (the rest goes at the next run).
+latest data, on PostgreSQL what was committed before the DELETE began. Only `articles` rows are
+locked, so a poll marking a sighting seen while that DELETE runs does not save its article: the item
+had left every feed for the whole retention period and came back just then (see above). A big prune
+never holds a lock for long, and `should_stop` is asked before each batch, so a service shutting
+down stops a prune within one batch (the rest goes at the next run).
 """
 
 from __future__ import annotations
@@ -179,8 +182,8 @@ def _delete(
             ).all()
             if not ids:
                 return total, False
-            # The rows are locked now; the DELETE checks them again against what has been committed
-            # meanwhile (a poll that saw the article again, an alert queued for it).
+            # The rows are locked now; the DELETE checks them again against what was committed before
+            # it began (a poll that saw the article again, an alert queued for it).
             gone = session.scalars(
                 delete(key.class_)
                 .where(key.in_(ids), where)
