@@ -26,7 +26,7 @@ from sqlalchemy import (
     event,
     text,
 )
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -53,6 +53,11 @@ def storable_text(text: str) -> str:
     if _UNSTORABLE.search(text) is None:
         return text
     return _UNSTORABLE.sub(lambda found: "" if found[0] == "\x00" else "\ufffd", text)
+
+
+def error_reason(exc: SQLAlchemyError) -> str:
+    """The database's own message for `exc` (its driver's error), on one line: psycopg's span several."""
+    return " ".join(str(getattr(exc, "orig", None) or exc).split())
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -252,8 +257,7 @@ def upgrade(engine: Engine) -> None:
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, "head")
     except OperationalError as exc:
-        reason = " ".join(str(exc.orig).split())  # psycopg's messages span lines; keep one
-        raise ConfigError(f"database: cannot open {engine.url!r}: {reason}") from None
+        raise ConfigError(f"database: cannot open {engine.url!r}: {error_reason(exc)}") from None
 
 
 class Database:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, RowMapping, func, select, text
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
-from newswatch.db import Base, make_engine, storable_text, upgrade
+from newswatch.db import Base, error_reason, make_engine, storable_text, upgrade
 from newswatch.errors import ConfigError
 
 BATCH = 1000
@@ -71,7 +71,7 @@ def migrate_from(source_url: str, target_url: str, progress: Progress) -> dict[s
                     try:
                         writing.execute(table.insert(), [_storable(row) for row in batch])
                     except (DataError, IntegrityError) as exc:  # a row SQLite kept and the target refuses
-                        reason = " ".join(str(exc.orig).split())
+                        reason = error_reason(exc)
                         raise ConfigError(f"db migrate-from: cannot copy {table.name}: {reason}") from None
                     done += len(batch)
                     progress(table.name, done, total)
@@ -82,8 +82,7 @@ def migrate_from(source_url: str, target_url: str, progress: Progress) -> dict[s
                 _reset_sequences(writing)
         return copied
     except OperationalError as exc:
-        reason = " ".join(str(exc.orig).split())
-        raise ConfigError(f"db migrate-from: {reason}") from None
+        raise ConfigError(f"db migrate-from: {error_reason(exc)}") from None
     finally:
         source.dispose()
         target.dispose()

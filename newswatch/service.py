@@ -42,7 +42,7 @@ from ingest.store import (
 )
 from newswatch import metrics
 from newswatch.config import Config, SourceConfig
-from newswatch.db import Database, utcnow
+from newswatch.db import Database, error_reason, utcnow
 from newswatch.errors import SourceError
 from newswatch.retention import Pruned, prune
 
@@ -346,8 +346,7 @@ class Service:
         try:
             await self.prune()
         except SQLAlchemyError as exc:
-            reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
-            log.error("prune failed: %s; the next run tries again", reason)
+            log.error("prune failed: %s; the next run tries again", error_reason(exc))
 
     async def poll_many(self, sources: Sequence[SourceConfig]) -> list[PollOutcome]:
         """Poll `sources` once each, `fetch.concurrency` at a time, and return their outcomes in order.

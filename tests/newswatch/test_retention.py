@@ -6,15 +6,16 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 import pytest
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import func, inspect, select
+from sqlalchemy.exc import OperationalError
 
 from alerts.models import Match
 from alerts.outbox import enqueue, mark_failed, mark_sent
@@ -31,13 +32,6 @@ NOW = T0 + timedelta(days=60)
 DAY = timedelta(days=1)
 MONTH = RetentionSettings.model_validate({"articles": "30d", "alerts": "30d"})
 ARTICLES_ONLY = RetentionSettings.model_validate({"articles": "30d"})
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    yield database
-    database.close()
 
 
 def _article(name: str, source: str = "wire", text: str | None = None) -> Article:
@@ -402,6 +396,25 @@ def test_the_service_prunes_and_its_index_forgets_pruned_articles(
         assert service._index is not None and len(service._index) == 0
     finally:
         db.close()
+
+
+def test_a_failed_scheduled_prune_is_one_log_line_and_the_next_run_tries_again(
+    bare_workspace: Workspace, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    bare_workspace.write_config(CONFIG.format(extra="retention: {articles: 30d}"))
+    service = Service(bare_workspace.load_config(), cast(Database, None))  # prune never reaches it
+
+    def failing(*args: Any, **kwargs: Any) -> Pruned:
+        driver = Exception("canceling statement due to lock timeout\nCONTEXT:  while deleting")
+        raise OperationalError("DELETE FROM articles", {}, driver)
+
+    monkeypatch.setattr("newswatch.service.prune", failing)
+    with caplog.at_level(logging.ERROR, logger="newswatch.service"):
+        asyncio.run(service.prune_on_schedule())  # raises nothing: the job stays scheduled
+    assert caplog.messages == [
+        "prune failed: canceling statement due to lock timeout CONTEXT: while deleting;"
+        " the next run tries again"
+    ]
 
 
 class SlowPrune:
