@@ -305,9 +305,9 @@ BAD_RETENTION = [
 @pytest.mark.parametrize(
     ("extra", "message"), [c[1:] for c in BAD_RETENTION], ids=[c[0] for c in BAD_RETENTION]
 )
-def test_bad_retention_is_a_config_error_exit_2(workspace: Workspace, extra: str, message: str) -> None:
-    workspace.write_config(CONFIG.format(extra=extra))
-    result = workspace.cli("check")
+def test_bad_retention_is_a_config_error_exit_2(bare_workspace: Workspace, extra: str, message: str) -> None:
+    bare_workspace.write_config(CONFIG.format(extra=extra))
+    result = bare_workspace.cli("check")
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
@@ -333,9 +333,9 @@ def test_a_cooldown_without_on_update_does_not_bound_alert_retention(bare_worksp
     ],
 )
 def test_retention_defaults_to_keeping_everything(
-    workspace: Workspace, extra: str, articles: timedelta | None, alerts: timedelta | None
+    bare_workspace: Workspace, extra: str, articles: timedelta | None, alerts: timedelta | None
 ) -> None:
-    retention = load_config(workspace.write_config(CONFIG.format(extra=extra))).retention
+    retention = load_config(bare_workspace.write_config(CONFIG.format(extra=extra))).retention
     assert (retention.articles, retention.alerts) == (articles, alerts)
     assert retention.enabled == (articles is not None or alerts is not None)
 
@@ -345,7 +345,8 @@ def test_run_schedules_an_hourly_prune(workspace: Workspace, database_url: str) 
     config = load_config(workspace.config, environ={"NEWSWATCH_DATABASE_URL": database_url})
     config = config.model_copy(update={"sources": []})  # nothing to poll: only the schedule matters
     db = Database(config.database)
-    service = Service(config, db)
+    started = utcnow()
+    service = Service(config, db, now=lambda: started)  # the clock the schedule is set by
     jobs = []
 
     async def watch(stop: asyncio.Event) -> None:
@@ -367,6 +368,7 @@ def test_run_schedules_an_hourly_prune(workspace: Workspace, database_url: str) 
         db.close()
     (job,) = jobs
     assert job.trigger.interval == PRUNE_EVERY == timedelta(hours=1)
+    assert job.next_run_time == started + timedelta(minutes=1)  # first a minute after start
     assert job.func == service.prune_on_schedule
 
 
@@ -504,47 +506,47 @@ def test_a_cancelled_prune_stops_its_thread_at_the_next_batch(
         service.db.close()
 
 
-def test_distributed_prune_is_hourly_and_deferred_once_across_nodes(workspace: Workspace) -> None:
+@pytest.mark.only_backend("postgresql", reason="distributed mode (procrastinate) runs on PostgreSQL only")
+def test_distributed_prune_is_hourly_and_deferred_once_across_nodes(
+    workspace: Workspace, database_url: str
+) -> None:
     from procrastinate.periodic import PeriodicDeferrer
 
     from newswatch.distributed import ensure_schema, make_app
 
     workspace.write_config(CONFIG.format(extra="retention: {articles: 30d, alerts: 30d}"))
-    with postgres_database() as url:
-        config = load_config(workspace.config, environ={"NEWSWATCH_DATABASE_URL": url})
-        db = Database(url)
-        ensure_schema(url)
-        article_id = _store(db, _article("old", "desk"), T0)
-        _read(db, "desk", T0 + DAY)
-        nodes = [make_app(Service(config, db, now=lambda: NOW)) for _ in range(2)]
-        periodic = nodes[0].periodic_registry.periodic_tasks[("newswatch.prune", "prune")]
-        start = datetime(2026, 6, 1, 9, 30, tzinfo=UTC).timestamp()
-        runs = [periodic.croniter.get_next(float, start + n * 3600) for n in range(3)]
-        assert [datetime.fromtimestamp(r, UTC).strftime("%H:%M:%S") for r in runs] == [
-            "10:17:00",
-            "11:17:00",
-            "12:17:00",
-        ]
+    config = workspace.load_config()
+    db = Database(database_url)
+    ensure_schema(database_url)
+    article_id = _store(db, _article("old", "desk"), T0)
+    _read(db, "desk", T0 + DAY)
+    nodes = [make_app(Service(config, db, now=lambda: NOW)) for _ in range(2)]
+    periodic = nodes[0].periodic_registry.periodic_tasks[("newswatch.prune", "prune")]
+    start = datetime(2026, 6, 1, 9, 30, tzinfo=UTC).timestamp()
+    runs = [periodic.croniter.get_next(float, start + n * 3600) for n in range(3)]
+    assert [datetime.fromtimestamp(r, UTC).strftime("%H:%M:%S") for r in runs] == [
+        "10:17:00",
+        "11:17:00",
+        "12:17:00",
+    ]
 
-        async def go() -> int:
-            tick = runs[0] + 1  # both nodes' periodic deferrers wake just after 10:17
-            for app in nodes:
-                async with app.open_async():
-                    deferrer = PeriodicDeferrer(app.periodic_registry)
-                    await deferrer.defer_jobs(
-                        t for t in deferrer.get_previous_tasks(tick) if t[0] is periodic
-                    )
-            async with nodes[0].open_async():
-                await nodes[0].tasks["newswatch.prune"].func(timestamp=int(runs[0]))
-            with psycopg.connect(url.replace("+psycopg", "")) as connection:
-                row = connection.execute(
-                    "SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'newswatch.prune'"
-                ).fetchone()
-            assert row is not None
-            return int(row[0])
+    async def go() -> int:
+        tick = runs[0] + 1  # both nodes' periodic deferrers wake just after 10:17
+        for app in nodes:
+            async with app.open_async():
+                deferrer = PeriodicDeferrer(app.periodic_registry)
+                await deferrer.defer_jobs(t for t in deferrer.get_previous_tasks(tick) if t[0] is periodic)
+        async with nodes[0].open_async():
+            await nodes[0].tasks["newswatch.prune"].func(timestamp=int(runs[0]))
+        with psycopg.connect(database_url.replace("+psycopg", "")) as connection:
+            row = connection.execute(
+                "SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'newswatch.prune'"
+            ).fetchone()
+        assert row is not None
+        return int(row[0])
 
-        try:
-            assert asyncio.run(go()) == 1
-            assert article_id not in _ids(db, ArticleRow.id)
-        finally:
-            db.close()
+    try:
+        assert asyncio.run(go()) == 1
+        assert article_id not in _ids(db, ArticleRow.id)
+    finally:
+        db.close()
