@@ -22,6 +22,7 @@ import feedparser
 from lxml import etree
 
 from ingest.models import ContentKind, RawItem
+from newswatch.db import storable_text
 from newswatch.errors import SourceError
 
 log = logging.getLogger(__name__)
@@ -148,7 +149,7 @@ def _raw_item(source: str, entry: Any, content: str, published: datetime | None)
     link = entry.get("link") or None
     key = entry.get("id") or link or entry.get("title") or content[:200]
     tags = tuple(t.get("term") or t.get("label") or "" for t in entry.get("tags") or [])
-    return _without_nul(
+    return _storable(
         RawItem(
             source=source,
             key=str(key),
@@ -162,20 +163,21 @@ def _raw_item(source: str, entry: Any, content: str, published: datetime | None)
     )
 
 
-def _without_nul(item: RawItem) -> RawItem:
-    """The item without NUL characters (a lenient parse of `&#0;`, or JSON's \\u0000): PostgreSQL text
-    cannot hold one and SQLite can, so an item keeps the same identity and text on every backend."""
+def _storable(item: RawItem) -> RawItem:
+    """The item as every backend stores it (`storable_text`): without NUL (a lenient parse of `&#0;`,
+    or JSON's \\u0000) and with lone surrogates (JSON's "\\ud800") replaced, so it keeps one identity
+    and text on SQLite and PostgreSQL and a poll never stops on it."""
 
-    def strip(text: Any) -> Any:
-        return text.replace("\x00", "") if isinstance(text, str) else text
+    def fix(text: Any) -> Any:
+        return storable_text(text) if isinstance(text, str) else text
 
-    tags = tuple(t for t in (strip(tag) for tag in item.tags) if t)
+    tags = tuple(t for t in (fix(tag) for tag in item.tags) if t)
     return replace(
         item,
-        key=strip(item.key),
-        content=strip(item.content),
-        title=strip(item.title),
-        url=strip(item.url),
+        key=fix(item.key),
+        content=fix(item.content),
+        title=fix(item.title),
+        url=fix(item.url),
         tags=tags,
     )
 
@@ -212,7 +214,7 @@ def _parse_json_feed(source: str, body: bytes) -> list[RawItem]:
             published_at=_iso(entry.get("date_published") or entry.get("date_modified")),
             tags=tuple(str(t) for t in entry.get("tags", []) if t),
         )
-        items.append(_without_nul(item))
+        items.append(_storable(item))
     return items
 
 

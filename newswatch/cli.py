@@ -252,19 +252,22 @@ def _db(config: Config, args: argparse.Namespace) -> int:
 
 def _db_prune(config: Config, args: argparse.Namespace) -> int:
     from newswatch.config import format_duration
-    from newswatch.retention import prune
+    from newswatch.retention import Pruned, prune
 
     retention = config.retention
     kept = {
         kind: format_duration(value) if value is not None else None
         for kind, value in (("articles", retention.articles), ("alerts", retention.alerts))
     }
-    db = Database(config.database)
-    try:
-        names = [s.name for s in config.sources]
-        pruned = prune(db, retention, names, utcnow(), dry_run=args.dry_run)
-    finally:
-        db.close()
+    if retention.enabled:
+        db = Database(config.database)
+        try:
+            names = [s.name for s in config.sources]
+            pruned = prune(db, retention, names, utcnow(), dry_run=args.dry_run)
+        finally:
+            db.close()
+    else:  # nothing can go, so the database is not opened: not created, not upgraded
+        pruned = Pruned(dry_run=args.dry_run)
     if args.json:
         summary = {"dry_run": pruned.dry_run, "alerts": pruned.alerts, "articles": pruned.articles}
         print(json.dumps({**summary, "retention": kept}))

@@ -565,7 +565,8 @@ def _check_references(path: Path, config: Config) -> None:
 
 
 def _check_retention(path: Path, config: Config) -> None:
-    """Retention shorter than what dedup or a cooldown looks back over would let a story alert twice."""
+    """Retention shorter than what dedup or a cooldown looks back over would let a story alert twice.
+    A cooldown looks back only for an `on_update` rule (it spaces out re-alerts; alerts/throttle.py)."""
     articles, alerts = config.retention.articles, config.retention.alerts
     window = config.dedup.window
     if articles is not None and articles < window:
@@ -574,10 +575,13 @@ def _check_retention(path: Path, config: Config) -> None:
             f" ({format_duration(window)}); a copy of a pruned story would alert again"
         )
     for i, rule in enumerate(config.rules):
-        if alerts is not None and rule.cooldown is not None and alerts < rule.cooldown:
+        if alerts is None or rule.cooldown is None or not rule.on_update:
+            continue
+        if alerts < rule.cooldown:
             raise ConfigError(
                 f"{path}: retention.alerts: {format_duration(alerts)} is shorter than rules[{i}].cooldown"
-                f" of rule {rule.name!r} ({format_duration(rule.cooldown)}), which counts those alerts"
+                f" of rule {rule.name!r} ({format_duration(rule.cooldown)}), which spaces its on_update"
+                " re-alerts from the last alert sent"
             )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ from sqlalchemy import (
     event,
     text,
 )
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -39,6 +40,24 @@ MIGRATION_LOCK = 0x6E776D696772  # the PostgreSQL advisory lock key held while m
 def utcnow() -> datetime:
     """The current time, timezone-aware, in UTC."""
     return datetime.now(UTC)
+
+
+# What no backend stores: NUL (PostgreSQL text cannot hold it; SQLite can, so the backends would
+# differ) and lone surrogates (no UTF-8 exists for one: both drivers raise UnicodeEncodeError).
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def storable_text(text: str) -> str:
+    """`text` as every backend stores it: NUL dropped, each lone surrogate (JSON's "\\ud800") made
+    U+FFFD, the replacement character."""
+    if _UNSTORABLE.search(text) is None:
+        return text
+    return _UNSTORABLE.sub(lambda found: "" if found[0] == "\x00" else "\ufffd", text)
+
+
+def error_reason(exc: SQLAlchemyError) -> str:
+    """The database's own message for `exc` (its driver's error), on one line: psycopg's span several."""
+    return " ".join(str(getattr(exc, "orig", None) or exc).split())
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -238,8 +257,7 @@ def upgrade(engine: Engine) -> None:
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, "head")
     except OperationalError as exc:
-        reason = " ".join(str(exc.orig).split())  # psycopg's messages span lines; keep one
-        raise ConfigError(f"database: cannot open {engine.url!r}: {reason}") from None
+        raise ConfigError(f"database: cannot open {engine.url!r}: {error_reason(exc)}") from None
 
 
 class Database:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, RowMapping, func, select, text
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
-from newswatch.db import Base, make_engine, upgrade
+from newswatch.db import Base, error_reason, make_engine, storable_text, upgrade
 from newswatch.errors import ConfigError
 
 BATCH = 1000
@@ -69,9 +69,9 @@ def migrate_from(source_url: str, target_url: str, progress: Progress) -> dict[s
                 result = reading.execution_options(stream_results=True).execute(select(table))
                 for batch in result.mappings().partitions(BATCH):
                     try:
-                        writing.execute(table.insert(), [_without_nul(row) for row in batch])
+                        writing.execute(table.insert(), [_storable(row) for row in batch])
                     except (DataError, IntegrityError) as exc:  # a row SQLite kept and the target refuses
-                        reason = " ".join(str(exc.orig).split())
+                        reason = error_reason(exc)
                         raise ConfigError(f"db migrate-from: cannot copy {table.name}: {reason}") from None
                     done += len(batch)
                     progress(table.name, done, total)
@@ -82,17 +82,16 @@ def migrate_from(source_url: str, target_url: str, progress: Progress) -> dict[s
                 _reset_sequences(writing)
         return copied
     except OperationalError as exc:
-        reason = " ".join(str(exc.orig).split())
-        raise ConfigError(f"db migrate-from: {reason}") from None
+        raise ConfigError(f"db migrate-from: {error_reason(exc)}") from None
     finally:
         source.dispose()
         target.dispose()
 
 
-def _without_nul(row: RowMapping) -> dict[str, Any]:
-    """A row without NUL characters in its text: PostgreSQL text cannot hold one, and items are
-    parsed without them now, but an older SQLite database may hold some (in a GUID or a link)."""
-    return {key: value.replace("\x00", "") if isinstance(value, str) else value for key, value in row.items()}
+def _storable(row: RowMapping) -> dict[str, Any]:
+    """A row with its text as the target can store it (`storable_text`): items are parsed that way
+    now, but an older SQLite database may hold NUL characters (in a GUID or a link)."""
+    return {key: storable_text(value) if isinstance(value, str) else value for key, value in row.items()}
 
 
 def _reset_sequences(connection: Connection) -> None:

@@ -25,7 +25,11 @@ article is outside the window: the LSH index ignores it (`best_match`) and drops
 Each batch is one short transaction: its rows are locked (PostgreSQL: FOR UPDATE SKIP LOCKED, so a
 row a poll or a delivery is writing is left for the next run), then deleted only if they still
 qualify, re-checked by the DELETE itself; on SQLite the DELETE takes the write lock and sees the
-latest data. A big prune never holds a lock for long.
+latest data, on PostgreSQL what was committed before the DELETE began. Only `articles` rows are
+locked, so a poll marking a sighting seen while that DELETE runs does not save its article: the item
+had left every feed for the whole retention period and came back just then (see above). A big prune
+never holds a lock for long, and `should_stop` is asked before each batch, so a service shutting
+down stops a prune within one batch (the rest goes at the next run).
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ log = logging.getLogger(__name__)
 BATCH = 500  # rows deleted per transaction
 
 Forget = Callable[[Sequence[int]], None]  # told the ids of each batch of articles deleted
+ShouldStop = Callable[[], bool]  # asked before each batch; True ends the prune there
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,7 @@ class Pruned:
     alerts: int = 0
     articles: int = 0
     dry_run: bool = False
+    stopped: bool = False  # told to stop before the end: what is left goes at the next run
 
 
 def prune(
@@ -68,10 +74,12 @@ def prune(
     *,
     dry_run: bool = False,
     forget: Forget | None = None,
+    should_stop: ShouldStop | None = None,
     batch: int = BATCH,
 ) -> Pruned:
     """Delete the alerts and articles `retention` lets go as of `now` (see the module docstring);
-    `sources` are the configured source names. With `dry_run`, count them and delete nothing."""
+    `sources` are the configured source names. With `dry_run`, count them and delete nothing.
+    `should_stop` is asked before each batch: once it says True, the prune ends after what it did."""
     clock = time.monotonic()
     alerts, articles = _alerts_going(retention, sources, now), _articles_going(retention, sources, now)
     if dry_run:
@@ -82,20 +90,24 @@ def prune(
             ]
         pruned = Pruned(counts[0], counts[1], dry_run=True)
     else:
+        stop = should_stop or (lambda: False)
         # Alerts first: an article goes only once no alert that stays refers to it.
-        pruned = Pruned(
-            _delete(db, AlertRow.id, alerts, batch),
-            _delete(db, ArticleRow.id, articles, batch, forget),
-        )
+        alerts_gone, stopped = _delete(db, AlertRow.id, alerts, batch, stop)
+        articles_gone = 0
+        if not stopped:
+            articles_gone, stopped = _delete(db, ArticleRow.id, articles, batch, stop, forget)
+        pruned = Pruned(alerts_gone, articles_gone, stopped=stopped)
     log.info(
-        "%s %d alerts and %d articles",
+        "%s %d alerts and %d articles%s",
         "would prune" if dry_run else "pruned",
         pruned.alerts,
         pruned.articles,
+        "; stopped early, the rest goes at the next run" if pruned.stopped else "",
         extra={
             "alerts": pruned.alerts,
             "articles": pruned.articles,
             "dry_run": dry_run,
+            "stopped": pruned.stopped,
             "seconds": round(time.monotonic() - clock, 3),
         },
     )
@@ -151,11 +163,15 @@ def _delete(
     key: InstrumentedAttribute[int],
     where: ColumnElement[bool],
     batch: int,
+    should_stop: ShouldStop,
     forget: Forget | None = None,
-) -> int:
-    """Delete the rows matching `where`, `batch` at a time in id order, each batch its own transaction."""
+) -> tuple[int, bool]:
+    """Delete the rows matching `where`, `batch` at a time in id order, each batch its own transaction;
+    return how many went and whether `should_stop` ended it before the last batch."""
     total, after = 0, 0
     while True:
+        if should_stop():
+            return total, True
         with db.session() as session:
             ids = session.scalars(
                 select(key)
@@ -165,9 +181,9 @@ def _delete(
                 .with_for_update(skip_locked=True)
             ).all()
             if not ids:
-                return total
-            # The rows are locked now; the DELETE checks them again against what has been committed
-            # meanwhile (a poll that saw the article again, an alert queued for it).
+                return total, False
+            # The rows are locked now; the DELETE checks them again against what was committed before
+            # it began (a poll that saw the article again, an alert queued for it).
             gone = session.scalars(
                 delete(key.class_)
                 .where(key.in_(ids), where)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ from ingest.store import (
 )
 from newswatch import metrics
 from newswatch.config import Config, SourceConfig
-from newswatch.db import Database, utcnow
+from newswatch.db import Database, error_reason, utcnow
 from newswatch.errors import SourceError
 from newswatch.retention import Pruned, prune
 
@@ -86,6 +87,8 @@ class Service:
         self._fetching = asyncio.Semaphore(config.fetch.concurrency)
         self._index: NearDuplicateIndex | None = None
         self.scheduler: AsyncIOScheduler | None = None
+        # Set when `run_forever` starts stopping: a prune in its thread ends at its next batch.
+        self._stopping = threading.Event()
 
     def use_rules(self, config: Config) -> None:
         """Build what the config's rules, cleaning and delivery settings compile to (at start and on
@@ -295,17 +298,34 @@ class Service:
 
     async def prune(self, *, dry_run: bool = False) -> Pruned:
         """Delete what `retention` lets go (newswatch/retention.py), in a thread so a big prune does
-        not hold up polls and deliveries; pruned ids leave the near-duplicate index too."""
+        not hold up polls and deliveries; pruned ids leave the near-duplicate index too. It stops
+        between batches once the service is stopping or this call is cancelled."""
         loop = asyncio.get_running_loop()
+        cancelled = threading.Event()
 
         def forget(ids: Sequence[int]) -> None:  # the index belongs to the event loop's thread
             loop.call_soon_threadsafe(self._forget, ids)
 
+        def should_stop() -> bool:
+            return self._stopping.is_set() or cancelled.is_set()
+
         names = [s.name for s in self.config.sources]
         now = self.now()
-        return await asyncio.to_thread(
-            prune, self.db, self.config.retention, names, now, dry_run=dry_run, forget=forget
-        )
+        try:
+            return await asyncio.to_thread(
+                prune,
+                self.db,
+                self.config.retention,
+                names,
+                now,
+                dry_run=dry_run,
+                forget=forget,
+                should_stop=should_stop,
+            )
+        except asyncio.CancelledError:
+            # Cancelling the await leaves the thread running, and asyncio.run waits for it at exit.
+            cancelled.set()
+            raise
 
     def _forget(self, ids: Sequence[int]) -> None:
         if self._index is not None:
@@ -320,8 +340,7 @@ class Service:
         try:
             await self.prune()
         except SQLAlchemyError as exc:
-            reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
-            log.error("prune failed: %s; the next run tries again", reason)
+            log.error("prune failed: %s; the next run tries again", error_reason(exc))
 
     async def poll_many(self, sources: Sequence[SourceConfig]) -> list[PollOutcome]:
         """Poll `sources` once each, `fetch.concurrency` at a time, and return their outcomes in order.
@@ -346,6 +365,7 @@ class Service:
         """Poll each source on its own schedule and deliver continuously until `stop` is set."""
         scheduler = AsyncIOScheduler(timezone="UTC")
         self.scheduler = scheduler
+        self._stopping.clear()
         now = self.now()
         for source in self.config.sources:
             if source.enabled:
@@ -378,6 +398,7 @@ class Service:
             log.info("stopping: no new polls; in-flight work gets %.0f s to finish", grace)
             # Pause (no new polls) rather than shut down: shutdown cancels the jobs that are running.
             scheduler.pause()
+            self._stopping.set()  # nothing waits for a prune: it ends at its next batch
             await _finish_running_jobs(grace)
             scheduler.shutdown(wait=False)
             from newswatch.status import record_left_pending

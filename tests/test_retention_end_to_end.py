@@ -187,14 +187,18 @@ def test_db_prune_from_the_cli_counts_deletes_and_the_next_run_sends_nothing_twi
     assert len(json.loads(wire.cli("alerts", "--json").stdout)) == 1
 
 
-def test_db_prune_without_retention_says_everything_is_kept(workspace: Workspace) -> None:
-    workspace.write_config("database: sqlite:///newswatch.db\n")
-    result = workspace.cli("db", "prune")
+def test_db_prune_without_retention_says_everything_is_kept(bare_workspace: Workspace) -> None:
+    # It opens no database: an SQLite file is not created, and bare_workspace's unreachable
+    # PostgreSQL database (the --json call) would fail the command if it were opened.
+    bare_workspace.write_config("database: sqlite:///newswatch.db\n")
+    sqlite = bare_workspace.root / "newswatch.db"
+    result = bare_workspace.cli("db", "prune", env={"NEWSWATCH_DATABASE_URL": f"sqlite:///{sqlite}"})
     assert result.returncode == 0, result.stderr
     assert (
         result.stdout == "nothing to prune: `retention` is not set, so articles and alerts are kept forever\n"
     )
-    as_json = json.loads(workspace.cli("db", "prune", "--json").stdout)
+    assert not sqlite.exists()
+    as_json = json.loads(bare_workspace.cli("db", "prune", "--json").stdout)
     assert as_json == {
         "dry_run": False,
         "alerts": 0,

@@ -234,3 +234,27 @@ def test_ill_formed_feed_goes_to_the_reference_parser() -> None:
 )
 def test_a_feed_with_no_items_is_quiet_not_broken(body: bytes) -> None:
     assert parse_feed("wire", body, "https://news.example/feed", "application/xml") == []
+
+
+# (case, a JSON string as the feed writes it, what the item holds). JSON escapes can spell what no
+# database stores: NUL (PostgreSQL refuses it) and a lone surrogate (no UTF-8 exists for one).
+UNSTORABLE_TEXT = [
+    ("nul", "h\\u0000-1", "h-1"),
+    ("lone-high-surrogate", "h-1\\ud800", "h-1\ufffd"),
+    ("lone-low-surrogate", "h\\udc80-1", "h\ufffd-1"),
+    ("both", "\\ud800h\\u0000-1", "\ufffdh-1"),
+    ("a-pair-is-one-character", "h-1 \\ud83d\\ude00", "h-1 \U0001f600"),
+    ("plain", "h-1", "h-1"),
+]
+
+
+@pytest.mark.parametrize(
+    ("spelt", "held"), [c[1:] for c in UNSTORABLE_TEXT], ids=[c[0] for c in UNSTORABLE_TEXT]
+)
+def test_json_feed_text_is_made_storable_in_every_field(spelt: str, held: str) -> None:
+    fields = ("id", "url", "title", "content_text")
+    entry = ", ".join(f'"{name}": "{spelt}"' for name in fields)
+    body = f'{{"version": "https://jsonfeed.org/version/1.1", "items": [{{{entry}, "tags": ["{spelt}"]}}]}}'
+    [item] = parse_feed("wire", body.encode(), "https://news.example/feed.json", "application/feed+json")
+    assert (item.key, item.url, item.title, item.content, item.tags) == (held, held, held, held, (held,))
+    (item.key + item.content).encode("utf-8")  # what both database drivers do with it

@@ -321,3 +321,46 @@ def test_a_nul_character_in_a_feed_is_dropped_so_every_backend_stores_the_item(
     key, *text = stored
     assert key.endswith("h-1") and "\x00" not in key  # feedparser resolves an RSS guid against the feed
     assert text == ["https://news.example/1", "Harbour strike ends", "Dockers return.", ["Ports"]]
+
+
+# JSON escapes a database cannot store: lone surrogates (no UTF-8 exists for one) in one item, NUL in
+# the other. A lone surrogate made SQLite and psycopg raise UnicodeEncodeError, which stopped the poll.
+UNSTORABLE_JSON = (
+    b'{"version": "https://jsonfeed.org/version/1.1", "title": "W", "items": [{"id": "h-1\\ud800",'
+    b' "url": "https://news.example/1", "title": "Harbour\\udc00 strike ends", "tags": ["Ports\\ud800"],'
+    b' "content_text": "Dockers\\udfff return to the harbour."}, {"id": "h-2\\u0000",'
+    b' "url": "https://news.example/2\\u0000", "title": "Ferry\\u0000 timetable",'
+    b' "content_text": "Ferries\\u0000 keep their winter timetable until April."}]}'
+)
+
+
+def test_a_json_feed_with_lone_surrogates_or_nul_polls_and_every_backend_stores_it(
+    http_server: HttpServer, db: Database
+) -> None:
+    http_server.routes["/feed.json"] = Served(UNSTORABLE_JSON, content_type="application/feed+json")
+    config = make_config([{"name": "wire", "feed": http_server.url("/feed.json")}])
+    clock = Clock()
+    [first] = poll_all(config, db, clock)
+    assert first.ok and first.new == 2, first.error
+    clock.now += timedelta(minutes=15)
+    [second] = poll_all(config, db, clock)  # found unchanged by the keys stored
+    assert second.ok and second.new == 0 and second.updated == 0
+    with db.session() as session:
+        stored = {
+            row.sightings[0].item_key: (row.url, row.title, row.text, list(row.topics))
+            for row in session.scalars(select(ArticleRow))
+        }
+    assert stored == {
+        "h-1\ufffd": (
+            "https://news.example/1",
+            "Harbour\ufffd strike ends",
+            "Dockers\ufffd return to the harbour.",
+            ["Ports\ufffd"],
+        ),
+        "h-2": (
+            "https://news.example/2",
+            "Ferry timetable",
+            "Ferries keep their winter timetable until April.",
+            [],
+        ),
+    }

@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import logging
+import threading
+import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import psycopg
 import pytest
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import func, inspect, select
+from sqlalchemy.exc import OperationalError
 
 from alerts.models import Match
 from alerts.outbox import enqueue, mark_failed, mark_sent
 from ingest.models import Article
 from ingest.store import store_articles
 from newswatch.config import RetentionSettings, load_config
-from newswatch.db import MIGRATIONS, AlertRow, ArticleRow, Database, SightingRow, SourceState
-from newswatch.retention import prune
+from newswatch.db import MIGRATIONS, AlertRow, ArticleRow, Database, SightingRow, SourceState, utcnow
+from newswatch.retention import Forget, Pruned, ShouldStop, prune
 from newswatch.service import PRUNE_EVERY, Service
 from tests.conftest import Workspace, postgres_database
 
@@ -27,13 +32,6 @@ NOW = T0 + timedelta(days=60)
 DAY = timedelta(days=1)
 MONTH = RetentionSettings.model_validate({"articles": "30d", "alerts": "30d"})
 ARTICLES_ONLY = RetentionSettings.model_validate({"articles": "30d"})
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    yield database
-    database.close()
 
 
 def _article(name: str, source: str = "wire", text: str | None = None) -> Article:
@@ -201,6 +199,43 @@ def test_a_big_prune_goes_in_batches_and_reports_each_batch(db: Database) -> Non
     assert sorted(i for b in batches for i in b) == ids
 
 
+def test_a_prune_told_to_stop_ends_after_the_batch_it_is_in(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    ids = [_store(db, _article(f"n{n}"), T0) for n in range(7)]
+    _read(db, "wire", T0 + DAY)
+    batches: list[list[int]] = []
+    with caplog.at_level(logging.INFO, logger="newswatch.retention"):
+        pruned = prune(
+            db,
+            MONTH,
+            ["wire"],
+            NOW,
+            forget=lambda gone: batches.append(list(gone)),
+            should_stop=lambda: bool(batches),  # true once the first batch of articles has gone
+            batch=3,
+        )
+    assert (pruned.alerts, pruned.articles, pruned.stopped) == (0, 3, True)
+    assert batches == [ids[:3]] and _ids(db, ArticleRow.id) == set(ids[3:])
+    assert "pruned 0 alerts and 3 articles; stopped early, the rest goes at the next run" in caplog.messages
+    assert prune(db, MONTH, ["wire"], NOW, should_stop=lambda: False).articles == 4  # the next run
+
+
+def test_a_prune_stopped_among_the_alerts_leaves_the_articles(db: Database) -> None:
+    article_ids = [_store(db, _article(f"n{n}"), T0) for n in range(3)]
+    alert_ids = [_alert(db, article_id, "sent", T0) for article_id in article_ids]
+    _read(db, "wire", T0 + DAY)
+    asked = [0]
+
+    def second_ask() -> bool:  # true from the second batch on
+        asked[0] += 1
+        return asked[0] > 1
+
+    pruned = prune(db, MONTH, ["wire"], NOW, should_stop=second_ask, batch=2)
+    assert (pruned.alerts, pruned.articles, pruned.stopped) == (2, 0, True)
+    assert _ids(db, AlertRow.id) == set(alert_ids[2:]) and _ids(db, ArticleRow.id) == set(article_ids)
+
+
 def test_a_row_being_written_is_left_for_the_next_run() -> None:
     """PostgreSQL: a batch skips rows another transaction holds instead of waiting for them."""
     with postgres_database() as url:
@@ -243,7 +278,7 @@ CONFIG = """\
 database: sqlite:///newswatch.db
 sources: [{{name: desk, directory: ../seeds}}]
 channels: [{{name: terminal, console: true}}]
-rules: [{{name: r, people: [Vladimir Putin], notify: [terminal], cooldown: 6h}}]
+rules: [{{name: r, people: [Vladimir Putin], notify: [terminal], cooldown: 6h, on_update: true}}]
 {extra}
 """
 
@@ -258,9 +293,10 @@ BAD_RETENTION = [
         "retention.articles: 2d is shorter than dedup.window (7d); a copy of a pruned story would alert",
     ),
     (
-        "shorter-than-a-cooldown",
+        "shorter-than-an-on-update-cooldown",
         "retention: {alerts: 2h}",
-        "retention.alerts: 2h is shorter than rules[0].cooldown of rule 'r' (6h)",
+        "retention.alerts: 2h is shorter than rules[0].cooldown of rule 'r' (6h), which spaces its"
+        " on_update re-alerts from the last alert sent",
     ),
     ("unknown-key", "retention: {articles: 90d, sightings: 1d}", "retention.sightings: unknown key"),
 ]
@@ -269,12 +305,22 @@ BAD_RETENTION = [
 @pytest.mark.parametrize(
     ("extra", "message"), [c[1:] for c in BAD_RETENTION], ids=[c[0] for c in BAD_RETENTION]
 )
-def test_bad_retention_is_a_config_error_exit_2(workspace: Workspace, extra: str, message: str) -> None:
-    workspace.write_config(CONFIG.format(extra=extra))
-    result = workspace.cli("check")
+def test_bad_retention_is_a_config_error_exit_2(bare_workspace: Workspace, extra: str, message: str) -> None:
+    bare_workspace.write_config(CONFIG.format(extra=extra))
+    result = bare_workspace.cli("check")
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_cooldown_without_on_update_does_not_bound_alert_retention(bare_workspace: Workspace) -> None:
+    # Such a cooldown changes nothing (`check` notes it), so it counts no alerts a prune could take.
+    bare_workspace.write_config(
+        CONFIG.format(extra="retention: {alerts: 2h}").replace(", on_update: true", "")
+    )
+    result = bare_workspace.cli("check")
+    assert result.returncode == 0, result.stderr
+    assert "retention" not in result.stderr and "only spaces out the re-alerts" in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -287,9 +333,9 @@ def test_bad_retention_is_a_config_error_exit_2(workspace: Workspace, extra: str
     ],
 )
 def test_retention_defaults_to_keeping_everything(
-    workspace: Workspace, extra: str, articles: timedelta | None, alerts: timedelta | None
+    bare_workspace: Workspace, extra: str, articles: timedelta | None, alerts: timedelta | None
 ) -> None:
-    retention = load_config(workspace.write_config(CONFIG.format(extra=extra))).retention
+    retention = load_config(bare_workspace.write_config(CONFIG.format(extra=extra))).retention
     assert (retention.articles, retention.alerts) == (articles, alerts)
     assert retention.enabled == (articles is not None or alerts is not None)
 
@@ -299,7 +345,8 @@ def test_run_schedules_an_hourly_prune(workspace: Workspace, database_url: str) 
     config = load_config(workspace.config, environ={"NEWSWATCH_DATABASE_URL": database_url})
     config = config.model_copy(update={"sources": []})  # nothing to poll: only the schedule matters
     db = Database(config.database)
-    service = Service(config, db)
+    started = utcnow()
+    service = Service(config, db, now=lambda: started)  # the clock the schedule is set by
     jobs = []
 
     async def watch(stop: asyncio.Event) -> None:
@@ -321,6 +368,7 @@ def test_run_schedules_an_hourly_prune(workspace: Workspace, database_url: str) 
         db.close()
     (job,) = jobs
     assert job.trigger.interval == PRUNE_EVERY == timedelta(hours=1)
+    assert job.next_run_time == started + timedelta(minutes=1)  # first a minute after start
     assert job.func == service.prune_on_schedule
 
 
@@ -352,47 +400,153 @@ def test_the_service_prunes_and_its_index_forgets_pruned_articles(
         db.close()
 
 
-def test_distributed_prune_is_hourly_and_deferred_once_across_nodes(workspace: Workspace) -> None:
+def test_a_failed_scheduled_prune_is_one_log_line_and_the_next_run_tries_again(
+    bare_workspace: Workspace, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    bare_workspace.write_config(CONFIG.format(extra="retention: {articles: 30d}"))
+    service = Service(bare_workspace.load_config(), cast(Database, None))  # prune never reaches it
+
+    def failing(*args: Any, **kwargs: Any) -> Pruned:
+        driver = Exception("canceling statement due to lock timeout\nCONTEXT:  while deleting")
+        raise OperationalError("DELETE FROM articles", {}, driver)
+
+    monkeypatch.setattr("newswatch.service.prune", failing)
+    with caplog.at_level(logging.ERROR, logger="newswatch.service"):
+        asyncio.run(service.prune_on_schedule())  # raises nothing: the job stays scheduled
+    assert caplog.messages == [
+        "prune failed: canceling statement due to lock timeout CONTEXT: while deleting;"
+        " the next run tries again"
+    ]
+
+
+class SlowPrune:
+    """Stands in for retention.prune in the service: the real prune, one row a batch, whose stop
+    check after the first batch waits (up to 10 s) for the service to say stop."""
+
+    def __init__(self) -> None:
+        self.first_batch = threading.Event()
+        self.done = threading.Event()
+        self.result: Pruned | None = None
+
+    def __call__(self, *args: Any, should_stop: ShouldStop, forget: Forget, **kwargs: Any) -> Pruned:
+        def forget_and_tell(ids: Sequence[int]) -> None:
+            forget(ids)
+            self.first_batch.set()
+
+        def stop_check() -> bool:
+            deadline = time.monotonic() + 10
+            while self.first_batch.is_set() and not should_stop() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            return should_stop()
+
+        self.result = prune(*args, should_stop=stop_check, forget=forget_and_tell, **{**kwargs, "batch": 1})
+        self.done.set()
+        return self.result
+
+
+def _prune_service(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> tuple[Service, SlowPrune]:
+    """A service with nothing to poll, over 20 articles that have left every feed, pruning slowly."""
+    workspace.write_config(CONFIG.format(extra="retention: {articles: 30d}\nshutdown_grace: 10s"))
+    config = workspace.load_config().model_copy(update={"sources": []})
+    db = Database(config.database)
+    for n in range(20):
+        _store(db, _article(f"n{n}", "gone"), utcnow() - 60 * DAY)
+    slow = SlowPrune()
+    monkeypatch.setattr("newswatch.service.prune", slow)
+    return Service(config, db), slow
+
+
+def test_stopping_the_service_stops_a_running_prune_at_its_next_batch(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service, slow = _prune_service(workspace, monkeypatch)
+
+    async def go() -> tuple[Pruned, float]:
+        stop = asyncio.Event()
+        async with service:
+            pruning = asyncio.create_task(service.prune())  # as the hourly job starts it
+
+            async def sigterm_once_it_has_begun() -> None:
+                await asyncio.to_thread(slow.first_batch.wait, 10)
+                stop.set()
+
+            signal = asyncio.create_task(sigterm_once_it_has_begun())
+            await service.run_forever(stop)
+            await signal
+            return await pruning, time.monotonic()
+
+    try:
+        pruned, stopped_at = asyncio.run(go())
+        left = len(_ids(service.db, ArticleRow.id))
+    finally:
+        service.db.close()
+    assert (pruned.articles, pruned.stopped, left) == (1, True, 19)
+    assert time.monotonic() - stopped_at < 1  # asyncio.run waited for no thread at exit
+
+
+def test_a_cancelled_prune_stops_its_thread_at_the_next_batch(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service, slow = _prune_service(workspace, monkeypatch)
+
+    async def go() -> None:
+        async with service:
+            pruning = asyncio.create_task(service.prune())
+            await asyncio.to_thread(slow.first_batch.wait, 10)
+            pruning.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await pruning
+
+    try:
+        asyncio.run(go())
+        assert slow.done.wait(5) and slow.result is not None
+        assert (slow.result.articles, slow.result.stopped) == (1, True)
+        assert len(_ids(service.db, ArticleRow.id)) == 19
+    finally:
+        service.db.close()
+
+
+@pytest.mark.only_backend("postgresql", reason="distributed mode (procrastinate) runs on PostgreSQL only")
+def test_distributed_prune_is_hourly_and_deferred_once_across_nodes(
+    workspace: Workspace, database_url: str
+) -> None:
     from procrastinate.periodic import PeriodicDeferrer
 
     from newswatch.distributed import ensure_schema, make_app
 
     workspace.write_config(CONFIG.format(extra="retention: {articles: 30d, alerts: 30d}"))
-    with postgres_database() as url:
-        config = load_config(workspace.config, environ={"NEWSWATCH_DATABASE_URL": url})
-        db = Database(url)
-        ensure_schema(url)
-        article_id = _store(db, _article("old", "desk"), T0)
-        _read(db, "desk", T0 + DAY)
-        nodes = [make_app(Service(config, db, now=lambda: NOW)) for _ in range(2)]
-        periodic = nodes[0].periodic_registry.periodic_tasks[("newswatch.prune", "prune")]
-        start = datetime(2026, 6, 1, 9, 30, tzinfo=UTC).timestamp()
-        runs = [periodic.croniter.get_next(float, start + n * 3600) for n in range(3)]
-        assert [datetime.fromtimestamp(r, UTC).strftime("%H:%M:%S") for r in runs] == [
-            "10:17:00",
-            "11:17:00",
-            "12:17:00",
-        ]
+    config = workspace.load_config()
+    db = Database(database_url)
+    ensure_schema(database_url)
+    article_id = _store(db, _article("old", "desk"), T0)
+    _read(db, "desk", T0 + DAY)
+    nodes = [make_app(Service(config, db, now=lambda: NOW)) for _ in range(2)]
+    periodic = nodes[0].periodic_registry.periodic_tasks[("newswatch.prune", "prune")]
+    start = datetime(2026, 6, 1, 9, 30, tzinfo=UTC).timestamp()
+    runs = [periodic.croniter.get_next(float, start + n * 3600) for n in range(3)]
+    assert [datetime.fromtimestamp(r, UTC).strftime("%H:%M:%S") for r in runs] == [
+        "10:17:00",
+        "11:17:00",
+        "12:17:00",
+    ]
 
-        async def go() -> int:
-            tick = runs[0] + 1  # both nodes' periodic deferrers wake just after 10:17
-            for app in nodes:
-                async with app.open_async():
-                    deferrer = PeriodicDeferrer(app.periodic_registry)
-                    await deferrer.defer_jobs(
-                        t for t in deferrer.get_previous_tasks(tick) if t[0] is periodic
-                    )
-            async with nodes[0].open_async():
-                await nodes[0].tasks["newswatch.prune"].func(timestamp=int(runs[0]))
-            with psycopg.connect(url.replace("+psycopg", "")) as connection:
-                row = connection.execute(
-                    "SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'newswatch.prune'"
-                ).fetchone()
-            assert row is not None
-            return int(row[0])
+    async def go() -> int:
+        tick = runs[0] + 1  # both nodes' periodic deferrers wake just after 10:17
+        for app in nodes:
+            async with app.open_async():
+                deferrer = PeriodicDeferrer(app.periodic_registry)
+                await deferrer.defer_jobs(t for t in deferrer.get_previous_tasks(tick) if t[0] is periodic)
+        async with nodes[0].open_async():
+            await nodes[0].tasks["newswatch.prune"].func(timestamp=int(runs[0]))
+        with psycopg.connect(database_url.replace("+psycopg", "")) as connection:
+            row = connection.execute(
+                "SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'newswatch.prune'"
+            ).fetchone()
+        assert row is not None
+        return int(row[0])
 
-        try:
-            assert asyncio.run(go()) == 1
-            assert article_id not in _ids(db, ArticleRow.id)
-        finally:
-            db.close()
+    try:
+        assert asyncio.run(go()) == 1
+        assert article_id not in _ids(db, ArticleRow.id)
+    finally:
+        db.close()
