@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from ingest.models import ContentKind, RawItem
+from newswatch.db import storable_text
 from newswatch.errors import SourceError
 
 log = logging.getLogger(__name__)
@@ -35,9 +36,7 @@ def read_directory(source: str, folder: Path, *, max_bytes: int) -> list[RawItem
         except OSError as exc:
             log.warning("cannot read file: %s", exc, extra={"source": source, "file": relative})
             continue
-        items.append(
-            RawItem(
-                source=source, key=f"file:{relative}", content=content, kind=ContentKind.FIXTURE, url=None
-            )
-        )
+        # A file name that is not UTF-8 reaches Python with lone surrogates, which no backend stores.
+        key = storable_text(f"file:{relative}")
+        items.append(RawItem(source=source, key=key, content=content, kind=ContentKind.FIXTURE, url=None))
     return items

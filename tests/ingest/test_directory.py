@@ -1,0 +1,27 @@
+"""The fixture-folder source: files become items keyed by their path, stored on every backend."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ingest.boilerplate import compile_boilerplate
+from ingest.clean import clean
+from ingest.sources.directory import read_directory
+from ingest.store import store_articles
+from newswatch.db import Database
+
+
+def test_a_file_name_that_is_not_utf8_is_read_and_stored(tmp_path: Path, db: Database) -> None:
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+    name = os.fsencode(folder) + b"/caf\xe9.txt"  # Latin-1 bytes: not UTF-8
+    with open(name, "wb") as file:
+        file.write(b"Putin visits\nVladimir Putin visited the port on Tuesday.\n")
+    [item] = read_directory("seeds", folder, max_bytes=1_000_000)
+    assert item.key == "file:caf\ufffd.txt"
+    article = clean(item, compile_boilerplate([]))
+    with db.session() as session:
+        [stored] = store_articles(session, [article], datetime(2026, 11, 29, tzinfo=UTC))
+    assert stored.is_new
