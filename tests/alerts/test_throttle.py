@@ -17,7 +17,7 @@ from alerts.rules import CompiledRule, compile_rules
 from alerts.throttle import decide, notes
 from ingest.models import Article
 from ingest.store import store_articles
-from newswatch.config import RuleConfig
+from newswatch.config import RuleConfig, SourceConfig
 from newswatch.db import AlertRow, Database
 from newswatch.service import Service
 from tests.conftest import HttpServer, Served, Workspace, one_story_rss
@@ -119,9 +119,11 @@ def test_check_notes_a_cooldown_that_can_do_nothing() -> None:
     ]
 
 
-def test_updates_within_the_cooldown_go_out_once_when_it_ends_with_the_latest_text(
+def _wire_with_a_cooldown(
     workspace: Workspace, http_server: HttpServer
-) -> None:
+) -> tuple[Service, SourceConfig, list[datetime]]:
+    """A service on a clock (set `clock[0]`) polling one served story, whose rule has on_update and
+    a 1h cooldown and alerts a webhook on `http_server`."""
     http_server.routes["/rss.xml"] = Served(one_story_rss("Vladimir Putin spoke."))
     workspace.write_config(
         f"""\
@@ -136,6 +138,13 @@ rules:
     clock = [NOW]
     service = Service(config, Database(config.database), now=lambda: clock[0])
     source = config.sources[0]
+    return service, source, clock
+
+
+def test_updates_within_the_cooldown_go_out_once_when_it_ends_with_the_latest_text(
+    workspace: Workspace, http_server: HttpServer
+) -> None:
+    service, source, clock = _wire_with_a_cooldown(workspace, http_server)
 
     async def poll_and_deliver(minutes: int, text: str | None = None) -> None:
         clock[0] = NOW + timedelta(minutes=minutes)
@@ -167,20 +176,7 @@ def test_an_update_queued_while_the_last_alert_was_in_flight_waits_out_the_coold
 ) -> None:
     """The update is queued before the first message is acknowledged, so no send is on record yet
     when it is decided; the acknowledgement records the send and holds the update for the cooldown."""
-    http_server.routes["/rss.xml"] = Served(one_story_rss("Vladimir Putin spoke."))
-    workspace.write_config(
-        f"""\
-fetch: {{allow_private_addresses: true}}
-sources: [{{name: wire, feed: "{http_server.url("/rss.xml")}"}}]
-channels: [{{name: desk, webhook: "{http_server.url("/hook")}"}}]
-rules:
-  - {{name: kremlin, people: [Vladimir Putin], notify: [desk], on_update: true, cooldown: 1h}}
-"""
-    )
-    config = workspace.load_config()
-    clock = [NOW]
-    service = Service(config, Database(config.database), now=lambda: clock[0])
-    source = config.sources[0]
+    service, source, clock = _wire_with_a_cooldown(workspace, http_server)
     http_server.post_delay = 1.0  # the first message is in flight when the update is stored
 
     async def go() -> None:
