@@ -230,22 +230,23 @@ def mark_sent(
     """Record a delivery the channel acknowledged (of one alert, or every alert of a digest).
 
     An alert queued again as a new message while this one was in flight (`enqueue_update`) stays
-    pending, but the old message did go out: its `sent_at` says so, and a rule's cooldown (rule name
-    -> cooldown) holds the new message until that long after it.
+    pending, but the old message did go out: for a rule with a cooldown (`cooldowns`: rule name ->
+    cooldown) its `sent_at` says so, and the new message waits until that long after it.
     """
     session.execute(
         update(AlertRow)
         .where(_attempted(alert_id, message_ids))
         .values(status=SENT, sent_at=now, attempts=AlertRow.attempts + 1, last_error=None)
     )
-    if message_ids is None:
+    if message_ids is None or not cooldowns:
         return
     requeued = select(AlertRow.id, AlertRow.rule, AlertRow.next_attempt_at).where(
-        AlertRow.id.in_(_ids(alert_id)), AlertRow.message_id.not_in(list(message_ids))
+        AlertRow.id.in_(_ids(alert_id)),
+        AlertRow.message_id.not_in(list(message_ids)),
+        AlertRow.rule.in_(list(cooldowns)),
     )
     for row_id, rule, due in session.execute(requeued).all():
-        cooldown = (cooldowns or {}).get(rule)
-        hold = max(due, now + cooldown) if cooldown is not None else due
+        hold = max(due, now + cooldowns[rule])
         session.execute(
             update(AlertRow).where(AlertRow.id == row_id).values(sent_at=now, next_attempt_at=hold)
         )
