@@ -51,17 +51,21 @@ def _alerted(http_server: HttpServer) -> list[str]:
     return [json.loads(r.body)["data"]["article"]["title"] for r in http_server.received]
 
 
+def _service_on_a_clock(wire: Workspace) -> tuple[Service, list[datetime]]:
+    """The runtime on the wire config, with a clock the test moves (`clock[0]`)."""
+    config = load_config(wire.config, environ=wire.env)
+    clock = [datetime(2026, 6, 1, 9, 0, tzinfo=UTC)]
+    return Service(config, Database(config.database), now=lambda: clock[0]), clock
+
+
 def test_an_old_item_its_feed_still_carries_is_kept_and_never_alerted_again(
     wire: Workspace, http_server: HttpServer
 ) -> None:
     """The runtime with a clock: a feed answering 304 for 100 days keeps its item."""
     http_server.routes["/rss.xml"] = Served(rss("a"), etag='"v1"')
-    config = load_config(wire.config, environ=wire.env)
-    db = Database(config.database)
-    start = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
-    clock = [start]
-    service = Service(config, db, now=lambda: clock[0])
-    wire_source = config.sources[0]
+    service, clock = _service_on_a_clock(wire)
+    db, start = service.db, clock[0]
+    wire_source = service.config.sources[0]
 
     async def go() -> list[tuple[int, int]]:
         counts = []
@@ -100,21 +104,18 @@ def test_an_alert_stays_while_its_article_can_still_change(wire: Workspace, http
     """The outbox row is what stops an edited article alerting again for the same rule, so an old
     sent alert stays while its item is in the feed; the edit that comes 60 days on alerts nothing."""
     http_server.routes["/rss.xml"] = Served(rss("a"), etag='"v1"')
-    config = load_config(wire.config, environ=wire.env)
-    db = Database(config.database)
-    start = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
-    clock = [start]
-    service = Service(config, db, now=lambda: clock[0])
+    service, clock = _service_on_a_clock(wire)
+    db, start = service.db, clock[0]
 
     async def go() -> tuple[int, int, int]:
         async with service:
-            await service.poll(config.sources[0])
+            await service.poll(service.config.sources[0])
             await service.deliver()
             clock[0] = start + timedelta(days=60)
-            await service.poll(config.sources[0])  # 304
+            await service.poll(service.config.sources[0])  # 304
             pruned = await service.prune()
             http_server.routes["/rss.xml"] = Served(rss("a", edit=" A correction was added."), etag='"v2"')
-            edited = await service.poll(config.sources[0])
+            edited = await service.poll(service.config.sources[0])
             await service.deliver()
             return pruned.alerts, edited.updated, edited.alerts
 
