@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 
 import ahocorasick_rs
 
-from alerts.normalize import word_view
+from alerts.normalize import word_view, word_views
 
 
 class PhraseIndex:
@@ -26,9 +26,9 @@ class PhraseIndex:
     def __init__(self, phrases: Sequence[str]) -> None:
         self.phrases = tuple(phrases)
         by_view: dict[str, list[int]] = {}
-        for index, phrase in enumerate(self.phrases):
-            if phrase:  # an empty phrase would be found between any two non-word characters
-                by_view.setdefault(f" {word_view(phrase)} ", []).append(index)
+        for index, view in enumerate(word_views(self.phrases)):
+            if view:  # an empty phrase would be found between any two non-word characters
+                by_view.setdefault(f" {view} ", []).append(index)
         self._phrases_of = list(by_view.values())
         self._automaton = (
             ahocorasick_rs.AhoCorasick(list(by_view), matchkind=ahocorasick_rs.MatchKind.Standard)

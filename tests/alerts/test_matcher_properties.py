@@ -18,7 +18,9 @@ from alerts.normalize import (
     is_word_char,
     normalize,
     normalize_phrase,
+    normalize_phrases,
     word_view,
+    word_views,
 )
 from alerts.rules import Matcher
 from ingest.models import Article
@@ -116,6 +118,28 @@ MIXED_TEXT = st.lists(
 def test_folding_a_text_folds_each_of_its_characters(text: str, casefold: bool) -> None:
     assert _FOLDS[casefold].apply(text) == "".join(fold_char(char, casefold) for char in text)
     assert word_view(text) == "".join(char if is_word_char(char) else " " for char in text)
+
+
+# Phrases as written in a config, with what could upset normalising them joined: combining accents
+# at either end (NFC composes across characters), spaces at the ends (each is trimmed), and the
+# control character that joins them.
+PHRASE = st.lists(
+    st.one_of(MIXED_TEXT, st.sampled_from(["\u0301", "e\u0301", " ", "\x00", "\u00a0x ", "ﬁ"])), max_size=4
+).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(phrases=st.lists(PHRASE, max_size=12), casefold=st.booleans())
+def test_phrases_normalised_together_are_each_as_normalised_alone(phrases: list[str], casefold: bool) -> None:
+    assert normalize_phrases(phrases, casefold=casefold) == [
+        normalize_phrase(phrase, casefold=casefold) for phrase in phrases
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts=st.lists(MIXED_TEXT, max_size=12))
+def test_word_views_of_texts_together_are_each_as_alone(texts: list[str]) -> None:
+    assert word_views(texts) == [word_view(text) for text in texts]
 
 
 def _reference_origins(source: str, casefold: bool) -> list[int]:
