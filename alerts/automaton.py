@@ -13,6 +13,16 @@ import ahocorasick_rs
 from alerts.normalize import word_view, word_views
 
 
+def grouped(keys: Sequence[str], values: Sequence[int]) -> dict[str, list[int]]:
+    """The values of each distinct key, the keys in the order they first come."""
+    if len(set(keys)) == len(keys):  # usually every key is there once: no loop in Python then
+        return dict(zip(keys, ([value] for value in values), strict=True))
+    groups: dict[str, list[int]] = {}
+    for key, value in zip(keys, values, strict=True):
+        groups.setdefault(key, []).append(value)
+    return groups
+
+
 class PhraseIndex:
     """Finds every whole-word occurrence of any of `phrases` in a normalised text.
 
@@ -25,10 +35,10 @@ class PhraseIndex:
 
     def __init__(self, phrases: Sequence[str]) -> None:
         self.phrases = tuple(phrases)
-        by_view: dict[str, list[int]] = {}
-        for index, view in enumerate(word_views(self.phrases)):
-            if view:  # an empty phrase would be found between any two non-word characters
-                by_view.setdefault(f" {view} ", []).append(index)
+        views = word_views(self.phrases)
+        # An empty phrase would be found between any two non-word characters: it is left out.
+        kept = [index for index, view in enumerate(views) if view]
+        by_view = grouped([f" {views[index]} " for index in kept], kept)
         self._phrases_of = list(by_view.values())
         self._automaton = (
             ahocorasick_rs.AhoCorasick(list(by_view), matchkind=ahocorasick_rs.MatchKind.Standard)

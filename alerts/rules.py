@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import re2
 
-from alerts.automaton import PhraseIndex
+from alerts.automaton import PhraseIndex, grouped
 from alerts.models import Hit, Match, TermKind
 from alerts.normalize import Normalized, normalize, normalize_phrase, normalize_phrases
 from ingest.models import Article
@@ -246,12 +246,9 @@ class _PhraseTable:
     def build(self) -> _PhraseTable:
         """Normalise the added phrases (all at once: 100,000 take a fraction of a second) and index them."""
         phrases = normalize_phrases([phrase for _, phrase in self.added], casefold=self.casefold)
-        for (number, _), phrase in zip(self.added, phrases, strict=True):
-            slot = self.by_phrase.setdefault(phrase, len(self.terms))
-            if slot == len(self.terms):
-                self.terms.append([number])
-            else:
-                self.terms[slot].append(number)
+        terms = grouped(phrases, [number for number, _ in self.added])
+        self.by_phrase = {phrase: slot for slot, phrase in enumerate(terms)}
+        self.terms = list(terms.values())
         self.added = []
         self.index = PhraseIndex(list(self.by_phrase))
         return self

@@ -10,6 +10,7 @@ from functools import partial
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from alerts.automaton import grouped
 from alerts.normalize import (
     _FOLDS,
     _CharMap,
@@ -140,6 +141,16 @@ def test_phrases_normalised_together_are_each_as_normalised_alone(phrases: list[
 @given(texts=st.lists(MIXED_TEXT, max_size=12))
 def test_word_views_of_texts_together_are_each_as_alone(texts: list[str]) -> None:
     assert word_views(texts) == [word_view(text) for text in texts]
+
+
+@given(keys=st.lists(st.sampled_from("abcdef"), max_size=10) | st.lists(st.text(), unique=True, max_size=10))
+def test_grouped_gathers_the_values_of_each_key_in_first_seen_order(keys: list[str]) -> None:
+    values = list(range(len(keys)))
+    expected: dict[str, list[int]] = {}
+    for key, value in zip(keys, values, strict=True):
+        expected[key] = [*expected.get(key, []), value]
+    result = grouped(keys, values)
+    assert list(result.items()) == list(expected.items())
 
 
 def _reference_origins(source: str, casefold: bool) -> list[int]:
