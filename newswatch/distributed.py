@@ -10,6 +10,7 @@ constraints on articles and on the outbox make a re-run after a crash harmless.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from typing import Any
@@ -77,7 +78,18 @@ def make_app(service: Service) -> procrastinate.App:
 
     @app.task(name="newswatch.poll", queue=POLL, retry=procrastinate.RetryStrategy(max_attempts=3, wait=5))
     async def poll(source: str) -> None:
-        outcome = await service.poll(config.source(source))
+        try:
+            outcome = await service.poll(config.source(source))
+        except asyncio.CancelledError:
+            # The worker is stopping and `shutdown_grace` ran out, most likely mid-fetch. Claiming
+            # the source set its next poll an interval away; due now, a running worker polls it
+            # (a poll cancelled after its commit stores nothing twice).
+            with db.session() as session:
+                session.execute(
+                    update(SourceState).where(SourceState.name == source).values(next_poll_at=service.now())
+                )
+            log.warning("poll of %s stopped unfinished (the worker is stopping); it is due again", source)
+            raise
         if outcome.alerts:
             await _defer_delivery()
 
@@ -175,5 +187,8 @@ async def run_node(config: Config, db: Database, queues: tuple[str, ...], name: 
                 update_heartbeat_interval=2,
                 stalled_worker_timeout=STALLED_AFTER,
                 install_signal_handlers=True,
+                # On SIGTERM running jobs get `shutdown_grace`, then are cancelled (a poll rolls
+                # back and runs again at its next turn; a prune stops after the batch it is in).
+                shutdown_graceful_timeout=config.shutdown_grace.total_seconds(),
             )
     log.info("stopped")

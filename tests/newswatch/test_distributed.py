@@ -150,3 +150,37 @@ def test_a_killed_worker_leaves_its_work_to_the_other(
     assert len(articles) == SOURCES  # a re-run poll stores nothing twice
     alerts = json.loads(workspace.cli("alerts", "--json", "--limit", "1000", env=env).stdout)
     assert len(alerts) == SOURCES and {a["status"] for a in alerts} == {"sent"}
+
+
+def test_a_stopped_worker_gives_a_running_poll_shutdown_grace_then_aborts_it(
+    workspace: Workspace, http_server: HttpServer
+) -> None:
+    # The feed answers after a minute, and the fetch would wait for it: only the grace ends the poll.
+    http_server.routes["/slow.xml"] = Served(_feed(0), delay=60)
+    workspace.write_config(
+        "fetch: {allow_private_addresses: true, timeout: 90s}\n"
+        "shutdown_grace: 1s\n"
+        f"sources:\n  - {{name: slow, feed: {http_server.url('/slow.xml')}, every: 1h}}\n"
+    )
+    env = workspace.env
+    scheduler = _start(workspace, env, "worker", "--queues", "schedule")
+    worker = _start(workspace, env, "worker", "--queues", "poll,deliver")
+    nodes = [scheduler, worker]
+    try:
+        _wait(lambda: len(http_server.gets) == 1, 60, "the poll to start")
+        time.sleep(0.5)
+        started = time.monotonic()
+        worker.process.send_signal(signal.SIGTERM)
+        worker.process.wait(timeout=30)
+        stopped_after = time.monotonic() - started
+        # The unfinished poll is not lost until the next hour: the next worker polls the source.
+        http_server.routes["/slow.xml"].delay = 0
+        nodes.append(_start(workspace, env, "worker", "--queues", "poll,deliver"))
+        _wait(lambda: len(http_server.gets) == 2, 60, "the source to be polled again")
+        _wait(lambda: "polled:" in nodes[2].log.read_text(encoding="utf-8"), 30, "the poll to finish")
+    finally:
+        errors = _stop(nodes)
+    assert worker.process.returncode == 0, errors[1]
+    assert stopped_after < 8, f"the worker took {stopped_after:.1f} s to stop with shutdown_grace 1s"
+    assert "poll of slow stopped unfinished (the worker is stopping); it is due again" in errors[1]
+    assert all("Traceback" not in err for err in errors), errors
