@@ -17,6 +17,7 @@ from typing import Any
 
 import procrastinate
 from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.job_context import AbortReason, JobContext
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
@@ -76,19 +77,21 @@ def make_app(service: Service) -> procrastinate.App:
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo(config.database)))
     enabled = {s.name: s for s in config.sources if s.enabled}
 
-    @app.task(name="newswatch.poll", queue=POLL, retry=procrastinate.RetryStrategy(max_attempts=3, wait=5))
-    async def poll(source: str) -> None:
+    @app.task(
+        name="newswatch.poll",
+        queue=POLL,
+        retry=procrastinate.RetryStrategy(max_attempts=3, wait=5),
+        pass_context=True,
+    )
+    async def poll(context: JobContext, source: str) -> None:
         try:
             outcome = await service.poll(config.source(source))
         except asyncio.CancelledError:
-            # The worker is stopping and `shutdown_grace` ran out, most likely mid-fetch. Claiming
-            # the source set its next poll an interval away; due now, a running worker polls it
-            # (a poll cancelled after its commit stores nothing twice).
-            with db.session() as session:
-                session.execute(
-                    update(SourceState).where(SourceState.name == source).values(next_poll_at=service.now())
-                )
-            log.warning("poll of %s stopped unfinished (the worker is stopping); it is due again", source)
+            # `shutdown_grace` ran out, most likely mid-fetch. procrastinate retries a job cancelled
+            # by a shutdown (a running worker takes it in a few seconds, not an interval later;
+            # a poll cancelled after its commit stores nothing twice).
+            if context.abort_reason() == AbortReason.SHUTDOWN:
+                log.warning("poll of %s stopped unfinished (the worker is stopping); it is retried", source)
             raise
         if outcome.alerts:
             await _defer_delivery()
@@ -187,8 +190,8 @@ async def run_node(config: Config, db: Database, queues: tuple[str, ...], name: 
                 update_heartbeat_interval=2,
                 stalled_worker_timeout=STALLED_AFTER,
                 install_signal_handlers=True,
-                # On SIGTERM running jobs get `shutdown_grace`, then are cancelled (a poll rolls
-                # back and runs again at its next turn; a prune stops after the batch it is in).
+                # On SIGTERM running jobs get `shutdown_grace`, then are cancelled (a poll is
+                # retried by a running worker; a prune stops after the batch it is in).
                 shutdown_graceful_timeout=config.shutdown_grace.total_seconds(),
             )
     log.info("stopped")

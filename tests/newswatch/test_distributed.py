@@ -178,9 +178,11 @@ def test_a_stopped_worker_gives_a_running_poll_shutdown_grace_then_aborts_it(
         nodes.append(_start(workspace, env, "worker", "--queues", "poll,deliver"))
         _wait(lambda: len(http_server.gets) == 2, 60, "the source to be polled again")
         _wait(lambda: "polled:" in nodes[2].log.read_text(encoding="utf-8"), 30, "the poll to finish")
+        time.sleep(7)  # longer than the retry's wait: a second re-poll would show up now
     finally:
         errors = _stop(nodes)
     assert worker.process.returncode == 0, errors[1]
     assert stopped_after < 8, f"the worker took {stopped_after:.1f} s to stop with shutdown_grace 1s"
-    assert "poll of slow stopped unfinished (the worker is stopping); it is due again" in errors[1]
+    assert "poll of slow stopped unfinished (the worker is stopping); it is retried" in errors[1]
+    assert len(http_server.gets) == 2, "the unfinished poll was run again more than once"
     assert all("Traceback" not in err for err in errors), errors
