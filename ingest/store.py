@@ -9,13 +9,13 @@ existing article, so the outbox key (rule, article, channel) keeps alerts at one
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from ingest.dedup import NearDuplicateIndex, fingerprint, signature
@@ -201,11 +201,9 @@ def raw_hash(item: RawItem) -> str:
 
 def unchanged(session: Session, source: str, hashes: dict[str, str]) -> set[str]:
     """The keys (of `hashes`: item key -> raw hash) of items `source` gave before, unchanged since."""
-    keys, same = list(hashes), set[str]()
-    for start in range(0, len(keys), 500):
-        query = select(SightingRow.item_key, SightingRow.raw_hash).where(
-            SightingRow.source == source, SightingRow.item_key.in_(keys[start : start + 500])
-        )
+    same = set[str]()
+    for of_items in _sightings_of(source, list(hashes)):
+        query = select(SightingRow.item_key, SightingRow.raw_hash).where(of_items)
         same.update(key for key, known in session.execute(query) if known == hashes[key])
     return same
 
@@ -226,14 +224,19 @@ def remember_raw(session: Session, source: str, hashes: dict[str, str]) -> None:
 def seen_again(session: Session, source: str, keys: Iterable[str], now: datetime) -> None:
     """Record that `source` still carries these items (found unchanged, so not stored again): their
     sightings' `last_seen_at` is what retention keeps an article by."""
-    keys = list(keys)
-    for start in range(0, len(keys), 500):
+    for of_items in _sightings_of(source, list(keys)):
         session.execute(
             update(SightingRow)
-            .where(SightingRow.source == source, SightingRow.item_key.in_(keys[start : start + 500]))
+            .where(of_items)
             .values(last_seen_at=now)
             .execution_options(synchronize_session=False)
         )
+
+
+def _sightings_of(source: str, keys: Sequence[str]) -> Iterator[ColumnElement[bool]]:
+    """Conditions that pick `source`'s sightings of `keys`, each with at most 500 keys in its IN list."""
+    for start in range(0, len(keys), 500):
+        yield and_(SightingRow.source == source, SightingRow.item_key.in_(keys[start : start + 500]))
 
 
 def recent_articles(session: Session, limit: int) -> list[ArticleRow]:
