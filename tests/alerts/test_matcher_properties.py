@@ -10,7 +10,7 @@ from functools import partial
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerts.automaton import grouped
+from alerts.automaton import PhraseIndex, grouped
 from alerts.normalize import (
     _FOLDS,
     _CharMap,
@@ -82,6 +82,29 @@ def test_automaton_agrees_with_regex_over_normalised_text(terms: list[str], text
 @given(terms=st.lists(ASCII_TERM, min_size=1, max_size=8), text=ASCII_TEXT)
 def test_automaton_agrees_with_plain_regex_on_ascii_text(terms: list[str], text: str) -> None:
     assert _fired(_matcher(terms), text) == _reference_on_raw(terms, text)
+
+
+# Letters that stay other than ASCII through normalising (б, ø, 中, 𠀀) and that do not (é, ß).
+OTHER_WORD = st.text(alphabet="abбø中𠀀éß", min_size=1, max_size=4)
+OTHER_TERM = st.lists(OTHER_WORD, min_size=1, max_size=2).map(" ".join)
+OTHER_TEXT = st.lists(st.one_of(OTHER_WORD, SEPARATOR), max_size=24).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(terms=st.lists(OTHER_TERM, min_size=1, max_size=8), text=OTHER_TEXT)
+def test_the_index_finds_every_whole_word_occurrence_at_its_character_offsets(
+    terms: list[str], text: str
+) -> None:
+    # The automaton searches UTF-8 bytes, where б and ø are two bytes, 中 three and 𠀀 four.
+    phrases = list(dict.fromkeys(normalize_phrase(term) for term in terms))
+    folded = normalize(text).text
+    expected = {
+        (index, found.start(), found.start() + len(phrase))
+        for index, phrase in enumerate(phrases)
+        if phrase
+        for found in re.finditer(r"(?<!\w)(?=" + re.escape(phrase) + r"(?!\w))", folded)
+    }
+    assert set(PhraseIndex(phrases).find(folded)) == expected
 
 
 @settings(max_examples=300, deadline=None)
