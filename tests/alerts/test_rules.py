@@ -78,6 +78,15 @@ def test_seed_article_matches_putin_and_zelenskyy_but_not_rasputin_rule() -> Non
     assert hits["rasputin"] == []
 
 
+@pytest.mark.parametrize("before", ["", "Москва: ", "北京 "])
+def test_hits_and_vetoes_come_in_the_same_order_whatever_the_script_before_them(before: str) -> None:
+    # "apple" ends before "big apple pie" does, though it starts after: hits are in the order they end.
+    rule = _rule(keywords=["big apple pie", "apple"], none=[{"keywords": ["big apple pie", "apple"]}])
+    [verdict] = compile_rules([rule])[0].matcher.explain(_article(before + "big apple pie"))
+    assert [hit.term for hit in verdict.hits] == ["apple", "big apple pie"]
+    assert verdict.reason == "vetoed by none: 'apple' in text"
+
+
 def test_hit_reports_term_surface_field_and_snippet() -> None:
     [hit] = match_article(
         compile_rules([_rule(**PUTIN)])[0], _article("Talks stalled. Then Putin's aide spoke at length.")
