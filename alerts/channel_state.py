@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.ratelimit import Bucket
-from newswatch.db import ChannelStateRow
+from core.db import ChannelStateRow
 
 
 def _row(session: Session, name: str) -> ChannelStateRow:

@@ -16,10 +16,10 @@ from alerts import channel_state, outbox
 from alerts.channels import Channel, ChannelGone
 from alerts.models import Alert, Digest
 from alerts.ratelimit import next_token_at, take
-from newswatch import metrics
-from newswatch.config import Config, RateLimit
-from newswatch.db import Database
-from newswatch.errors import DeliveryError
+from core import metrics
+from core.config import Config, RateLimit
+from core.db import Database
+from core.errors import DeliveryError
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from alerts.channels import Channel
 from alerts.models import Alert
 from alerts.signing import new_message_id
-from newswatch.config import SourceConfig
-from newswatch.db import ArticleRow, Database, SourceHealth, SourceState
-from newswatch.errors import DeliveryError
+from core.config import SourceConfig
+from core.db import ArticleRow, Database, SourceHealth, SourceState
+from core.errors import DeliveryError
 
 log = logging.getLogger(__name__)
 

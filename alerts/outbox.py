@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from alerts.models import Alert, Match
 from alerts.signing import new_message_id
+from core.db import AlertRow, ArticleRow
 from ingest.store import article_dict
-from newswatch.db import AlertRow, ArticleRow
 
 PENDING, SENT, FAILED, DEAD = "pending", "sent", "failed", "dead"
 STATUSES = (PENDING, SENT, FAILED, DEAD)

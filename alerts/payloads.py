@@ -9,7 +9,7 @@ from typing import Any
 
 from jinja2 import Environment, StrictUndefined, TemplateError
 
-from newswatch.errors import DeliveryError
+from core.errors import DeliveryError
 
 SLACK_BLOCKS_MAX = 50
 DISCORD_EMBEDS_MAX = 10

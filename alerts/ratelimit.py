@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from newswatch.config import RateLimit
+from core.config import RateLimit
 
 
 @dataclass(frozen=True)

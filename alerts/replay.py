@@ -11,10 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.rules import Matcher
+from core.db import ArticleRow
+from core.errors import ConfigError
 from ingest.clean import clean
 from ingest.models import Article, ContentKind, RawItem
-from newswatch.db import ArticleRow
-from newswatch.errors import ConfigError
 
 
 def as_article(row: ArticleRow) -> Article:

@@ -19,8 +19,8 @@ import re2
 from alerts.automaton import PhraseIndex, grouped
 from alerts.models import Hit, Match, TermKind
 from alerts.normalize import Normalized, normalize, normalize_phrase, normalize_phrases
+from core.config import RuleConfig, TermConfig, TermGroup
 from ingest.models import Article
-from newswatch.config import RuleConfig, TermConfig, TermGroup
 
 SNIPPET_CHARS = 60
 OWN = 0  # group number of a rule's own any-of terms; `all` groups are 1..n, `none` groups -1..-m

@@ -20,8 +20,8 @@ from alerts.delivery import overflow_digest
 from alerts.models import Match
 from alerts.outbox import Wait
 from alerts.rules import CompiledRule
-from newswatch.config import RuleConfig
-from newswatch.db import AlertRow
+from core.config import RuleConfig
+from core.db import AlertRow
 
 log = logging.getLogger(__name__)
 

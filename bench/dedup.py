@@ -95,8 +95,8 @@ def dedup_in_memory(articles: list[Article], threshold: float) -> tuple[dict[int
 
 def dedup_through_sqlite(articles: list[Article], threshold: float) -> tuple[dict[int, int], float]:
     """The real store path (ingest.store) into a temporary SQLite database, in batches of 100."""
+    from core.db import Database
     from ingest.store import store_articles
-    from newswatch.db import Database
 
     with tempfile.TemporaryDirectory() as folder:
         db = Database(f"sqlite:///{Path(folder) / 'bench.db'}")

@@ -25,8 +25,9 @@ from alerts.channels import make_channel
 from alerts.delivery import deliver_due
 from alerts.models import Hit, Match, TermKind
 from alerts.outbox import enqueue
-from newswatch.config import ChannelConfig
-from newswatch.db import AlertRow, ArticleRow, Database, utcnow
+from core.config import ChannelConfig
+from core.db import AlertRow, ArticleRow, Database, utcnow
+from newswatch.settings import CONTEXT
 
 SECRET = "whsec_" + base64.b64encode(b"bench-secret-of-thirty-two-bytes").decode()
 
@@ -96,7 +97,8 @@ async def outbox_drain(url: str, count: int, folder: Path) -> tuple[float, list[
     db = Database(f"sqlite:///{folder / 'bench.db'}")
     seed(db, count)
     async with httpx.AsyncClient() as client:
-        channel = make_channel(ChannelConfig(name="hook", webhook=url, secret=SECRET), client)
+        spec = {"name": "hook", "webhook": url, "secret": SECRET}
+        channel = make_channel(ChannelConfig.model_validate(spec, context=CONTEXT), client)
         started = time.perf_counter()
         report = await deliver_due(db, {"hook": channel}, utcnow, linger=timedelta(0))
         elapsed = time.perf_counter() - started

@@ -46,7 +46,7 @@ NODE_STAGES: dict[str, Functions] = {
     "claim tick (claim_due, maintain)": (("newswatch/distributed.py", "claim_due"),),
     "start-up, shut-down (imports, schema)": (
         ("<frozen importlib._bootstrap>", "_find_and_load"),
-        ("newswatch/config.py", "load_config"),
+        ("core/config.py", "load_config"),
         ("newswatch/distributed.py", "ensure_schema"),
         ("newswatch/distributed.py", "_register_sources"),
     ),

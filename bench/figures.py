@@ -79,9 +79,9 @@ def _fill_database(config_path: Path, count: int) -> None:
     from sqlalchemy import insert
 
     from bench.data import WORDS
+    from core.db import ArticleRow, Database, utcnow
     from ingest.dedup import fingerprint, signature
-    from newswatch.config import load_config
-    from newswatch.db import ArticleRow, Database, utcnow
+    from newswatch.settings import load_config
 
     config = load_config(config_path)
     db = Database(config.database)

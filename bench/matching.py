@@ -28,8 +28,9 @@ import ahocorasick_rs
 import daachorse
 
 from alerts.rules import Matcher
+from core.config import RuleConfig
 from ingest.models import Article
-from newswatch.config import RuleConfig
+from newswatch.settings import CONTEXT
 
 ARTICLE_CHARS = 3000
 TERMS_PER_RULE = 10
@@ -70,7 +71,8 @@ def _articles(rnd: random.Random, prose: list[str], terms: list[str], count: int
 def _rules(terms: list[str]) -> list[RuleConfig]:
     return [
         RuleConfig.model_validate(
-            {"name": f"rule{i}", "keywords": terms[i : i + TERMS_PER_RULE], "notify": ["desk"]}
+            {"name": f"rule{i}", "keywords": terms[i : i + TERMS_PER_RULE], "notify": ["desk"]},
+            context=CONTEXT,
         )
         for i in range(0, len(terms), TERMS_PER_RULE)
     ]

@@ -10,9 +10,10 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from newswatch import metrics, status
-from newswatch.config import Config
-from newswatch.db import AlertRow, ArticleRow, Database, utcnow
+from core import metrics
+from core.config import Config
+from core.db import AlertRow, ArticleRow, Database, utcnow
+from newswatch import status
 
 
 def per_call(label: str, fn: object, n: int, baseline: float | None = None) -> float:

@@ -24,11 +24,12 @@ from typing import Any
 import feedparser
 import httpx
 
+from core.config import Config, FetchSettings
+from core.db import Database
 from ingest.http import make_client
 from ingest.sources.feed import fetch_feed
-from newswatch.config import Config, FetchSettings
-from newswatch.db import Database
 from newswatch.service import Service
+from newswatch.settings import CONTEXT
 
 BASE = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 
@@ -142,7 +143,8 @@ def main() -> None:
             {
                 "fetch": {"allow_private_addresses": True},
                 "sources": [{"name": f"feed-{i}", "feed": url} for i, url in enumerate(urls)],
-            }
+            },
+            context=CONTEXT,
         )
         etags: dict[str, str] = {}
         fetch_etags: dict[str, str] = {}

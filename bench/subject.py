@@ -9,9 +9,9 @@ from pathlib import Path
 import yaml
 
 from bench.data import CONTENT_WORDS
-from newswatch.config import load_config
-from newswatch.db import Database
+from core.db import Database
 from newswatch.service import Service
+from newswatch.settings import load_config
 
 
 def rule_terms(names: tuple[str, ...], count: int, seed: int = 11) -> list[str]:

@@ -13,8 +13,8 @@ import brotli
 import httpcore
 import httpx
 
-from newswatch import __version__
-from newswatch.config import FetchSettings
+from core.config import FetchSettings
+from core.version import __version__
 
 USER_AGENT = f"Newswatch/{__version__} (+https://github.com/newswatch/newswatch)"
 ACCEPT_ENCODING = "gzip, deflate, br"

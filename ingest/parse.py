@@ -21,9 +21,9 @@ import fastfeedparser
 import feedparser
 from lxml import etree
 
+from core.db import storable_text
+from core.errors import SourceError
 from ingest.models import ContentKind, RawItem
-from newswatch.db import storable_text
-from newswatch.errors import SourceError
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 from sqlalchemy import ColumnElement, and_, bindparam, select, update
 from sqlalchemy.orm import Session
 
+from core.db import ArticleRow, Base, SightingRow, SourceState
 from ingest.dedup import NearDuplicateIndex, fingerprint, signature
 from ingest.models import Article, RawItem
-from newswatch.db import ArticleRow, Base, SightingRow, SourceState
 
 FIRST, LINK, EXACT, NEAR = "first", "link", "exact", "near"
 

@@ -13,10 +13,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from core.config import Config, config_path, parse_duration
+from core.db import Database, utcnow
+from core.errors import ConfigError, NewswatchError
 from newswatch import __version__, logs
-from newswatch.config import Config, config_path, load_config, parse_duration
-from newswatch.db import Database, utcnow
-from newswatch.errors import ConfigError, NewswatchError
+from newswatch.settings import load_config
 from newswatch.tables import counters, print_table, progress
 
 log = logging.getLogger("newswatch")
@@ -251,7 +252,7 @@ def _db(config: Config, args: argparse.Namespace) -> int:
 
 
 def _db_prune(config: Config, args: argparse.Namespace) -> int:
-    from newswatch.config import format_duration
+    from core.config import format_duration
     from newswatch.retention import Pruned, prune
 
     retention = config.retention
@@ -457,7 +458,7 @@ def _sources(config: Config, args: argparse.Namespace) -> int:
 
 def _alerts_retry(config: Config, args: argparse.Namespace) -> int:
     from alerts.outbox import requeue, status_of
-    from newswatch.db import utcnow
+    from core.db import utcnow
     from newswatch.service import Service
 
     db = Database(config.database)

@@ -22,9 +22,9 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
 
-from newswatch.config import Config
-from newswatch.db import Database, SourceState
-from newswatch.errors import ConfigError
+from core.config import Config
+from core.db import Database, SourceState
+from core.errors import ConfigError
 from newswatch.service import Service
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, text
 
-from newswatch.errors import NewswatchError
+from core.errors import NewswatchError
 
 # pg_try_advisory_lock takes a bigint; this one is "newswatch" in ASCII, to stay out of others' way.
 ADVISORY_KEY = 0x6E657773776174

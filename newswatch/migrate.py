@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, RowMapping, func, select, text
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
-from newswatch.db import Base, error_reason, make_engine, storable_text, upgrade
-from newswatch.errors import ConfigError
+from core.db import Base, error_reason, make_engine, storable_text, upgrade
+from core.errors import ConfigError
 
 BATCH = 1000
 

@@ -45,8 +45,8 @@ from sqlalchemy import ColumnElement, and_, delete, exists, false, func, or_, se
 from sqlalchemy.orm import InstrumentedAttribute
 
 from alerts.outbox import DEAD, SENT
-from newswatch.config import RetentionSettings
-from newswatch.db import AlertRow, ArticleRow, Database, SightingRow, SourceState
+from core.config import RetentionSettings
+from core.db import AlertRow, ArticleRow, Database, SightingRow, SourceState
 
 log = logging.getLogger(__name__)
 

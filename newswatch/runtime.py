@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from alerts.channels import make_channel
-from newswatch.config import Config, load_config
-from newswatch.errors import ConfigError
+from core.config import Config
+from core.errors import ConfigError
+from newswatch.settings import load_config
 
 if TYPE_CHECKING:
     from newswatch.service import Service

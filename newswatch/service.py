@@ -23,6 +23,10 @@ from alerts.delivery import DeliveryPlan, DeliveryReport, deliver_due
 from alerts.outbox import enqueue, enqueue_many, enqueue_update
 from alerts.rules import Matcher
 from alerts.signing import new_message_id
+from core import metrics
+from core.config import Config, SourceConfig
+from core.db import Database, error_reason, utcnow
+from core.errors import SourceError
 from ingest.boilerplate import compile_boilerplate
 from ingest.clean import clean
 from ingest.dedup import NearDuplicateIndex
@@ -40,10 +44,6 @@ from ingest.store import (
     store_articles,
     unchanged,
 )
-from newswatch import metrics
-from newswatch.config import Config, SourceConfig
-from newswatch.db import Database, error_reason, utcnow
-from newswatch.errors import SourceError
 from newswatch.retention import Pruned, prune
 
 log = logging.getLogger(__name__)

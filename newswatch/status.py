@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import func, select, text
 
 from alerts.outbox import FAILED, PENDING, listing
-from newswatch import metrics
-from newswatch.config import Config
-from newswatch.db import AlertRow, ArticleRow, Database, SourceHealth, SourceState, utcnow
+from core import metrics
+from core.config import Config
+from core.db import AlertRow, ArticleRow, Database, SourceHealth, SourceState, utcnow
 
 log = logging.getLogger(__name__)
 

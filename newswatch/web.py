@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from newswatch import __version__, metrics, status
-from newswatch.db import utcnow
+from core import metrics
+from core.db import utcnow
+from newswatch import __version__, status
 
 if TYPE_CHECKING:
     from newswatch.service import Service

@@ -24,8 +24,9 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from newswatch.config import Config, load_config
-from newswatch.db import Database
+from core.config import Config
+from core.db import Database
+from newswatch.settings import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"

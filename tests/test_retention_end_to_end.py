@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from newswatch.config import load_config
-from newswatch.db import AlertRow, ArticleRow, Database, SightingRow, SourceState
+from core.db import AlertRow, ArticleRow, Database, SightingRow, SourceState
 from newswatch.service import Service
+from newswatch.settings import load_config
 from tests.conftest import HttpServer, Served, Workspace
 
 STORIES = {

@@ -8,8 +8,8 @@ from typing import Any, Protocol
 import httpx
 
 from alerts.models import Alert, Digest
-from newswatch.config import ChannelConfig
-from newswatch.errors import DeliveryError
+from core.config import ChannelConfig
+from core.errors import DeliveryError
 
 
 class Channel(Protocol):

@@ -13,8 +13,8 @@ from typing import Any
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, select_autoescape
 
 from alerts.models import Alert, Digest
-from newswatch.config import EmailSettings
-from newswatch.errors import DeliveryError
+from core.config import EmailSettings
+from core.errors import DeliveryError
 
 
 def _environment(settings: EmailSettings) -> Environment:

@@ -13,7 +13,7 @@ import httpx
 from alerts import payloads, signing
 from alerts.channels import ChannelGone, test_event
 from alerts.models import Alert, Digest
-from newswatch.errors import DeliveryError
+from core.errors import DeliveryError
 
 TIMEOUT_SECONDS = 15.0
 # Answers after which the peer's Retry-After is honoured (overload and gateway trouble).

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from core.db import storable_text
+from core.errors import SourceError
 from ingest.models import ContentKind, RawItem
-from newswatch.db import storable_text
-from newswatch.errors import SourceError
 
 log = logging.getLogger(__name__)
 

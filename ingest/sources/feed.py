@@ -9,10 +9,10 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
+from core.errors import SourceError
 from ingest.http import BodyTooLargeError, PrivateAddressError, read_body
 from ingest.models import RawItem
 from ingest.parse import parse_feed
-from newswatch.errors import SourceError
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 PERMANENT = frozenset({301, 308})

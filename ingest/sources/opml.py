@@ -9,9 +9,9 @@ from xml.sax.saxutils import quoteattr
 
 from lxml import etree
 
+from core.config import SourceConfig
+from core.errors import ConfigError
 from ingest.parse import without_doctype
-from newswatch.config import SourceConfig
-from newswatch.errors import ConfigError
 
 _SAFE = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from newswatch.config import SourceConfig
-from newswatch.db import SourceState
+from core.config import SourceConfig
+from core.db import SourceState
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -10,7 +10,7 @@ from alerts import payloads
 from alerts.channels.webhook import parse_retry_after
 from alerts.delivery import RETRY_SCHEDULE, period_start, retry_delay
 from alerts.ratelimit import next_token_at, take
-from newswatch.config import RateLimit
+from core.config import RateLimit
 
 EVENT = {
     "type": "article.matched",

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from standardwebhooks.webhooks import Webhook
 
 from alerts.outbox import listing
-from newswatch.db import Database
+from core.db import Database
 from newswatch.service import Service
 from tests.conftest import HttpServer, Served, Workspace
 

@@ -10,8 +10,8 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from alerts.health import unhealthy_reason
-from newswatch.config import SourceConfig
-from newswatch.db import Database
+from core.config import SourceConfig
+from core.db import Database
 from newswatch.service import Service
 from tests.conftest import HttpServer, Served, Workspace
 

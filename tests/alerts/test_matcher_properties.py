@@ -24,8 +24,9 @@ from alerts.normalize import (
     word_views,
 )
 from alerts.rules import Matcher
+from core.config import RuleConfig
 from ingest.models import Article
-from newswatch.config import RuleConfig
+from newswatch.settings import CONTEXT
 
 WORD = st.text(alphabet="abABsß", min_size=1, max_size=4)
 # Words joined by a space, or by punctuation that must match as written ("a-b" is not "a b").
@@ -42,7 +43,7 @@ ASCII_TEXT = st.text(alphabet="abAB_1 -'\n\t", max_size=60)
 
 def _matcher(terms: list[str]) -> Matcher:
     rules = [
-        RuleConfig.model_validate({"name": f"r{i}", "keywords": [term], "notify": ["c"]})
+        RuleConfig.model_validate({"name": f"r{i}", "keywords": [term], "notify": ["c"]}, context=CONTEXT)
         for i, term in enumerate(terms)
     ]
     return Matcher(rules)

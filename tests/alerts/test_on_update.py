@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alerts.outbox import listing
-from newswatch.db import Database
+from core.db import Database
 from newswatch.service import Service
 from tests.conftest import HttpServer, Served, Workspace, one_story_rss
 

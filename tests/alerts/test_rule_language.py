@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from alerts.rules import Matcher, check_examples
+from core.config import RuleConfig
 from ingest.models import Article
-from newswatch.config import RuleConfig
+from newswatch.settings import CONTEXT
 
 PUTIN: dict[str, Any] = {"people": ["Vladimir Putin"]}
 ZELENSKY: dict[str, Any] = {
@@ -21,7 +22,7 @@ NO_SPORT: dict[str, Any] = {"topics": ["Ukraine"], "none": {"topics": ["Sport"],
 
 
 def _rule(spec: dict[str, Any]) -> RuleConfig:
-    return RuleConfig.model_validate({"name": "r", "notify": ["c"], **spec})
+    return RuleConfig.model_validate({"name": "r", "notify": ["c"], **spec}, context=CONTEXT)
 
 
 def _article(

@@ -5,14 +5,15 @@ from __future__ import annotations
 import pytest
 
 from alerts.rules import compile_rules, match_article
+from core.config import RuleConfig
 from ingest.clean import clean
 from ingest.models import Article, ContentKind, RawItem
-from newswatch.config import RuleConfig
+from newswatch.settings import CONTEXT
 from tests.conftest import SEED_FILE
 
 
 def _rule(**fields: object) -> RuleConfig:
-    return RuleConfig.model_validate({"name": "r", "notify": ["c"], **fields})
+    return RuleConfig.model_validate({"name": "r", "notify": ["c"], **fields}, context=CONTEXT)
 
 
 def _article(text: str, title: str = "Headline", topics: tuple[str, ...] = ()) -> Article:

@@ -15,18 +15,22 @@ from alerts.models import Match
 from alerts.outbox import SENT, Wait, enqueue, enqueue_update, listing
 from alerts.rules import CompiledRule, compile_rules
 from alerts.throttle import decide, notes
+from core.config import RuleConfig, SourceConfig
+from core.db import AlertRow, Database
 from ingest.models import Article
 from ingest.store import store_articles
-from newswatch.config import RuleConfig, SourceConfig
-from newswatch.db import AlertRow, Database
 from newswatch.service import Service
+from newswatch.settings import CONTEXT
 from tests.conftest import HttpServer, Served, Workspace, one_story_rss
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 def _rule(**fields: object) -> CompiledRule:
-    config = RuleConfig.model_validate({"name": "r", "people": ["Putin"], "notify": ["c"], **fields})
+    config = RuleConfig.model_validate(
+        {"name": "r", "people": ["Putin"], "notify": ["c"], **fields},
+        context=CONTEXT,
+    )
     return compile_rules([config])[0]
 
 
@@ -108,9 +112,13 @@ def test_max_per_hour_holds_back_alerts_over_the_limit(db: Database) -> None:
 
 def test_check_notes_a_cooldown_that_can_do_nothing() -> None:
     rules = [
-        RuleConfig.model_validate({"name": "plain", "people": ["Putin"], "notify": ["c"], "cooldown": "1h"}),
         RuleConfig.model_validate(
-            {"name": "updates", "people": ["Putin"], "notify": ["c"], "cooldown": "1h", "on_update": True}
+            {"name": "plain", "people": ["Putin"], "notify": ["c"], "cooldown": "1h"},
+            context=CONTEXT,
+        ),
+        RuleConfig.model_validate(
+            {"name": "updates", "people": ["Putin"], "notify": ["c"], "cooldown": "1h", "on_update": True},
+            context=CONTEXT,
         ),
     ]
     assert notes(rules) == [

@@ -6,11 +6,11 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+from core.db import Database
 from ingest.boilerplate import compile_boilerplate
 from ingest.clean import clean
 from ingest.sources.directory import read_directory
 from ingest.store import store_articles
-from newswatch.db import Database
 
 
 def test_a_file_name_that_is_not_utf8_is_read_and_stored(tmp_path: Path, db: Database) -> None:

@@ -12,9 +12,9 @@ from typing import Any
 import brotli
 import pytest
 
+from core.config import FetchSettings
 from ingest.http import PrivateAddressError, is_public, make_client
 from ingest.sources.feed import FeedFetchError, FeedResult, fetch_feed
-from newswatch.config import FetchSettings
 from tests.conftest import HttpServer, Served
 
 RSS = b"""<?xml version="1.0" encoding="utf-8"?>

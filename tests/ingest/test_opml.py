@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from newswatch.config import load_config
+from newswatch.settings import load_config
 from tests.conftest import Workspace
 
 CONFIG = """# the desk's config

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from core.config import FetchSettings
 from ingest.http import make_client
 from ingest.parse import parse_fast, parse_feed, parse_reference, without_doctype
 from ingest.sources.feed import fetch_feed
-from newswatch.config import FetchSettings
 from tests.conftest import HttpServer, Served
 
 WHEN = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -173,7 +173,7 @@ def test_truncated_feed_gives_the_items_before_the_cut() -> None:
 
 
 def test_not_a_feed_is_a_source_error() -> None:
-    from newswatch.errors import SourceError
+    from core.errors import SourceError
 
     with pytest.raises(SourceError, match="not a feed"):
         parse_feed("wire", b"<html><body>Nope, a login page", "https://news.example/feed")

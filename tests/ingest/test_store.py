@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
+from core.db import ArticleRow, Database, SightingRow
 from ingest.clean import clean
 from ingest.dedup import NearDuplicateIndex
 from ingest.models import ContentKind, RawItem
 from ingest.store import Stored, article_dict, load_index, store_articles
-from newswatch.db import ArticleRow, Database, SightingRow
 from tests.conftest import SEED_FILE
 
 NOW = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from newswatch.config import config_path, load_config, parse_duration
-from newswatch.errors import ConfigError
+from core.config import config_path, parse_duration
+from core.errors import ConfigError
+from newswatch.settings import load_config
 from tests.conftest import ROOT, Workspace
 
 GOOD = """\

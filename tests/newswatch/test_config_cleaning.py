@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from newswatch.config import load_config
-from newswatch.errors import ConfigError
+from core.errors import ConfigError
+from newswatch.settings import load_config
 from tests.conftest import Workspace
 
 

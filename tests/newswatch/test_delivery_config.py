@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from newswatch.config import load_config
-from newswatch.errors import ConfigError
+from core.errors import ConfigError
+from newswatch.settings import load_config
 
 NEW = "whsec_" + base64.b64encode(b"n" * 32).decode()
 OLD = "whsec_" + base64.b64encode(b"o" * 32).decode()

@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from core.config import Config
+from core.db import ArticleRow, Database, SourceState
 from ingest.polling import backoff, first_poll_offset
 from ingest.sources.feed import parse_retry_after
-from newswatch.config import Config
-from newswatch.db import ArticleRow, Database, SourceState
 from newswatch.service import PollOutcome, Service
+from newswatch.settings import CONTEXT
 from tests.conftest import HttpServer, Served, Workspace
 
 RSS = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>W</title>
@@ -36,7 +37,8 @@ class Clock:
 
 def make_config(sources: list[dict[str, Any]], **fetch: Any) -> Config:
     return Config.model_validate(
-        {"fetch": {"allow_private_addresses": True, "timeout": "5s", **fetch}, "sources": sources}
+        {"fetch": {"allow_private_addresses": True, "timeout": "5s", **fetch}, "sources": sources},
+        context=CONTEXT,
     )
 
 

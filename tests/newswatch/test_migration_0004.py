@@ -9,9 +9,9 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import text
 
+from core.db import MIGRATIONS, ArticleRow, Database, make_engine
 from ingest.dedup import NearDuplicateIndex
 from ingest.store import article_dict, load_index
-from newswatch.db import MIGRATIONS, ArticleRow, Database, make_engine
 from tests.conftest import SEED_FILE
 
 BODY = "\n".join(SEED_FILE.read_text(encoding="utf-8").splitlines()[1:-1])

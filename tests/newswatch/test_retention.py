@@ -19,12 +19,13 @@ from sqlalchemy.exc import OperationalError
 
 from alerts.models import Match
 from alerts.outbox import enqueue, mark_failed, mark_sent
+from core.config import RetentionSettings
+from core.db import MIGRATIONS, AlertRow, ArticleRow, Database, SightingRow, SourceState, utcnow
 from ingest.models import Article
 from ingest.store import store_articles
-from newswatch.config import RetentionSettings, load_config
-from newswatch.db import MIGRATIONS, AlertRow, ArticleRow, Database, SightingRow, SourceState, utcnow
 from newswatch.retention import Forget, Pruned, ShouldStop, prune
 from newswatch.service import PRUNE_EVERY, Service
+from newswatch.settings import load_config
 from tests.conftest import Workspace, postgres_database
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)

@@ -42,7 +42,7 @@ SECOND_STORY = (
 def _head_revision() -> str:
     from alembic.script import ScriptDirectory
 
-    from newswatch.db import MIGRATIONS
+    from core.db import MIGRATIONS
 
     head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
     assert head is not None

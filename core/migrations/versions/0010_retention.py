@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from newswatch.db import UTCDateTime
+from core.db import UTCDateTime
 
 revision: str = "0010"
 down_revision: str | None = "0009"

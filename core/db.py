@@ -30,8 +30,8 @@ from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from newswatch.config import NAME_MAX_LENGTH
-from newswatch.errors import ConfigError
+from core.config import NAME_MAX_LENGTH
+from core.errors import ConfigError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 MIGRATION_LOCK = 0x6E776D696772  # the PostgreSQL advisory lock key held while migrating

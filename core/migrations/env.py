@@ -1,8 +1,8 @@
-"""Alembic environment: runs on the connection Newswatch hands it (see newswatch.db.upgrade)."""
+"""Alembic environment: runs on the connection Newswatch hands it (see core.db.upgrade)."""
 
 from alembic import context
 
-from newswatch.db import Base
+from core.db import Base
 
 connection = context.config.attributes.get("connection")
 if connection is None:

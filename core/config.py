@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -16,11 +17,12 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from newswatch.errors import ConfigError
+from core.errors import ConfigError
 
 DEFAULT_CONFIG = Path("config/newswatch.yaml")
 CONFIG_ENV = "NEWSWATCH_CONFIG"
@@ -244,13 +246,13 @@ class ChannelConfig(_Model):
 
     @field_validator("secret")
     @classmethod
-    def _standard_webhooks_key(cls, value: str | list[str] | None) -> str | list[str] | None:
+    def _standard_webhooks_key(
+        cls, value: str | list[str] | None, info: ValidationInfo
+    ) -> str | list[str] | None:
         if value is None:
             return None
-        from alerts.signing import decode_secret
-
         for secret in [value] if isinstance(value, str) else value:
-            decode_secret(secret)  # raises ValueError with a readable message
+            _checks(info).secret(secret)  # raises ValueError with a readable message
         if isinstance(value, list) and not value:
             raise ValueError("`secret` needs at least one secret")
         return value
@@ -265,11 +267,9 @@ class ChannelConfig(_Model):
         return "console"
 
 
-def _matchable(value: str) -> str:
+def _matchable(value: str, info: ValidationInfo) -> str:
     """`value`, unless normalising leaves nothing of it to match (it would match every article)."""
-    from alerts.normalize import normalize_phrase
-
-    if not normalize_phrase(value):
+    if not _checks(info).phrase(value):
         raise ValueError(f"{value!r} has nothing to match once spaces, accents and marks are dropped")
     return value
 
@@ -281,13 +281,13 @@ class PersonConfig(_Model):
 
     @field_validator("name")
     @classmethod
-    def _matchable_name(cls, value: str) -> str:
-        return _matchable(value)
+    def _matchable_name(cls, value: str, info: ValidationInfo) -> str:
+        return _matchable(value, info)
 
     @field_validator("aliases")
     @classmethod
-    def _matchable_aliases(cls, value: list[str]) -> list[str]:
-        return [_matchable(alias) for alias in value]
+    def _matchable_aliases(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        return [_matchable(alias, info) for alias in value]
 
 
 def _person(value: object) -> object:
@@ -305,15 +305,13 @@ class TermConfig(_Model):
 
     @field_validator("term")
     @classmethod
-    def _safe_regex(cls, value: str) -> str:
+    def _safe_regex(cls, value: str, info: ValidationInfo) -> str:
         if is_regex(value):
-            from alerts.rules import check_regex
-
-            check_regex(value[1:-1])  # raises ValueError saying what is wrong
+            _checks(info).regex(value[1:-1])  # raises ValueError saying what is wrong
         elif not value.strip():
             raise ValueError("a term cannot be blank")
         else:
-            _matchable(value)
+            _matchable(value, info)
         return value
 
     @property
@@ -449,7 +447,26 @@ def config_path(cli_value: str | os.PathLike[str] | None) -> Path:
     return DEFAULT_CONFIG
 
 
-def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
+@dataclass(frozen=True)
+class Checks:
+    """The checks of config values that need the code that uses them: the matcher's regex and phrase
+    rules (alerts/rules.py, alerts/normalize.py) and the webhook secret format (alerts/signing.py).
+    The application passes them in (newswatch/settings.py), so this model never imports upwards.
+    Each raises ValueError with a readable message; `phrase` returns what is left to match."""
+
+    regex: Callable[[str], object]
+    phrase: Callable[[str], str]
+    secret: Callable[[str], object]
+
+
+def _checks(info: ValidationInfo) -> Checks:
+    checks = info.context.get("checks") if isinstance(info.context, dict) else None
+    if not isinstance(checks, Checks):
+        raise RuntimeError("Config is validated through load_config(..., checks=...) only")
+    return checks
+
+
+def load_config(path: Path, environ: Mapping[str, str] | None = None, *, checks: Checks) -> Config:
     """Read, expand and validate the config file at `path`; raise ConfigError saying what to fix."""
     env = os.environ if environ is None else environ
     try:
@@ -478,11 +495,11 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
     if env.get(DATABASE_ENV):
         raw["database"] = env[DATABASE_ENV]
     try:
-        config = Config.model_validate(raw)
+        config = Config.model_validate(raw, context={"checks": checks})
     except ValidationError as exc:
         raise ConfigError(f"{path}: {_describe(exc, raw)}") from None
     _check_references(path, config)
-    return _resolve_paths(config, path.parent, from_env=bool(env.get(DATABASE_ENV)))
+    return _resolve_paths(config, path.parent, checks, from_env=bool(env.get(DATABASE_ENV)))
 
 
 def _expand_env(value: Any, env: Mapping[str, str], where: tuple[str | int, ...]) -> Any:
@@ -585,7 +602,7 @@ def _check_retention(path: Path, config: Config) -> None:
             )
 
 
-def _resolve_paths(config: Config, base: Path, *, from_env: bool) -> Config:
+def _resolve_paths(config: Config, base: Path, checks: Checks, *, from_env: bool) -> Config:
     sources = [
         s.model_copy(update={"directory": (base / s.directory).resolve()}) if s.directory is not None else s
         for s in config.sources
@@ -593,11 +610,11 @@ def _resolve_paths(config: Config, base: Path, *, from_env: bool) -> Config:
     database = config.database
     if not from_env:
         database = resolve_sqlite_path(database, base)
-    channels = [_resolve_channel(c, base) for c in config.channels]
+    channels = [_resolve_channel(c, base, checks) for c in config.channels]
     return config.model_copy(update={"sources": sources, "database": database, "channels": channels})
 
 
-def _resolve_channel(channel: ChannelConfig, base: Path) -> ChannelConfig:
+def _resolve_channel(channel: ChannelConfig, base: Path, checks: Checks) -> ChannelConfig:
     """Make a channel's file paths absolute and read its secrets file (never logged, never echoed)."""
     update: dict[str, Any] = {}
     if channel.template is not None:
@@ -621,11 +638,9 @@ def _resolve_channel(channel: ChannelConfig, base: Path) -> ChannelConfig:
         secrets = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
         if not secrets:
             raise ConfigError(f"{where}: holds no secret")
-        from alerts.signing import decode_secret
-
         for number, secret in enumerate(secrets, 1):
             try:
-                decode_secret(secret)
+                checks.secret(secret)
             except ValueError as exc:
                 raise ConfigError(f"{where}: secret {number}: {exc}") from None
         update["secret_file"] = path
