@@ -4,6 +4,7 @@ COPY pyproject.toml README.md ./
 COPY newswatch newswatch
 COPY ingest ingest
 COPY alerts alerts
+COPY core core
 RUN pip install --no-cache-dir .
 COPY seeds seeds
 COPY config config
