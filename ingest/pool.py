@@ -1,0 +1,152 @@
+"""The worker processes of the CPU stage (ingest/process.py), off the event loop and on every core.
+
+A job that runs past its time budget is the poll's failure: the pool's processes are killed (a
+running parse cannot be interrupted any other way) and a fresh pool serves the next job. A worker
+that dies (a crash, the OOM killer) breaks the pool; the job is retried once on a fresh one."""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from core.errors import SourceError
+from ingest.process import Job, Processed, process
+
+log = logging.getLogger(__name__)
+
+
+class BudgetExceededError(SourceError):
+    """Parsing and cleaning one poll took longer than its budget (pipeline.process_timeout)."""
+
+
+class ProcessPool:
+    """`workers` spawned processes (0: one thread in this process, for embedding and debugging)."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._executor: Executor | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start the workers now (a service does this at start, so the first poll does not wait)."""
+        executor = self._ensure()
+        if isinstance(executor, ProcessPoolExecutor):
+            # Spawned workers import the cleaning code on first use: make every one do it now.
+            for future in [executor.submit(_warm) for _ in range(self.workers)]:
+                future.result()
+
+    async def run(self, job: Job, budget: float) -> Processed:
+        """`process(job)` in a worker, within `budget` seconds; raises SourceError (BudgetExceededError
+        when the budget ran out)."""
+        for attempt in (1, 2):
+            executor = self._ensure()
+            future = asyncio.get_running_loop().run_in_executor(executor, _call, job)
+            try:
+                outcome = await asyncio.wait_for(future, budget)
+            except TimeoutError:
+                self._replace(executor)
+                raise BudgetExceededError(
+                    job.source,
+                    f"parsing and cleaning took longer than {budget:g}s (pipeline.process_timeout);"
+                    " the feed was fetched in full",
+                ) from None
+            except BrokenProcessPool:
+                self._replace(executor)
+                if attempt == 2:
+                    raise SourceError(job.source, "a worker process died while parsing this feed") from None
+                log.warning("a worker process died; retrying on a fresh pool", extra={"source": job.source})
+                continue
+            if isinstance(outcome, Processed):
+                return outcome
+            raise SourceError(job.source, outcome)
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        """Stop the workers at once (a job still running is dropped: its poll is redone next time)."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            _kill(executor)
+
+    def _ensure(self) -> Executor:
+        with self._lock:
+            if self._executor is None:
+                if self.workers == 0:
+                    self._executor = ThreadPoolExecutor(1, thread_name_prefix="process")
+                else:
+                    self._executor = ProcessPoolExecutor(
+                        self.workers,
+                        mp_context=multiprocessing.get_context("spawn"),
+                        initializer=_watch_parent,
+                        initargs=(os.getpid(),),
+                    )
+            return self._executor
+
+    def _replace(self, broken: Executor) -> None:
+        with self._lock:
+            if self._executor is broken:
+                self._executor = None
+        _kill(broken)
+
+
+def _kill(executor: Executor) -> None:
+    if isinstance(executor, ProcessPoolExecutor):
+        for worker in list((executor._processes or {}).values()):  # no public way to kill
+            worker.kill()
+    executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _call(job: Job) -> Processed | str:
+    """`process(job)`; a failure comes back as its reason (exceptions need not pickle)."""
+    try:
+        return process(job)
+    except SourceError as exc:
+        return exc.reason
+    except Exception as exc:  # a bug on one feed is that poll's failure
+        log.debug("processing failed", exc_info=True, extra={"source": job.source})
+        return f"cannot process the feed: {type(exc).__name__}: {exc}"
+
+
+def _warm() -> None:
+    """Import and run the CPU stage once, so the first real job does not pay for it."""
+    process(Job(source="warm-up", items=()))
+
+
+def _watch_parent(parent: int) -> None:
+    """Workers end when the service that spawned them is gone (kill -9 leaves no orphans)."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(0)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+
+
+_shared: dict[int, ProcessPool] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_pool(workers: int | None) -> ProcessPool:
+    """The process-wide pool with `workers` processes (None: one per core). Every service in a process
+    shares it, and it is closed at exit."""
+    count = workers if workers is not None else (os.cpu_count() or 1)
+    with _shared_lock:
+        pool = _shared.get(count)
+        if pool is None:
+            pool = _shared[count] = ProcessPool(count)
+        return pool
+
+
+@atexit.register
+def _close_shared() -> None:
+    for pool in list(_shared.values()):
+        pool.close()
