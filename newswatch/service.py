@@ -132,8 +132,11 @@ class Service:
                 return PollOutcome(source.name, ok=True, skipped=before.skip)
             async with self._in_flight:  # bodies fetched and not yet processed stay bounded
                 async with self._fetching:
+                    began = time.perf_counter()
                     fetched = await pipeline.fetch(self._feed_client, source, before, self.config.fetch)
+                    metrics.stage_time("fetch", time.perf_counter() - began)
                 processed = await self._process(source, fetched)
+                metrics.stage_time("process", processed.seconds)
             done = await asyncio.to_thread(pipeline.commit, self._store, source, fetched, processed, started)
         except asyncio.CancelledError:
             raise
@@ -246,7 +249,11 @@ class Service:
     async def deliver(self, linger: timedelta = timedelta(0)) -> DeliveryReport:
         """Send what the outbox holds that is due (one drain at a time); see `deliver_due` on linger."""
         async with self._delivering:
-            return await deliver_due(self.db, self.channels, self.now, self.delivery_plan, linger=linger)
+            began = time.perf_counter()
+            try:
+                return await deliver_due(self.db, self.channels, self.now, self.delivery_plan, linger=linger)
+            finally:
+                metrics.stage_time("deliver", time.perf_counter() - began)
 
     async def send_test(self, channel: str) -> str:
         """Send a test event to `channel` and return its id; success re-enables a disabled channel."""
