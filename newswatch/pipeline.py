@@ -35,7 +35,7 @@ from ingest.polling import backoff
 from ingest.process import Prepared, Processed
 from ingest.sources.directory import read_directory
 from ingest.sources.feed import FeedFetchError, fetch_feed, parse_retry_after
-from ingest.store import Stored, seen_again, source_state, store_batch
+from ingest.store import Stored, lock_store, seen_again, source_state, store_batch
 
 log = logging.getLogger(__name__)
 
@@ -211,6 +211,7 @@ def _commit_batch(
     index: NearDuplicateIndex | None = None
     try:
         with ctx.db.session() as session:
+            lock_store(session)  # cluster-wide on PostgreSQL: every node's dedup sees every article
             index = ctx.index(session, started)
             stored = store_batch(session, source.name, items, started, index)
             fresh = [s for s in stored if not s.merged]  # a duplicate's story has been matched already

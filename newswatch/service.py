@@ -14,6 +14,7 @@ from types import TracebackType
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -24,7 +25,7 @@ from alerts.rules import Matcher
 from alerts.signing import new_message_id
 from core import metrics
 from core.config import Config, SourceConfig
-from core.db import Database, error_reason, utcnow
+from core.db import ArticleRow, Database, error_reason, utcnow
 from core.errors import SourceError
 from ingest.boilerplate import compile_boilerplate
 from ingest.dedup import NearDuplicateIndex
@@ -33,7 +34,7 @@ from ingest.polling import first_poll_offset
 from ingest.pool import shared_pool
 from ingest.process import Job, Processed
 from ingest.sources.feed import FeedFetchError
-from ingest.store import load_index
+from ingest.store import load_index, refresh_index
 from newswatch import pipeline
 from newswatch.retention import Pruned, prune
 
@@ -79,6 +80,7 @@ class Service:
         self._fetching = asyncio.Semaphore(config.fetch.concurrency)
         self._in_flight = asyncio.Semaphore(config.fetch.concurrency * 2)
         self._index: NearDuplicateIndex | None = None
+        self._indexed_upto = 0  # the highest article id the index has looked at
         self.scheduler: AsyncIOScheduler | None = None
         # Set when `run_forever` starts stopping: a prune or a big poll's store ends at its next batch.
         self._stopping = threading.Event()
@@ -234,10 +236,13 @@ class Service:
         """The LSH index of recent articles: rebuilt from stored signatures on first use, then kept."""
         if self._index is None:
             dedup = self.config.dedup
+            self._indexed_upto = session.scalar(select(func.max(ArticleRow.id))) or 0
             self._index = load_index(session, NearDuplicateIndex(dedup.threshold, dedup.window), now)
             log.info("dedup index loaded: %d recent articles", len(self._index))
         else:
             self._index.prune(now)
+        # What other nodes stored since: the caller holds the store lock (cluster-wide on PostgreSQL).
+        self._indexed_upto = refresh_index(session, self._index, self._indexed_upto, now)
         return self._index
 
     async def check_health(self, source: SourceConfig) -> None:
