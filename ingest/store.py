@@ -23,6 +23,7 @@ from ingest.models import Article
 from ingest.process import Prepared
 
 FIRST, LINK, EXACT, NEAR = "first", "link", "exact", "near"
+PROVISIONAL = 2**62  # index ids from here up stand for articles a batch has not inserted yet
 
 
 @dataclass(frozen=True)
@@ -74,9 +75,17 @@ def store_batch(
     tests/ingest/test_store_batch.py holds the two to the same results), and the rows go in with a
     few bulk statements. Nothing is committed here: the caller's transaction holds the batch."""
     batch = _Batch(session, source, items, now, index)
-    for item in items:
-        batch.decide(item)
-    return batch.write()
+    try:
+        for item in items:
+            batch.decide(item)
+        return batch.write()
+    except BaseException:
+        if index is not None:  # the batch's provisional entries must not outlive it
+            for art in batch.provisional.values():
+                index.remove(PROVISIONAL + art.seq)
+                if art.id is not None:
+                    index.remove(art.id)
+        raise
 
 
 @dataclass(eq=False)
@@ -100,8 +109,9 @@ class _Art:
 
     @property
     def index_id(self) -> int:
-        """The id in the LSH index: the row id, or a provisional negative one until the insert."""
-        return self.id if self.id is not None else -self.seq
+        """The id in the LSH index: the row id, or a provisional one until the insert, above every row
+        id and in creation order, so the index breaks ties (the lowest id) as it will after it."""
+        return self.id if self.id is not None else PROVISIONAL + self.seq
 
 
 @dataclass(eq=False)
@@ -274,8 +284,8 @@ class _Batch:
         return None
 
     def _indexed(self, index_id: int) -> _Art | None:
-        if index_id < 0:
-            return self.provisional.get(-index_id)
+        if index_id >= PROVISIONAL:
+            return self.provisional.get(index_id - PROVISIONAL)
         if index_id in self.arts:
             return self.arts[index_id]
         query = select(*_ART_COLUMNS).where(ArticleRow.id == index_id)
@@ -293,7 +303,7 @@ class _Batch:
             for art, article_id in zip(new, ids, strict=True):
                 art.id = article_id
                 if self.index is not None and art.fill is not None and art.fill.signature is not None:
-                    self.index.remove(-art.seq)
+                    self.index.remove(PROVISIONAL + art.seq)
                     self.index.add(article_id, art.fill.signature, art.first_seen_at)
         changed = [{"id": art.id, **_columns(art, self.now)} for art in self.arts.values() if art.fill]
         if changed:

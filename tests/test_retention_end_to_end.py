@@ -48,7 +48,8 @@ def wire(workspace: Workspace, http_server: HttpServer, database_url: str) -> Wo
 
 
 def _alerted(http_server: HttpServer) -> list[str]:
-    return [json.loads(r.body)["data"]["article"]["title"] for r in http_server.received]
+    """The titles alerted, sorted: a channel's alerts go out concurrently, in no promised order."""
+    return sorted(json.loads(r.body)["data"]["article"]["title"] for r in http_server.received)
 
 
 def _service_on_a_clock(wire: Workspace) -> tuple[Service, list[datetime]]:
