@@ -231,6 +231,15 @@ class _TextExtractor(HTMLParser):
         self._skip_tag: str | None = None  # the element being skipped, and how deep inside it we are
         self._skip_depth = 0
 
+    def parse_marked_section(self, i: int, report: int = 1) -> int:
+        # The standard library asserts on a marked section it does not know (`<![x]>`, `<![ 1`);
+        # feed HTML is hostile, so such a section is a bogus comment up to the next `>`, as browsers read it.
+        try:
+            return super().parse_marked_section(i, report)
+        except AssertionError:
+            end = self.rawdata.find(">", i + 3)
+            return -1 if end < 0 else end + 1
+
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if self._skip_tag is not None:
             if tag == self._skip_tag and tag not in self._VOID:
