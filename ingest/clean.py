@@ -231,7 +231,7 @@ class _TextExtractor(HTMLParser):
         self._skip_tag: str | None = None  # the element being skipped, and how deep inside it we are
         self._skip_depth = 0
 
-    def parse_marked_section(self, i: int, report: int = 1) -> int:
+    def parse_marked_section(self, i: int, report: bool = True) -> int:
         # The standard library asserts on a marked section it does not know (`<![x]>`, `<![ 1`);
         # feed HTML is hostile, so such a section is a bogus comment up to the next `>`, as browsers read it.
         try:

@@ -1,0 +1,438 @@
+"""The fast path: RSS 2.0/0.9x, RSS 1.0, Atom 1.0 and Atom 0.3 read from one strict lxml parse.
+
+Each entry is read the way feedparser (the reference) reads it, so both paths give an item the same
+title, link, id, dates, content and tags: the first `<title>` (a `media:title` only when there is
+none), the last alternate HTML link, `xml:base` at every level, the last of several dates, the second
+description-like element as content when there is no other. Where this module cannot say what
+feedparser would (an Atom content given by `src`, or of a binary type), it returns None for that
+entry and the caller asks the reference for that entry alone.
+
+The DOCTYPE is left to lxml: entities declared there are never expanded (a reference stays as
+written), nothing is loaded from the network or the disk, and CDATA, comments and processing
+instructions are read as XML says.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import calendar
+import contextlib
+import html
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from html.entities import entitydefs
+from urllib.parse import urljoin
+
+from feedparser.datetimes import _parse_date  # the reference's own date reader: dates agree exactly
+from feedparser.sanitizer import _HTMLSanitizer
+from lxml import etree
+
+ATOM10 = "http://www.w3.org/2005/Atom"
+ATOM03 = "http://purl.org/atom/ns#"
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+XHTML = "http://www.w3.org/1999/xhtml"
+XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
+RDF_ABOUT = f"{{{RDF}}}about"
+
+# Namespaces read as the core vocabulary (feedparser maps them all to its empty prefix).
+_CORE = frozenset(
+    {
+        "",
+        ATOM10,
+        ATOM03,
+        "http://purl.org/rss/1.0/",
+        "http://my.netscape.com/rdf/simple/0.9/",
+        "http://backend.userland.com/rss",
+        "http://backend.userland.com/rss2",
+        "http://blogs.law.harvard.edu/tech/rss",
+        "http://purl.org/rss/1.0/modules/rss091#",
+    }
+)
+_PREFIX = {
+    "http://purl.org/rss/1.0/modules/content/": "content",
+    "http://purl.org/dc/elements/1.1/": "dc",
+    "http://purl.org/dc/terms/": "dcterms",
+    "http://search.yahoo.com/mrss/": "media",
+    "http://search.yahoo.com/mrss": "media",
+}
+_ENTRY_TAGS = frozenset(f"{{{ns}}}{local}" if ns else local for ns in _CORE for local in ("item", "entry"))
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_MEDIA_CATEGORY_SCHEME = "http://search.yahoo.com/mrss/category_schema"
+_URI_FIXER = re.compile(r"^([A-Za-z][A-Za-z0-9+-.]*://)(/*)(.*?)")
+_SAFE_SCHEMES = frozenset(
+    {"", "file", "ftp", "gopher", "h323", "hdl", "http", "https", "imap", "magnet", "mailto", "mms"}
+    | {"news", "nntp", "prospero", "rsync", "rtsp", "rtspu", "sftp", "shttp", "sip", "sips", "snews"}
+    | {"svn", "svn+ssh", "telnet", "wais", "irc", "ircs", "acap", "aim", "callto", "cvs", "facetime"}
+    | {"feed", "git", "gtalk", "itms", "msnim", "skype", "ssh", "smb", "xmpp", "ymsg", "data"}
+)
+
+# Strict: any well-formedness error sends the feed to the reference. No DTD, no network, no entity
+# expansion, no huge trees: the DOCTYPE is parsed and ignored, never acted on.
+PARSER = etree.XMLParser(
+    recover=False,
+    resolve_entities=False,
+    no_network=True,
+    load_dtd=False,
+    huge_tree=False,
+    remove_comments=True,
+    remove_pis=True,
+)
+
+
+@dataclass
+class Entry:
+    """What one entry says, as feedparser would report it (markup kept; plain text is cleaning's job)."""
+
+    title: str | None = None
+    title_type: str = "text/plain"
+    link: str | None = None
+    id: str | None = None
+    published: datetime | None = None
+    updated: datetime | None = None
+    content: str = ""  # HTML: text constructs are escaped, so cleaning reads them as written
+    tags: list[str] = field(default_factory=list)
+    base: str | None = None
+
+
+def parse_tree(body: bytes, url: str = "") -> list[Entry | None] | None:
+    """The entries of a well-formed RSS or Atom document (None in place of an entry only the
+    reference can read); None when the document is not well-formed or not RSS/Atom."""
+    try:
+        root = etree.fromstring(body, parser=PARSER, base_url=url or None)
+    except (etree.XMLSyntaxError, ValueError):
+        return None
+    tag = root.tag
+    if not isinstance(tag, str):
+        return None
+    local = tag.rpartition("}")[2]
+    if local not in ("rss", "RDF", "feed", "rdf", "channel"):
+        return None
+    atom03 = tag == f"{{{ATOM03}}}feed"
+    return [_entry(item, url, atom03) for item in _entries(root)]
+
+
+def _entries(root: etree._Element) -> Iterator[etree._Element]:
+    for element in root.iter():
+        if element.tag in _ENTRY_TAGS:
+            yield element
+
+
+@dataclass
+class _State:
+    title: str | None = None
+    title_type: str = "text/plain"
+    media_title: str | None = None
+    media_title_type: str = "text/plain"
+    link: str | None = None
+    id: str | None = None
+    id_is_link: bool = False
+    published: tuple[str] | None = None
+    updated: tuple[str] | None = None
+    summary: str | None = None
+    summary_depth: int = 0
+    contents: list[str] = field(default_factory=list)
+    has_content: bool = False
+    tags: list[tuple[str | None, str | None, str | None]] = field(default_factory=list)
+    refer: bool = False  # a construct only the reference reads
+    guess: bool = True  # RSS, not Atom: plain text that looks like HTML is HTML
+
+
+def _entry(item: etree._Element, url: str, atom03: bool) -> Entry | None:
+    state = _State(guess=not item.tag.endswith("}entry"))
+    about = item.get(RDF_ABOUT)
+    if about:
+        state.id = about
+    base = _base(item, url)
+    _read(item, state, base, atom03, depth=1)
+    if state.refer:
+        return None
+    link = state.link
+    if link is None and state.id_is_link and state.id:
+        link = state.id
+    content = state.contents[0] if state.contents else state.summary or ""
+    title, title_type = state.title, state.title_type
+    if title is None and state.media_title is not None:
+        title, title_type = state.media_title, state.media_title_type
+    if title is not None and title_type == "text/plain" and "<" in title:
+        title = html.escape(title, quote=False)  # plain text stays plain through cleaning
+    tags: list[str] = []
+    for term, _scheme, label in _unique(state.tags):
+        name = term or label
+        if name:
+            tags.append(name)
+    return Entry(
+        title=title,
+        title_type=title_type,
+        link=link or None,
+        id=state.id or None,
+        published=_when(state.published),
+        updated=_when(state.updated),
+        content=content,
+        tags=tags,
+        base=base or None,
+    )
+
+
+def _read(parent: etree._Element, state: _State, base: str, atom03: bool, depth: int) -> None:
+    for child in parent:
+        tag = child.tag
+        if not isinstance(tag, str):
+            continue
+        if tag[0] == "{":
+            ns, _, local = tag[1:].partition("}")
+            prefix = "" if ns in _CORE else _PREFIX.get(ns)
+            if prefix is None:
+                continue
+        else:
+            prefix, local = "", tag
+        here = _base(child, base) if child.get(XML_BASE) is not None else base
+        if prefix == "":
+            _core(child, local, state, here, atom03, depth)
+        elif prefix == "dc":
+            _dc(child, local, state, here, atom03, depth)
+        elif prefix == "dcterms":
+            if local == "issued":
+                state.published = (_text(child),)
+            elif local == "modified":
+                state.updated = (_text(child),)
+        elif prefix == "content":
+            if local == "encoded":
+                state.has_content = True
+                state.contents.append(_value(child, "text/html", atom03, state))
+        elif prefix == "media":
+            _media(child, local, state, here, atom03, depth)
+
+
+def _core(child: etree._Element, local: str, state: _State, base: str, atom03: bool, depth: int) -> None:
+    if local == "title":
+        if state.title is None:
+            state.title, state.title_type = _construct(child, _type(child, "text/plain"), atom03, state)
+    elif local == "link":
+        _link(child, state, base)
+    elif local in ("guid", "id"):
+        state.id_is_link = child.get("isPermaLink", child.get("ispermalink", "true")) == "true"
+        value = _text(child).strip()
+        state.id = _resolve(base, value) if state.id_is_link and value else value
+    elif local in ("pubDate", "published", "issued", "pubdate"):
+        state.published = (_text(child),)
+    elif local in ("updated", "modified", "lastBuildDate", "lastbuilddate"):
+        state.updated = (_text(child),)
+    elif local in ("description", "summary"):
+        kind = "text/html" if local == "description" else "text/plain"
+        _description(child, state, _type(child, kind), atom03, depth)
+    elif local == "abstract":
+        _description(child, state, _type(child, "text/plain"), atom03, depth)
+    elif local == "content":
+        if child.get("src") is not None:
+            state.refer = True
+            return
+        state.has_content = True
+        state.contents.append(_value(child, _type(child, "text/plain"), atom03, state))
+    elif local == "category":
+        term = child.get("term")
+        scheme = child.get("scheme", child.get("domain"))
+        _category(state, term, scheme, child.get("label"), _text(child).strip())
+
+
+def _dc(child: etree._Element, local: str, state: _State, base: str, atom03: bool, depth: int) -> None:
+    if local == "date":
+        state.updated = (_text(child),)
+    elif local == "title":
+        _core(child, "title", state, base, atom03, depth)
+    elif local == "description":
+        _description(child, state, _type(child, "text/html"), atom03, depth)
+    elif local == "subject":
+        _category(state, None, None, None, _text(child).strip())
+
+
+def _media(child: etree._Element, local: str, state: _State, base: str, atom03: bool, depth: int) -> None:
+    if local == "group":
+        _read(child, state, base, atom03, depth + 1)
+    elif local == "title":
+        if state.title is None and state.media_title is None:
+            value, kind = _construct(child, _type(child, "text/plain"), atom03, state)
+            state.media_title, state.media_title_type = value, kind
+    elif local == "description":
+        _description(child, state, _type(child, "text/html"), atom03, depth + 1)
+    elif local == "category":
+        scheme = child.get("scheme", _MEDIA_CATEGORY_SCHEME)
+        _category(state, None, scheme, child.get("label"), _text(child).strip())
+    elif local == "keywords":
+        for term in _text(child).split(","):
+            if term.strip():
+                state.tags.append((term.strip(), None, None))
+
+
+def _description(child: etree._Element, state: _State, kind: str, atom03: bool, depth: int) -> None:
+    """feedparser's rule: a second description-like element, when there is no content, is the content."""
+    if state.summary is not None and not state.has_content:
+        state.has_content = True
+        state.contents.append(_value(child, kind, atom03, state))
+        return
+    if state.summary is None or depth <= state.summary_depth:
+        state.summary = _value(child, kind, atom03, state)
+        state.summary_depth = depth
+
+
+def _category(state: _State, term: str | None, scheme: str | None, label: str | None, text: str) -> None:
+    if term or scheme or label:
+        state.tags.append((term, scheme, label))
+    if text:
+        if state.tags and not state.tags[-1][0]:
+            _, old_scheme, old_label = state.tags[-1]
+            state.tags[-1] = (text, old_scheme, old_label)
+        else:
+            state.tags.append((text, None, None))
+
+
+def _unique(
+    tags: list[tuple[str | None, str | None, str | None]],
+) -> list[tuple[str | None, str | None, str | None]]:
+    seen: list[tuple[str | None, str | None, str | None]] = []
+    for tag in tags:
+        if tag not in seen:
+            seen.append(tag)
+    return seen
+
+
+def _link(child: etree._Element, state: _State, base: str) -> None:
+    href = child.get("href") or child.get("url") or child.get("uri")
+    if href is None:  # an RSS link: its text is the link, whatever came before
+        state.link = _resolve(base, _text(child).strip())
+        return
+    rel = child.get("rel", "alternate")
+    kind = child.get("type", "application/atom+xml" if rel == "self" else "text/html")
+    if rel == "alternate" and _map_type(kind) in _HTML_TYPES:
+        state.link = _resolve(base, href.strip())
+
+
+def _type(element: etree._Element, default: str) -> str:
+    kind = element.get("type")
+    return default if kind is None else _map_type(kind)
+
+
+def _map_type(kind: str) -> str:
+    kind = kind.lower()
+    if kind in ("text", "plain"):
+        return "text/plain"
+    if kind == "html":
+        return "text/html"
+    if kind == "xhtml":
+        return "application/xhtml+xml"
+    return kind
+
+
+def _value(element: etree._Element, kind: str, atom03: bool, state: _State) -> str:
+    """A content or summary as HTML: markup as written for HTML types, text/plain escaped."""
+    value, kind = _construct(element, kind, atom03, state)
+    return html.escape(value, quote=False) if kind == "text/plain" else value
+
+
+def _construct(element: etree._Element, kind: str, atom03: bool, state: _State) -> tuple[str, str]:
+    """A text construct's value and its type: markup for HTML types, text as written for text/plain."""
+    base64_mode = element.get("mode") == "base64"
+    if not base64_mode and not (kind.startswith("text/") or kind.endswith(("+xml", "/xml"))):
+        state.refer = True  # binary content: the reference decodes it its own way
+        return "", kind
+    if len(element) and any(isinstance(c.tag, str) for c in element):
+        unwrap = kind == "application/xhtml+xml" and not atom03
+        return _inner_markup(element, unwrap), "text/html" if kind == "text/plain" else kind
+    text = _text(element)
+    if base64_mode:
+        with contextlib.suppress(binascii.Error, UnicodeDecodeError):  # undecodable: as written
+            text = base64.decodebytes(text.encode("utf-8")).decode("utf-8")
+    text = text.strip()
+    if kind == "text/plain" and state.guess and _looks_like_html(text):
+        kind = "text/html"  # RSS: nominally plain text that looks like HTML is HTML (feedparser's rule)
+    return text, kind
+
+
+def _text(element: etree._Element) -> str:
+    """The text of an element; a DTD entity stays the reference it was written as, never expanded."""
+    if not len(element):
+        return element.text or ""
+    parts = [element.text or ""]
+    for child in element:
+        if isinstance(child.tag, str):
+            parts.append(_text(child))
+        elif child.tag is etree.Entity:
+            parts.append(child.text or "")
+        parts.append(child.tail or "")
+    return "".join(parts)
+
+
+def _inner_markup(element: etree._Element, unwrap: bool) -> str:
+    children = [c for c in element if isinstance(c.tag, str)]
+    wrapped = len(children) == 1 and children[0].tag in ("div", f"{{{XHTML}}}div")
+    if unwrap and wrapped and not (element.text or "").strip() and not (children[0].tail or "").strip():
+        element = children[0]
+    parts = [html.escape(element.text or "", quote=False)]
+    for child in element:
+        parts.append(_serialize(child))
+    return "".join(parts).strip()
+
+
+def _serialize(element: etree._Element) -> str:
+    markup: str = etree.tostring(element, encoding="unicode", with_tail=True)
+    return _XMLNS.sub("", markup)
+
+
+_XMLNS = re.compile(r'\s+xmlns(?::\w+)?="[^"]*"')
+
+_CLOSE_TAG = re.compile(r"</(\w+)>")
+_ENTITY_REF = re.compile(r"&#?\w+;")
+_OPEN_TAG = re.compile(r"</?(\w+)")
+_NAMED_ENTITY = re.compile(r"&(\w+);")
+
+
+def _looks_like_html(text: str) -> bool:
+    if not (_CLOSE_TAG.search(text) or _ENTITY_REF.search(text)):
+        return False
+    if any(t.lower() not in _HTMLSanitizer.acceptable_elements for t in _OPEN_TAG.findall(text)):
+        return False
+    return all(e in entitydefs for e in _NAMED_ENTITY.findall(text))
+
+
+def _base(element: etree._Element, url: str) -> str:
+    """The URL relative links of `element` resolve against: its xml:base chain over the feed's URL."""
+    chain = []
+    node: etree._Element | None = element
+    while node is not None:
+        value = node.get(XML_BASE)
+        if value is not None:
+            chain.append(value)
+        node = node.getparent()
+    base = url
+    for value in reversed(chain):
+        base = _safe_join(base, value) if base else _resolve(base, value)
+    return base
+
+
+def _safe_join(base: str, relative: str) -> str:
+    joined = _resolve(base, relative)
+    if joined.strip().split(":", 1)[0] not in _SAFE_SCHEMES:
+        return base
+    return joined
+
+
+def _resolve(base: str, uri: str) -> str:
+    uri = _URI_FIXER.sub(r"\1\3", uri)
+    try:
+        return urljoin(base, uri)
+    except ValueError:
+        return ""
+
+
+def _when(value: tuple[str] | None) -> datetime | None:
+    if not value:
+        return None
+    parsed = _parse_date(value[0])
+    if not parsed:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
