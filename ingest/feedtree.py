@@ -129,6 +129,7 @@ class _State:
     link: str | None = None
     id: str | None = None
     id_is_link: bool = False
+    id_base: str = ""
     published: tuple[str] | None = None
     updated: tuple[str] | None = None
     summary: str | None = None
@@ -151,7 +152,7 @@ def _entry(item: etree._Element, url: str, atom03: bool) -> Entry | None:
         return None
     link = state.link
     if link is None and state.id_is_link and state.id:
-        link = state.id
+        link = _resolve(state.id_base, state.id)
     content = state.contents[0] if state.contents else state.summary or ""
     title, title_type = state.title, state.title_type
     if title is None and state.media_title is not None:
@@ -214,8 +215,10 @@ def _core(child: etree._Element, local: str, state: _State, base: str, atom03: b
         _link(child, state, base)
     elif local in ("guid", "id"):
         state.id_is_link = child.get("isPermaLink", child.get("ispermalink", "true")) == "true"
-        value = _text(child).strip()
-        state.id = _resolve(base, value) if state.id_is_link and value else value
+        # The id as written: feedparser resolves a permalink GUID against the feed's URL, which would
+        # give every item a new identity when a feed moves. As a link, it is resolved (below).
+        state.id = _text(child).strip()
+        state.id_base = base
     elif local in ("pubDate", "published", "issued", "pubdate"):
         state.published = (_text(child),)
     elif local in ("updated", "modified", "lastBuildDate", "lastbuilddate"):
