@@ -22,6 +22,7 @@ import feedparser
 
 from core.db import storable_text
 from core.errors import SourceError
+from ingest.clean import normalize_text, title_text
 from ingest.feedtree import Entry, parse_tree
 from ingest.models import ContentKind, RawItem
 
@@ -172,7 +173,7 @@ def _broken(parsed: Any) -> bool:
 
 
 def _from_tree_entry(source: str, entry: Entry) -> RawItem:
-    key = entry.id or entry.link or entry.title or entry.content[:200]
+    key = entry.id or entry.link or _title_key(entry.title) or entry.content[:200]
     return _storable(
         RawItem(
             source=source,
@@ -208,7 +209,10 @@ def _raw_item(
     """The item of one parsed entry. Both parsers come here, so an item keeps the same identity
     (GUID, else link, else title) whichever parser read it."""
     link = entry.get("link") or None
-    key = entry.get("id") or link or entry.get("title") or content[:200]
+    title = entry.get("title")
+    if title and "<" in title and (entry.get("title_detail") or {}).get("type") == "text/plain":
+        title = html.escape(title, quote=False)  # plain text stays plain through cleaning
+    key = entry.get("id") or link or _title_key(title) or content[:200]
     tags = tuple(t.get("term") or t.get("label") or "" for t in entry.get("tags") or [])
     return _storable(
         RawItem(
@@ -216,13 +220,19 @@ def _raw_item(
             key=str(key),
             content=content,
             kind=ContentKind.HTML,
-            title=entry.get("title"),
+            title=title,
             url=link,
             published_at=published,
             tags=tuple(t for t in tags if t),
             updated_at=updated,
         )
     )
+
+
+def _title_key(title: str | None) -> str:
+    """An item's identity when it has neither id nor link: its title as a reader sees it, so both
+    parsers give the same identity whatever markup or escaping the title was written with."""
+    return normalize_text(title_text(title)) if title else ""
 
 
 def _storable(item: RawItem) -> RawItem:
