@@ -67,7 +67,8 @@ NAMED_CASES = [
 <item><title>How to write a web page</title><link>http://news.example/1</link>
 <description><![CDATA[Start with <!DOCTYPE html> and then the rest.]]></description></item>
 <item><title>Second story</title><link>http://news.example/2</link>
-<description><![CDATA[<p>Markup such as <b>bold</b>, a stray ]] and &lt;!DOCTYPE&gt; in a DTD.</p>]]></description></item>
+<description><![CDATA[<p>Markup such as <b>bold</b>, a stray ]] and &lt;!DOCTYPE&gt; in a DTD.</p>]]>
+</description></item>
 <item><title>Third story</title><link>http://news.example/3</link><description>Plain.</description></item>
 </channel></rss>""",
         titles=["How to write a web page", "Second story", "Third story"],
@@ -85,6 +86,7 @@ NAMED_CASES = [
 </channel></rss>""".encode(),
         titles=["Harbour strike ends after talks", "Council votes on budget"],
         urls=["http://news.example/1", "http://news.example/2"],
+        text=["Dockers return.", "The vote."],
     ),
     NamedCase(
         "atom03-base64-and-inline-markup-titles",
@@ -204,33 +206,9 @@ def _fields(ours: Any, theirs: Any, url: str) -> Iterator[tuple[str, object, obj
 # --- Realistic feeds, generated ---------------------------------------------------------------------
 
 WORDS = [
-    "Putin",
-    "Zelensky",
-    "envoys",
-    "Istanbul",
-    "council",
-    "mayor",
-    "budget",
-    "harbour",
-    "strike",
-    "ends",
-    "talks",
-    "flood",
-    "valley",
-    "rescue",
-    "minister",
-    "resigns",
-    "election",
-    "results",
-    "court",
-    "ruling",
-    "Café",
-    "Zürich",
-    "Мэр",
-    "отставку",
-    "東京",
-    "会議",
-    "Ελλάδα",
+    *("Putin", "Zelensky", "envoys", "Istanbul", "council", "mayor", "budget", "harbour", "strike"),
+    *("ends", "talks", "flood", "valley", "rescue", "minister", "resigns", "election", "results"),
+    *("court", "ruling", "Café", "Zürich", "Мэр", "отставку", "東京", "会議", "Ελλάδα"),
 ]
 MARKUP_LIKE = ["<b>bold</b>", "<!DOCTYPE html>", "a < b", "x > y", "&copy; 2026", "<i>note</i>", "R&D"]
 RSS_DATES = ["%a, %d %b %Y %H:%M:%S GMT", "%a, %d %b %Y %H:%M:%S +0100", "%d %b %Y %H:%M:%S -0500"]
@@ -363,9 +341,8 @@ def atom_entries(draw: st.DrawFn) -> str:
         kind = draw(st.sampled_from(["", ' type="text/html"', ' type="audio/mpeg"']))
         parts.append(f'<link{rel}{kind} href="{_escape(draw(links()))}"/>')
     if draw(st.booleans()):
-        parts.append(
-            f"<id>{draw(st.sampled_from(['urn:uuid:', 'http://news.example/e/']))}{draw(st.integers(1, 99))}</id>"
-        )
+        scheme = draw(st.sampled_from(["urn:uuid:", "http://news.example/e/"]))
+        parts.append(f"<id>{scheme}{draw(st.integers(1, 99))}</id>")
     for tag in draw(st.lists(st.sampled_from(["published", "updated"]), max_size=3)):
         parts.append(f"<{tag}>{draw(dates(ISO_DATES[:2]))}</{tag}>")
     if draw(st.booleans()):
@@ -389,7 +366,8 @@ def feeds(draw: st.DrawFn) -> bytes:
     elif kind == "rss1":
         items = "".join(draw(rss1_items()) for _ in range(count))
         text = (
-            f'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/" {NS}>'
+            '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"'
+            f' xmlns="http://purl.org/rss/1.0/" {NS}>'
             f'<channel rdf:about="http://news.example/"><title>Wire</title><link>http://news.example/</link>'
             f"<description>d</description></channel>{items}</rdf:RDF>"
         )
