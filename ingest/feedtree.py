@@ -160,7 +160,7 @@ def _entry(item: etree._Element, url: str, atom03: bool) -> Entry | None:
     if title is not None and title_type == "text/plain" and "<" in title:
         title = html.escape(title, quote=False)  # plain text stays plain through cleaning
     tags: list[str] = []
-    for term, _scheme, label in _unique(state.tags):
+    for term, _scheme, label in state.tags:
         name = term or label
         if name:
             tags.append(name)
@@ -266,7 +266,7 @@ def _media(child: etree._Element, local: str, state: _State, base: str, atom03: 
     elif local == "keywords":
         for term in _text(child).split(","):
             if term.strip():
-                state.tags.append((term.strip(), None, None))
+                _tag(state, (term.strip(), None, None))
 
 
 def _description(child: etree._Element, state: _State, kind: str, atom03: bool, depth: int) -> None:
@@ -281,30 +281,28 @@ def _description(child: etree._Element, state: _State, kind: str, atom03: bool, 
 
 
 def _category(state: _State, term: str | None, scheme: str | None, label: str | None, text: str) -> None:
+    """feedparser's rule: a tag is added unless the same one is there, then its text fills its term
+    (so two `<category domain>` with one text give the tag twice, as the reference does)."""
     if term or scheme or label:
-        state.tags.append((term, scheme, label))
+        _tag(state, (term, scheme, label))
     if text:
         if state.tags and not state.tags[-1][0]:
             _, old_scheme, old_label = state.tags[-1]
             state.tags[-1] = (text, old_scheme, old_label)
         else:
-            state.tags.append((text, None, None))
+            _tag(state, (text, None, None))
 
 
-def _unique(
-    tags: list[tuple[str | None, str | None, str | None]],
-) -> list[tuple[str | None, str | None, str | None]]:
-    seen: list[tuple[str | None, str | None, str | None]] = []
-    for tag in tags:
-        if tag not in seen:
-            seen.append(tag)
-    return seen
+def _tag(state: _State, tag: tuple[str | None, str | None, str | None]) -> None:
+    if tag not in state.tags:
+        state.tags.append(tag)
 
 
 def _link(child: etree._Element, state: _State, base: str) -> None:
     href = child.get("href") or child.get("url") or child.get("uri")
     if href is None:  # an RSS link: its text is the link, whatever came before
-        state.link = _resolve(base, _text(child).strip())
+        text = _text(child).strip()
+        state.link = _resolve(base, text) if text else ""  # an empty link is no link, and no base
         return
     rel = child.get("rel", "alternate")
     kind = child.get("type", "application/atom+xml" if rel == "self" else "text/html")

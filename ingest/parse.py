@@ -22,7 +22,7 @@ import feedparser
 
 from core.db import storable_text
 from core.errors import SourceError
-from ingest.clean import normalize_text, title_text
+from ingest.clean import html_to_text, normalize_text, title_text
 from ingest.feedtree import Entry, parse_tree
 from ingest.models import ContentKind, RawItem
 
@@ -173,7 +173,7 @@ def _broken(parsed: Any) -> bool:
 
 
 def _from_tree_entry(source: str, entry: Entry) -> RawItem:
-    key = entry.id or entry.link or _title_key(entry.title) or entry.content[:200]
+    key = entry.id or entry.link or _title_key(entry.title) or _text_key(entry.content)
     return _storable(
         RawItem(
             source=source,
@@ -212,7 +212,7 @@ def _raw_item(
     title = entry.get("title")
     if title and "<" in title and (entry.get("title_detail") or {}).get("type") == "text/plain":
         title = html.escape(title, quote=False)  # plain text stays plain through cleaning
-    key = entry.get("id") or link or _title_key(title) or content[:200]
+    key = entry.get("id") or link or _title_key(title) or _text_key(content)
     tags = tuple(t.get("term") or t.get("label") or "" for t in entry.get("tags") or [])
     return _storable(
         RawItem(
@@ -233,6 +233,12 @@ def _title_key(title: str | None) -> str:
     """An item's identity when it has neither id nor link: its title as a reader sees it, so both
     parsers give the same identity whatever markup or escaping the title was written with."""
     return normalize_text(title_text(title)) if title else ""
+
+
+def _text_key(content: str) -> str:
+    """The identity of an item with no id, link or title: the start of its text (links in the markup
+    are resolved by one parser and not the other, so the markup would give two identities)."""
+    return " ".join(html_to_text(content).split())[:200] if content else ""
 
 
 def _storable(item: RawItem) -> RawItem:

@@ -210,9 +210,15 @@ WORDS = [
     *("ends", "talks", "flood", "valley", "rescue", "minister", "resigns", "election", "results"),
     *("court", "ruling", "Café", "Zürich", "Мэр", "отставку", "東京", "会議", "Ελλάδα"),
 ]
-MARKUP_LIKE = ["<b>bold</b>", "<!DOCTYPE html>", "a < b", "x > y", "&copy; 2026", "<i>note</i>", "R&D"]
-RSS_DATES = ["%a, %d %b %Y %H:%M:%S GMT", "%a, %d %b %Y %H:%M:%S +0100", "%d %b %Y %H:%M:%S -0500"]
-ISO_DATES = ["%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S+02:00", "%Y-%m-%d"]
+MARKUP_LIKE = [
+    *("<b>bold</b>", "<!DOCTYPE html>", "a < b", "x > y", "&copy; 2026", "<i>note</i>", "R&D"),
+    *("&eacute;t&eacute;", "&nbsp;", "&#8217;s", "&amp;amp;", "]]", "<br/>", '<a href="/more">more</a>'),
+]
+RSS_DATES = [
+    *("%a, %d %b %Y %H:%M:%S GMT", "%a, %d %b %Y %H:%M:%S +0100", "%d %b %Y %H:%M:%S -0500"),
+    *("%a, %d %b %Y %H:%M:%S EST", "%a, %d %b %Y %H:%M PST", "%a, %d %b %y %H:%M:%S Z", "%Y-%m-%d %H:%M:%S"),
+]
+ISO_DATES = ["%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S+02:00", "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S.250-03:30"]
 NS = (
     'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:content="http://purl.org/rss/1.0/modules/content/"'
     ' xmlns:media="http://search.yahoo.com/mrss/" xmlns:atom="http://www.w3.org/2005/Atom"'
@@ -247,6 +253,8 @@ def xml_text(draw: st.DrawFn, value: str) -> str:
 @st.composite
 def dates(draw: st.DrawFn, formats: list[str]) -> str:
     moment = draw(st.datetimes(min_value=datetime(1999, 1, 1), max_value=datetime(2030, 12, 31)))
+    if draw(st.integers(0, 19)) == 0:
+        return draw(st.sampled_from(["yesterday", "", "2026-13-45", "Tue, 31 Feb 2026"]))  # unreadable
     return moment.replace(microsecond=0).strftime(draw(st.sampled_from(formats)))
 
 
@@ -271,16 +279,23 @@ def atom_text(draw: st.DrawFn, tag: str, value: str) -> str:
 
 @st.composite
 def rss2_items(draw: st.DrawFn) -> str:
-    parts = [f"<title>{draw(xml_text(draw(phrases(markup=True))))}</title>"]
+    titles = draw(st.sampled_from([["title"], ["title", "title"], ["dc:title"], ["title", "dc:title"], []]))
+    parts = [f"<{t}>{draw(xml_text(draw(phrases(markup=True))))}</{t}>" for t in titles]
     if draw(st.booleans()):
-        parts.insert(draw(st.integers(0, 1)), f"<media:title>{_escape(draw(phrases()))}</media:title>")
+        parts.insert(
+            draw(st.integers(0, len(parts))), f"<media:title>{_escape(draw(phrases()))}</media:title>"
+        )
     link = draw(links())
-    style = draw(st.sampled_from(["rss", "atom", "both", "none"]))
+    style = draw(st.sampled_from(["rss", "atom", "both", "none", "empty"]))
     if style in ("rss", "both"):
-        parts.append(f"<link>{_escape(link)}</link>")
-    if style in ("atom", "both"):
-        rel = draw(st.sampled_from(["", ' rel="alternate"', ' rel="related"']))
-        parts.append(f'<atom:link{rel} href="{_escape(draw(links()))}"/>')
+        base = draw(st.sampled_from(["", ' xml:base="http://other.example/x/"']))
+        parts.append(f"<link{base}>{_escape(link)}</link>")
+    if style in ("atom", "both", "empty"):
+        rel = draw(st.sampled_from(["", ' rel="alternate"', ' rel="related"', ' rel="self"']))
+        kind = draw(st.sampled_from(["", ' type="text/html"', ' type="application/rss+xml"']))
+        parts.append(f'<atom:link{rel}{kind} href="{_escape(draw(links()))}"/>')
+    if style == "empty":
+        parts.append("<link></link>")
     ident = draw(st.sampled_from(["guid-url", "guid-urn", "guid-plain", "atom-id", "none"]))
     if ident == "guid-url":
         parts.append(f"<guid>http://news.example/id/{draw(st.integers(1, 99))}</guid>")
@@ -306,9 +321,13 @@ def rss2_items(draw: st.DrawFn) -> str:
             f"<media:category>{_escape(draw(phrases()))}</media:category></media:group>"
         )
     for _ in range(draw(st.integers(0, 2))):
-        parts.append(f"<category>{_escape(draw(st.sampled_from(WORDS)))}</category>")
+        domain = draw(st.sampled_from(["", ' domain="http://news.example/sections"']))
+        parts.append(f"<category{domain}>{_escape(draw(st.sampled_from(WORDS)))}</category>")
     if draw(st.booleans()):
         parts.append(f"<dc:subject>{_escape(draw(st.sampled_from(WORDS)))}</dc:subject>")
+    if draw(st.integers(0, 4)) == 0:
+        words = draw(st.lists(st.sampled_from(WORDS), min_size=1, max_size=3))
+        parts.append(f"<media:keywords>{_escape(', '.join(words))}</media:keywords>")
     return "<item>" + "".join(parts) + "</item>"
 
 
@@ -339,7 +358,8 @@ def atom_entries(draw: st.DrawFn) -> str:
     for _ in range(draw(st.integers(0, 3))):
         rel = draw(st.sampled_from(["", ' rel="alternate"', ' rel="enclosure"', ' rel="related"']))
         kind = draw(st.sampled_from(["", ' type="text/html"', ' type="audio/mpeg"']))
-        parts.append(f'<link{rel}{kind} href="{_escape(draw(links()))}"/>')
+        base = draw(st.sampled_from(["", "", ' xml:base="/root/"']))
+        parts.append(f'<link{rel}{kind}{base} href="{_escape(draw(links()))}"/>')
     if draw(st.booleans()):
         scheme = draw(st.sampled_from(["urn:uuid:", "http://news.example/e/"]))
         parts.append(f"<id>{scheme}{draw(st.integers(1, 99))}</id>")
@@ -350,7 +370,8 @@ def atom_entries(draw: st.DrawFn) -> str:
     if draw(st.booleans()):
         parts.append(draw(atom_text("content", f"<b>{draw(phrases())}</b>")))
     for _ in range(draw(st.integers(0, 2))):
-        parts.append(f'<category term="{_escape(draw(st.sampled_from(WORDS)))}"/>')
+        label = draw(st.sampled_from(["", ' label="Section"']))
+        parts.append(f'<category term="{_escape(draw(st.sampled_from(WORDS)))}"{label}/>')
     return f"<entry{base}>" + "".join(parts) + "</entry>"
 
 
