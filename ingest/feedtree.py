@@ -22,7 +22,7 @@ import html
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html.entities import entitydefs
 from urllib.parse import urljoin
 
@@ -412,6 +412,30 @@ def _base(element: etree._Element, url: str) -> str:
     return base
 
 
+def _quick_date(text: str) -> datetime | None:
+    """The two shapes nearly every feed writes (W3C-DTF and RFC 822 with a numeric zone or GMT), read
+    without the reference's list of date readers; None for anything else, which the reference reads."""
+    found = _ISO.fullmatch(text)
+    if found:
+        year, month, day, hour, minute, second = (int(found[n]) for n in range(1, 7))
+        sign, zone_hours, zone_minutes = found[7], found[8], found[9]
+    else:
+        found = _RFC822.fullmatch(text)
+        if not found or found[2] not in _MONTHS:
+            return None
+        day, month, year = int(found[1]), _MONTHS[found[2]], int(found[3])
+        hour, minute, second = int(found[4]), int(found[5]), int(found[6])
+        sign, zone_hours, zone_minutes = found[7], found[8], found[9]
+    try:
+        moment = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    except ValueError:
+        return None
+    if sign:
+        offset = timedelta(hours=int(zone_hours), minutes=int(zone_minutes))
+        moment = moment - offset if sign == "+" else moment + offset
+    return moment
+
+
 def _safe_join(base: str, relative: str) -> str:
     joined = _resolve(base, relative)
     if joined.strip().split(":", 1)[0] not in _SAFE_SCHEMES:
@@ -420,16 +444,35 @@ def _safe_join(base: str, relative: str) -> str:
 
 
 def _resolve(base: str, uri: str) -> str:
-    uri = _URI_FIXER.sub(r"\1\3", uri)
+    if uri.startswith(("http://", "https://")) and not uri.endswith(("?", "#")) and ":///" not in uri:
+        return uri  # absolute already: what urljoin would give back, without its cost
+    if ":///" in uri:
+        uri = _URI_FIXER.sub(r"\1\3", uri)
     try:
         return urljoin(base, uri)
     except ValueError:
         return ""
 
 
+_ISO = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.\d+)?(?:Z|([+-])(\d\d):(\d\d))")
+_RFC822 = re.compile(
+    r"(?:[A-Z][a-z]{2}, )?(\d\d?) ([A-Z][a-z]{2}) (\d{4}) (\d\d):(\d\d):(\d\d)"
+    r" (?:GMT|UTC|Z|([+-])(\d\d)(\d\d))"
+)
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
+
+
 def _when(value: tuple[str] | None) -> datetime | None:
     if not value:
         return None
+    quick = _quick_date(value[0].strip())
+    if quick is not None:
+        return quick
     parsed = _parse_date(value[0])
     if not parsed:
         return None

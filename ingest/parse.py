@@ -174,19 +174,18 @@ def _broken(parsed: Any) -> bool:
 
 def _from_tree_entry(source: str, entry: Entry) -> RawItem:
     key = entry.id or entry.link or _title_key(entry.title) or _text_key(entry.content)
-    return _storable(
-        RawItem(
-            source=source,
-            key=key,
-            content=entry.content,
-            kind=ContentKind.HTML,
-            title=entry.title,
-            url=entry.link,
-            published_at=entry.published or entry.updated,
-            tags=tuple(entry.tags),
-            base=entry.base,
-            updated_at=entry.updated,
-        )
+    # No _storable(): XML can carry neither NUL nor a lone surrogate, so lxml never gives one.
+    return RawItem(
+        source=source,
+        key=key,
+        content=entry.content,
+        kind=ContentKind.HTML,
+        title=entry.title,
+        url=entry.link,
+        published_at=entry.published or entry.updated,
+        tags=tuple(entry.tags),
+        base=entry.base,
+        updated_at=entry.updated,
     )
 
 
@@ -198,7 +197,7 @@ def _from_entry(source: str, entry: Any) -> RawItem:
     detail = entry["content"][0] if entry.get("content") else entry.get("summary_detail") or {}
     if detail.get("type") == "text/plain":
         content = html.escape(content, quote=False)  # plain text stays plain through cleaning
-    published = entry.get("published_parsed") or entry.get("updated_parsed")
+    published = dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed")
     updated = _from_struct(dict.get(entry, "updated_parsed"))  # no fallback to the published date
     return _raw_item(source, entry, content, _from_struct(published), updated)
 
