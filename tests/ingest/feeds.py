@@ -107,12 +107,15 @@ NAMED_CASES = [
         b"""<?xml version="1.0"?><rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"><channel>
 <title>Podcast</title>
 <item><title>Weekly briefing</title><atom:link rel="alternate" href="http://pod.example/ep/1"/>
-<atom:id>urn:pod:ep:1</atom:id><pubDate>Tue, 17 Nov 2026 10:00:00 GMT</pubDate></item>
+<atom:id>urn:pod:ep:1</atom:id><pubDate>Tue, 17 Nov 2026 10:00:00 GMT</pubDate>
+<description>Grain exports through the Black Sea resumed after a pause.</description></item>
 <item><title>Weekly briefing</title><atom:link rel="alternate" href="http://pod.example/ep/2"/>
-<atom:id>urn:pod:ep:2</atom:id><pubDate>Tue, 24 Nov 2026 10:00:00 GMT</pubDate></item>
+<atom:id>urn:pod:ep:2</atom:id><pubDate>Tue, 24 Nov 2026 10:00:00 GMT</pubDate>
+<description>The central bank kept its rate unchanged for a third month.</description></item>
 </channel></rss>""",
         titles=["Weekly briefing", "Weekly briefing"],
         urls=["http://pod.example/ep/1", "http://pod.example/ep/2"],
+        text=["Grain exports", "central bank"],
         published=[_when(2026, 11, 17), _when(2026)],
         distinct_keys=True,
     ),
