@@ -57,7 +57,11 @@ _PREFIX = {
     "http://purl.org/dc/terms/": "dcterms",
     "http://search.yahoo.com/mrss/": "media",
     "http://search.yahoo.com/mrss": "media",
+    "http://www.itunes.com/dtds/podcast-1.0.dtd": "itunes",
+    "http://example.com/dtds/podcast-1.0.dtd": "itunes",
+    XHTML: "xhtml",
 }
+ITUNES_SCHEME = "http://www.itunes.com/"
 _ENTRY_TAGS = frozenset(f"{{{ns}}}{local}" if ns else local for ns in _CORE for local in ("item", "entry"))
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _MEDIA_CATEGORY_SCHEME = "http://search.yahoo.com/mrss/category_schema"
@@ -184,7 +188,7 @@ def _read(parent: etree._Element, state: _State, base: str, atom03: bool, depth:
             continue
         if tag[0] == "{":
             ns, _, local = tag[1:].partition("}")
-            prefix = "" if ns in _CORE else _PREFIX.get(ns)
+            prefix = "" if ns in _CORE else _PREFIX.get(ns) or _PREFIX.get(ns.lower())
             if prefix is None:
                 continue
         else:
@@ -205,6 +209,10 @@ def _read(parent: etree._Element, state: _State, base: str, atom03: bool, depth:
                 state.contents.append(_value(child, "text/html", atom03, state))
         elif prefix == "media":
             _media(child, local, state, here, atom03, depth)
+        elif prefix == "itunes":
+            _itunes(child, local, state, depth)
+        elif prefix == "xhtml" and local == "body":
+            state.contents.append(_value(child, "application/xhtml+xml", atom03, state))
 
 
 def _core(child: etree._Element, local: str, state: _State, base: str, atom03: bool, depth: int) -> None:
@@ -234,6 +242,10 @@ def _core(child: etree._Element, local: str, state: _State, base: str, atom03: b
             return
         state.has_content = True
         state.contents.append(_value(child, _type(child, "text/plain"), atom03, state))
+    elif local in ("body", "fullitem"):
+        state.has_content = state.has_content or local == "fullitem"
+        kind = "application/xhtml+xml" if local == "body" else "text/html"
+        state.contents.append(_value(child, _type(child, kind), atom03, state))
     elif local == "category":
         term = child.get("term")
         scheme = child.get("scheme", child.get("domain"))
@@ -267,6 +279,26 @@ def _media(child: etree._Element, local: str, state: _State, base: str, atom03: 
         for term in _text(child).split(","):
             if term.strip():
                 _tag(state, (term.strip(), None, None))
+
+
+def _itunes(child: etree._Element, local: str, state: _State, depth: int) -> None:
+    if local == "summary":
+        _description(child, state, _type(child, "text/plain"), False, depth)
+    elif local == "category":
+        _category_tree(child, state)
+    elif local == "keywords":
+        for term in _text(child).split(","):
+            if term.strip():
+                _tag(state, (term.strip(), ITUNES_SCHEME, None))
+
+
+def _category_tree(element: etree._Element, state: _State) -> None:
+    """An iTunes category and the ones nested in it, each a tag (the reference's reading)."""
+    if element.get("text"):
+        _tag(state, (element.get("text"), ITUNES_SCHEME, None))
+    for child in element:
+        if isinstance(child.tag, str) and child.tag.endswith("}category"):
+            _category_tree(child, state)
 
 
 def _description(child: etree._Element, state: _State, kind: str, atom03: bool, depth: int) -> None:

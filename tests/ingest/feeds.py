@@ -4,6 +4,7 @@ generate realistic RSS 2.0, RSS 1.0 and Atom 1.0 documents for the fast path and
 from __future__ import annotations
 
 import base64
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -198,7 +199,10 @@ def _fields(ours: Any, theirs: Any, url: str) -> Iterator[tuple[str, object, obj
     yield "title", plain_title(ours.title), plain_title(theirs.title)
     yield "link", ours.url, theirs.url
     # Policy: an id as written (feedparser resolves a permalink GUID against the feed's URL).
-    key = ours.key if ours.key == theirs.key else urljoin(ours.base or url, ours.key)
+    key = ours.key
+    if key != theirs.key:
+        with contextlib.suppress(ValueError):  # a malformed id is no URL to resolve
+            key = urljoin(ours.base or url, ours.key)
     yield "id", key, theirs.key
     yield "published", ours.published_at, theirs.published_at
     yield "updated", ours.updated_at, theirs.updated_at
