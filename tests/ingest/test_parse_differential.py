@@ -99,3 +99,15 @@ def test_links_resolve_against_the_feed_url_and_every_xml_base() -> None:
     ]
     assert items[2].key == "c.html"  # the id as written; the permalink GUID still gives the link
     assert disagreements(body) == []
+
+
+def test_podcast_summary_and_categories() -> None:
+    body = b"""<?xml version="1.0"?><rss version="2.0" xmlns:itunes="http://www.itunes.com/DTDs/PodCast-1.0.dtd">
+<channel><title>Pod</title><item><title>Episode 12</title><link>http://pod.example/12</link>
+<itunes:summary>Ministers on the budget.</itunes:summary>
+<itunes:category text="News"><itunes:category text="Politics"/></itunes:category>
+<itunes:keywords>budget, tax</itunes:keywords></item></channel></rss>"""
+    [item] = parse_fast("wire", body, FEED_URL) or []
+    assert item.content == "Ministers on the budget."
+    assert item.tags == ("News", "Politics", "budget", "tax")
+    assert disagreements(body) == []
