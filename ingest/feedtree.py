@@ -20,6 +20,7 @@ import calendar
 import contextlib
 import html
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -74,16 +75,25 @@ _SAFE_SCHEMES = frozenset(
 )
 
 # Strict: any well-formedness error sends the feed to the reference. No DTD, no network, no entity
-# expansion, no huge trees: the DOCTYPE is parsed and ignored, never acted on.
-PARSER = etree.XMLParser(
-    recover=False,
-    resolve_entities=False,
-    no_network=True,
-    load_dtd=False,
-    huge_tree=False,
-    remove_comments=True,
-    remove_pis=True,
-)
+# expansion, no huge trees: the DOCTYPE is parsed and ignored, never acted on. One parser per thread:
+# lxml serialises the threads that share one, and feeds are parsed in worker threads.
+_PARSERS = threading.local()
+
+
+def strict_parser() -> etree.XMLParser:
+    """This thread's strict parser (no DTD, no entity expansion, no network, no huge trees)."""
+    parser = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = _PARSERS.parser = etree.XMLParser(
+            recover=False,
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            huge_tree=False,
+            remove_comments=True,
+            remove_pis=True,
+        )
+    return parser
 
 
 @dataclass
@@ -105,7 +115,7 @@ def parse_tree(body: bytes, url: str = "") -> list[Entry | None] | None:
     """The entries of a well-formed RSS or Atom document (None in place of an entry only the
     reference can read); None when the document is not well-formed or not RSS/Atom."""
     try:
-        root = etree.fromstring(body, parser=PARSER, base_url=url or None)
+        root = etree.fromstring(body, parser=strict_parser(), base_url=url or None)
     except (etree.XMLSyntaxError, ValueError):
         return None
     tag = root.tag
