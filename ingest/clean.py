@@ -52,7 +52,7 @@ def clean(item: RawItem, boilerplate: Boilerplate = DEFAULT, base: str | None = 
         title = normalize_text(item.title or "") or title
     else:
         if item.kind is ContentKind.HTML:  # the HTML is parsed once, for the text and the display copy
-            parsed = _parse_html(fix_text(item.content))
+            parsed = _parse_html(fix_text(item.content, markup=True))
             text = parsed.text()
         else:
             text = fix_text(item.content)
@@ -93,26 +93,27 @@ def is_boilerplate(line: str, boilerplate: Boilerplate = DEFAULT) -> bool:
     return boilerplate.is_furniture(line)
 
 
-def fix_text(text: str) -> str:
+def fix_text(text: str, markup: bool = False) -> str:
     """Mojibake and Windows-1252 stray bytes repaired (curly quotes kept as written).
 
     ftfy's full pass costs about 1 ms per 2 KB; most news text needs none of it. Only text holding a
     character mojibake is made of, or that ftfy's own badness check flags, gets the full pass; the rest
     gets what ftfy would do to it anyway: control characters dropped, line breaks and HTML entities
-    (in text without markup) made plain, NFC."""
+    (in text without markup) made plain, NFC. `markup`: the text is HTML, whose entities the HTML
+    parser reads (`&lt;b&gt;` there is the text "<b>", never a tag)."""
+    unescape = False if markup else "auto"
     if _NEEDS_FTFY.search(text) or (not text.isascii() and ftfy.badness.is_bad(text)):
-        return ftfy.fix_text(text, uncurl_quotes=False, normalization="NFC")
+        return ftfy.fix_text(text, uncurl_quotes=False, normalization="NFC", unescape_html=unescape)
     text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
-    if "&" in text and "<" not in text:
+    if not markup and "&" in text and "<" not in text:
         text = ftfy.fixes.unescape_html(text)
     return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 
 def title_text(title: str) -> str:
-    """A title as plain text: markup parsed only when there is any."""
-    if "<" in title or "&" in title:
-        return html_to_text(title)
-    return fix_text(title)
+    """A title as plain text on one line: markup parsed only when there is any."""
+    text = html_to_text(title) if "<" in title or "&" in title else fix_text(title)
+    return " ".join(text.splitlines())
 
 
 def normalize_text(text: str) -> str:
@@ -164,13 +165,13 @@ def content_hash(title: str, text: str, topics: Iterable[str]) -> str:
 
 def html_to_text(markup: str) -> str:
     """Plain text from HTML: scripts, styles, forms and ad slots dropped, blocks kept as line breaks."""
-    return _parse_html(fix_text(markup)).text()
+    return _parse_html(fix_text(markup, markup=True)).text()
 
 
 def sanitize_html(markup: str, boilerplate: Boilerplate = DEFAULT) -> str:
     """A display copy of feed HTML: ad slots, scripts and furniture paragraphs gone, an allow-list of
     tags and attributes kept."""
-    return _display(_parse_html(fix_text(markup)), boilerplate)
+    return _display(_parse_html(fix_text(markup, markup=True)), boilerplate)
 
 
 def _parse_html(markup: str) -> _TextExtractor:
@@ -230,6 +231,15 @@ class _TextExtractor(HTMLParser):
         self._markup: list[str] = []
         self._skip_tag: str | None = None  # the element being skipped, and how deep inside it we are
         self._skip_depth = 0
+
+    def parse_marked_section(self, i: int, report: bool = True) -> int:
+        # The standard library asserts on a marked section it does not know (`<![x]>`, `<![ 1`);
+        # feed HTML is hostile, so such a section is a bogus comment up to the next `>`, as browsers read it.
+        try:
+            return super().parse_marked_section(i, report)
+        except AssertionError:
+            end = self.rawdata.find(">", i + 3)
+            return -1 if end < 0 else end + 1
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if self._skip_tag is not None:

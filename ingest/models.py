@@ -28,6 +28,7 @@ class RawItem:
     published_at: datetime | None = None
     tags: tuple[str, ...] = ()
     base: str | None = None  # the feed's URL (or xml:base), against which a relative link resolves
+    updated_at: datetime | None = None  # when the feed says the item last changed (not stored)
 
 
 @dataclass(frozen=True)

@@ -248,3 +248,19 @@ def test_seed_language_and_display_html() -> None:
     assert article.html.startswith("<p>Zelenskyy made his desire")
     assert "Advert" not in article.html
     assert "click here" not in article.text
+
+
+# Marked sections the standard library's parser asserts on: hostile feed HTML must never crash cleaning.
+@pytest.mark.parametrize(
+    ("markup", "text"),
+    [
+        ("Before<![x]>after", "Beforeafter"),
+        ("<p>One</p><![ 1 ]><p>Two</p>", "One\nTwo"),
+        ("<p>One</p><![if !IE]><p>Two</p><![endif]>", "One\nTwo"),
+        ("Cut <![x", "Cut <![x"),
+        ("<![CDATA[kept as a section]]>Tail", "Tail"),
+    ],
+    ids=["unknown-keyword", "no-name", "ms-conditional", "unclosed", "cdata"],
+)
+def test_html_to_text_survives_marked_sections(markup: str, text: str) -> None:
+    assert html_to_text(markup) == text
