@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from core.config import Config, config_path, parse_duration
+from core.config import Config, config_path, parse_duration, require_sources
 from core.db import Database, utcnow
 from core.errors import ConfigError, NewswatchError
 from newswatch import __version__, logs
@@ -204,6 +204,7 @@ def _check(config: Config, args: argparse.Namespace) -> int:
     from alerts.rules import check_examples
     from alerts.throttle import notes
 
+    require_sources(config_path(args.config), config)
     problems, advice = check_examples(config.rules), notes(config.rules)
     for problem in problems:
         print(f"newswatch: {problem}", file=sys.stderr)
@@ -314,6 +315,7 @@ def _run(config: Config, args: argparse.Namespace) -> int:
     from newswatch.guard import single_node
     from newswatch.service import Service
 
+    require_sources(config_path(args.config), config)
     if (args.distributed or config.mode == "distributed") and not args.once:
         from newswatch.distributed import ALL_QUEUES
 
