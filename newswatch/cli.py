@@ -206,6 +206,7 @@ def _check(config: Config, args: argparse.Namespace) -> int:
 
     require_sources(config_path(args.config), config)
     problems, advice = check_examples(config.rules), notes(config.rules)
+    problems += _folder_problems(config)
     for problem in problems:
         print(f"newswatch: {problem}", file=sys.stderr)
     for note in advice:  # valid, but probably not what was meant: said, not failed
@@ -229,6 +230,21 @@ def _check(config: Config, args: argparse.Namespace) -> int:
         f" {len(config.rules)} rules"
     )
     return EXIT_OK
+
+
+def _folder_problems(config: Config) -> list[str]:
+    """Folder sources that are missing or cannot be read (the poll would fail the same way)."""
+    from ingest.sources.directory import FolderError, article_files
+
+    problems = []
+    for source in config.sources:
+        if source.directory is None or not source.enabled:
+            continue
+        try:
+            article_files(source.name, source.directory)
+        except FolderError as exc:
+            problems.append(str(exc))
+    return problems
 
 
 def _db(config: Config, args: argparse.Namespace) -> int:
