@@ -369,6 +369,7 @@ async def _run_forever(service: Any, path: Path) -> None:
 def _reload(config: Config, args: argparse.Namespace) -> int:
     from newswatch.runtime import signal_reload
 
+    require_sources(config_path(args.config), config)
     pid = signal_reload(config_path(args.config))  # the config already loaded: it is valid
     print(f"reload requested (pid {pid}); the service logs the outcome")
     return EXIT_OK
