@@ -122,6 +122,25 @@ def test_a_feed_url_httpx_would_refuse_is_refused_by_check_and_run_alike(
     assert not server.gets  # refused before anything was polled
 
 
+@pytest.mark.parametrize(
+    "location",
+    ["http://0177.0.0.1:{port}/feed.xml", "http://a..b:{port}/feed.xml", "http://127.0.0.1:65536/feed.xml"],
+)
+def test_a_redirect_to_a_url_httpx_cannot_use_fails_that_source_alone(
+    workspace: Workspace, server: HttpServer, location: str
+) -> None:
+    target = location.format(port=server.port)
+    server.routes["/hop.xml"] = Served(b"", status=302, headers={"Location": target})
+    extra = f"  - name: hop\n    feed: {server.url('/hop.xml')}\n"
+    workspace.write_config(_config(server, extra))
+    done = workspace.cli("run", "--once")
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and "poll failed" in done.stderr
+    assert _healthy_alerted(server)
+    hop = _sources(workspace)["hop"]
+    assert hop["status"] == "error" and hop["failures"] == 1
+
+
 def test_a_huge_or_multiline_title_is_one_line_capped_with_an_ellipsis(
     workspace: Workspace, server: HttpServer
 ) -> None:
