@@ -38,7 +38,21 @@ NAME_MAX_LENGTH = 200
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 # libyaml's safe loader where PyYAML was built with it: several times faster, a fraction of the memory.
-_YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SAFE_BASE: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _SafeLoader(_SAFE_BASE):  # type: ignore[valid-type,misc]
+    """The safe loader, where a value it cannot build (an int of 5,000 digits, the date 2001-13-45)
+    is a YAML error at that value's line, not a ValueError from deep inside PyYAML."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError) as exc:
+            detail = str(exc).split(";")[0]  # not "use sys.set_int_max_str_digits() ..."
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read the value: {detail}", node.start_mark
+            ) from None
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 # What a config file may hold before anything in it is expanded: a bigger file, or aliases that
 # would copy more than this many nodes (a "billion laughs" of anchors), is refused unread.
@@ -57,7 +71,10 @@ def parse_duration(value: object) -> timedelta:
     if isinstance(value, bool):
         raise ValueError("expected a duration such as 30s, 10m, 2h or 1d")
     if isinstance(value, int | float):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int of hundreds of digits (0xfff...)
+            seconds = math.inf
     elif isinstance(value, str):
         match = _DURATION.match(value)
         if not match:
@@ -588,7 +605,7 @@ def _read_yaml(path: Path) -> Any:
         detail = f"not UTF-8 text ({exc.reason} at byte {exc.start})"
         raise ConfigError(f"{path}: cannot read config file: {detail}") from None
     try:
-        return yaml.load(text, Loader=_YAML_LOADER)
+        return yaml.load(text, Loader=_SafeLoader)
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -597,6 +614,8 @@ def _read_yaml(path: Path) -> Any:
             refused = f"YAML tag {tag.group(1)!r} is not allowed; write plain values"
             raise ConfigError(f"{where}: {refused}") from None
         raise ConfigError(f"{where}: YAML error: {exc.problem or exc.context}") from None
+    except (ValueError, OverflowError) as exc:  # whatever the constructor still lets through
+        raise ConfigError(f"{path}: YAML error: cannot read a value: {str(exc).split(';')[0]}") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)

@@ -168,6 +168,31 @@ CASES = [
     ),
     Case("max-per-hour-negative", "rules[0].max_per_hour", _set(("rules", 0, "max_per_hour"), -3)),
     Case("every-zero", "sources[0].every", _set(("sources", 0, "every"), 0)),
+    Case(
+        "every-hex-of-5000-digits",
+        "sources[0].every",
+        text=BASE_YAML.replace("every: 10m", "every: 0x" + "f" * 5000),
+    ),
+    Case(
+        "max-bytes-hex-of-5000-digits",
+        "fetch.max_bytes",
+        text=BASE_YAML.replace("max_bytes: 1048576", "max_bytes: 0x" + "f" * 5000),
+    ),
+    Case(
+        "threshold-hex-of-5000-digits",
+        "dedup.threshold",
+        text=BASE_YAML.replace("threshold: 0.5", "threshold: 0x" + "f" * 5000),
+    ),
+    Case(
+        "int-of-5000-digits",
+        "cannot read the value: Exceeds the limit (4300 digits)",
+        text=BASE_YAML.replace("concurrency: 5", "concurrency: " + "9" * 5000),
+    ),
+    Case(
+        "impossible-date",
+        "cannot read the value: month must be in 1..12",
+        text="when: 2001-13-45\n" + BASE_YAML,
+    ),
     Case("listen-port-99999", "http.listen", _set(("http", "listen"), "127.0.0.1:99999")),
     # URLs httpx would not accept
     Case(
