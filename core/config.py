@@ -53,6 +53,8 @@ class _SafeLoader(_SAFE_BASE):  # type: ignore[valid-type,misc]
             raise yaml.constructor.ConstructorError(
                 None, None, f"cannot read the value: {detail}", node.start_mark
             ) from None
+
+
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 # What a config file may hold before anything in it is expanded: a bigger file, or aliases that
 # would copy more than this many nodes (a "billion laughs" of anchors), is refused unread.
