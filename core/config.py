@@ -144,6 +144,29 @@ def _fetchable(value: str | None) -> str | None:
     return value
 
 
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$")
+
+
+def _header_value(value: str | None) -> str | None:
+    if value is not None and (re.search(r"[\r\n\x00]", value) or len(value) > 8192):
+        raise ValueError("a header value cannot hold a line break or NUL, or pass 8192 characters")
+    return value
+
+
+def _headers(values: dict[str, str]) -> dict[str, str]:
+    for name, value in values.items():
+        if not _TOKEN.match(name):
+            raise ValueError(f"{name[:80]!r} is not an HTTP header name")
+        _header_value(value)
+    return values
+
+
+def _path(value: Path | None) -> Path | None:
+    if value is not None and ("\x00" in str(value) or len(str(value)) > 4096):
+        raise ValueError("a path cannot hold a NUL character or pass 4096 characters")
+    return value
+
+
 def _private_allowance(value: bool | list[str]) -> bool | list[str]:
     """`true`/`false`, or a list of networks (CIDR) and host names whose private addresses are allowed."""
     if isinstance(value, bool):
@@ -179,7 +202,7 @@ class FetchSettings(_Model):
     timeout: Timeout = timedelta(seconds=30)
     deadline: Timeout | None = None  # a whole fetch, all hops and the body; default twice `timeout`
     max_bytes: int = Field(default=15 * 1024 * 1024, gt=0, le=MAX_BYTES)
-    user_agent: str | None = None
+    user_agent: Annotated[str | None, AfterValidator(_header_value)] = None
     concurrency: int = Field(default=20, gt=0, le=1000)
     max_redirects: int = Field(default=5, ge=0, le=20)
     backoff: FirstWait = timedelta(minutes=1)  # first wait after a failure; doubles per failure
@@ -237,12 +260,12 @@ class RetentionSettings(_Model):
 
 class SourceConfig(_Model):
     name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
-    directory: Path | None = None
+    directory: Annotated[Path | None, AfterValidator(_path)] = None
     feed: str | None = None
     every: Schedule = timedelta(minutes=15)
     enabled: bool = True
-    headers: dict[str, str] = Field(default_factory=dict)
-    user_agent: str | None = None
+    headers: Annotated[dict[str, str], AfterValidator(_headers)] = Field(default_factory=dict)
+    user_agent: Annotated[str | None, AfterValidator(_header_value)] = None
     timeout: Timeout | None = None  # per request; default `fetch.timeout`
     stale_after: Schedule = timedelta(days=3)  # feed health: failing or silent this long -> unhealthy
 
@@ -489,8 +512,8 @@ class HttpSettings(_Model):
     @classmethod
     def _host_port(cls, value: str) -> str:
         host, _, port = value.rpartition(":")
-        if not host or not port.isdigit() or not 0 <= int(port) < 65536:
-            raise ValueError(f"{value!r} is not host:port, e.g. 127.0.0.1:8787")
+        if not host or not port.isascii() or not port.isdigit() or len(port) > 5 or not int(port) < 65536:
+            raise ValueError(f"{value[:80]!r} is not host:port, e.g. 127.0.0.1:8787")
         return value
 
     @property
@@ -520,6 +543,20 @@ class Config(_Model):
     health: HealthSettings = HealthSettings()
     retention: RetentionSettings = RetentionSettings()
     shutdown_grace: Timeout = timedelta(seconds=5)
+
+    @field_validator("database")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            make_url(value)
+        except (ArgumentError, ValueError):  # not echoed: the URL may hold a password
+            raise ValueError(
+                "is not a database URL; write sqlite:///newswatch.db or postgresql://user@host/db"
+            ) from None
+        return value
 
     @model_validator(mode="after")
     def _names_and_references(self) -> Config:
@@ -777,10 +814,18 @@ def _check_retention(path: Path, config: Config) -> None:
 
 
 def _resolve_paths(config: Config, base: Path, checks: Checks, *, from_env: bool) -> Config:
-    sources = [
-        s.model_copy(update={"directory": (base / s.directory).resolve()}) if s.directory is not None else s
-        for s in config.sources
-    ]
+    sources = []
+    for i, source in enumerate(config.sources):
+        if source.directory is not None:
+            try:
+                folder = (base / source.directory).resolve()
+            except (OSError, ValueError, RuntimeError) as exc:  # a name too long, a symlink loop
+                detail = getattr(exc, "strerror", None) or exc
+                raise ConfigError(
+                    f"sources[{i}].directory (source {source.name!r}): cannot use it: {detail}"
+                ) from None
+            source = source.model_copy(update={"directory": folder})
+        sources.append(source)
     database = config.database
     if not from_env:
         database = resolve_sqlite_path(database, base)

@@ -24,7 +24,13 @@ class FolderError(SourceError):
 def article_files(source: str, folder: Path) -> list[Path]:
     """The article files below `folder` (hidden files and folders left out), sorted; raises
     FolderError when the folder, or any folder below it, is missing or cannot be listed."""
-    if not folder.is_dir():
+    try:
+        is_folder = folder.is_dir()
+    except (OSError, ValueError) as exc:  # a name too long, ...
+        raise FolderError(
+            source, f"cannot read folder {folder}: {getattr(exc, 'strerror', None) or exc}"
+        ) from None
+    if not is_folder:
         raise FolderError(source, f"folder {folder} does not exist or is not a folder")
 
     def refuse(exc: OSError) -> None:

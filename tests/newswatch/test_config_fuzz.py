@@ -208,6 +208,22 @@ CASES = [
         "is neither a network",
         _set(("fetch", "allow_private_addresses"), ["not a net!"]),
     ),
+    Case("database-url-garbage", "database: is not a database URL", _set(("database",), "nonsense://::::")),
+    Case("folder-with-nul", "sources[0].directory", _set(("sources", 0, "directory"), "seeds\x00x")),
+    Case(
+        "cannot use it: File name too long",
+        _set(("sources", 0, "directory"), "a" * 300),
+    ),
+    Case(
+        "header-with-crlf", "sources[1].headers", _set(("sources", 1, "headers"), {"X-A": "a\r\nHost: evil"})
+    ),
+    Case(
+        "header-name-not-a-token",
+        "is not an HTTP header name",
+        _set(("sources", 1, "headers"), {"X A:": "b"}),
+    ),
+    Case("user-agent-with-newline", "fetch.user_agent", _set(("fetch", "user_agent"), "nw\nX: y")),
+    Case("listen-port-5000-digits", "http.listen", _set(("http", "listen"), "127.0.0.1:" + "9" * 5000)),
     # unicode
     Case("name-too-long", "sources[0].name", _set(("sources", 0, "name"), "デスク" * 100)),
     Case("homoglyph-key", "sоurces: unknown key", _rename_top("sources", "sоurces")),  # Cyrillic о
