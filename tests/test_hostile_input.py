@@ -175,6 +175,9 @@ def test_a_huge_or_multiline_title_is_one_line_capped_with_an_ellipsis(
 def test_a_changed_folder_starts_afresh(workspace: Workspace, server: HttpServer) -> None:
     missing = "  - name: desk\n    directory: ../not-there\n"
     workspace.write_config(_config(server, missing))
+    check = workspace.cli("check")
+    assert check.returncode == 2 and "source 'desk': folder " in check.stderr
+    assert "not-there does not exist or is not a folder" in check.stderr
     first = workspace.cli("run", "--once")
     assert first.returncode == 1 and "not-there does not exist" in first.stderr
     assert _healthy_alerted(server)
