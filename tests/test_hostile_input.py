@@ -255,7 +255,10 @@ def test_a_folder_that_cannot_be_read_fails_its_poll_and_check(
     nobody_workspace: Workspace, server: HttpServer, what: str
 ) -> None:
     space = nobody_workspace
-    space.write_config(_config(server, "  - name: desk\n    directory: ../seeds\n"))
+    # The CPU stage in a thread: nobody cannot start this venv's interpreter again (it links into
+    # root's home), which a process pool would need; the folder is what this test is about.
+    config = _config(server, "  - name: desk\n    directory: ../seeds\n") + "pipeline: {workers: 0}\n"
+    space.write_config(config)
     space.config.parent.chmod(0o755)
     locked = space.seeds if what == "folder" else space.seeds / "2026"
     locked.mkdir(exist_ok=True)
