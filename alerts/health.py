@@ -49,7 +49,8 @@ def unhealthy_reason(
     if now - ok_since > source.stale_after:
         cause = f": {last_error}" if last_error else ""
         return f"no successful poll since {ok_since.isoformat()}{cause}"
-    new_since = last_article or tracked_since
+    # Articles from before tracking (re)started, at a source's old location, say nothing of its new one.
+    new_since = max(last_article, tracked_since) if last_article else tracked_since
     if now - new_since > source.stale_after:
         return f"no new articles since {new_since.isoformat()}"
     return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -10,8 +12,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import httpx
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -34,8 +38,32 @@ NAME_MAX_LENGTH = 200
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 # libyaml's safe loader where PyYAML was built with it: several times faster, a fraction of the memory.
-_YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SAFE_BASE: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _SafeLoader(_SAFE_BASE):  # type: ignore[valid-type,misc]
+    """The safe loader, where a value it cannot build (an int of 5,000 digits, the date 2001-13-45)
+    is a YAML error at that value's line, not a ValueError from deep inside PyYAML."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError) as exc:
+            detail = str(exc).split(";")[0]  # not "use sys.set_int_max_str_digits() ..."
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read the value: {detail}", node.start_mark
+            ) from None
+
+
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# What a config file may hold before anything in it is expanded: a bigger file, or aliases that
+# would copy more than this many nodes (a "billion laughs" of anchors), is refused unread.
+MAX_CONFIG_BYTES = 10 * 1024 * 1024
+MAX_ALIAS_NODES = 10_000
+MAX_NESTING = 100
+# No duration anywhere in the config is longer than this: dates stay far inside what a datetime
+# holds (a poll adds `every` or `max_backoff` to now). Keys that mean less have their own bounds.
+MAX_DURATION = timedelta(days=36500)
 
 
 def parse_duration(value: object) -> timedelta:
@@ -45,18 +73,113 @@ def parse_duration(value: object) -> timedelta:
     if isinstance(value, bool):
         raise ValueError("expected a duration such as 30s, 10m, 2h or 1d")
     if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        match = _DURATION.match(str(value))
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int of hundreds of digits (0xfff...)
+            seconds = math.inf
+    elif isinstance(value, str):
+        match = _DURATION.match(value)
         if not match:
-            raise ValueError(f"{value!r} is not a duration; use e.g. 30s, 10m, 2h or 1d")
+            raise ValueError(f"{value[:40]!r} is not a duration; use e.g. 30s, 10m, 2h or 1d")
         seconds = float(match.group(1)) * _UNITS[match.group(2)]
-    if seconds <= 0:
+    else:
+        raise ValueError("expected a duration such as 30s, 10m, 2h or 1d")
+    if math.isnan(seconds) or seconds <= 0:
         raise ValueError("a duration must be greater than zero")
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(f"a duration can be at most {format_duration(MAX_DURATION)}")
     return timedelta(seconds=seconds)
 
 
+def _within(low: timedelta | None, high: timedelta) -> Callable[[timedelta], timedelta]:
+    def check(value: timedelta) -> timedelta:
+        if low is not None and value < low:
+            raise ValueError(f"{format_duration(value)} is too short; at least {format_duration(low)}")
+        if value > high:
+            raise ValueError(f"{format_duration(value)} is too long; at most {format_duration(high)}")
+        return value
+
+    return check
+
+
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+SECOND, HOUR, DAY = timedelta(seconds=1), timedelta(hours=1), timedelta(days=1)
+# A timeout or grace period: at most an hour.
+Timeout = Annotated[Duration, AfterValidator(_within(None, HOUR))]
+# A schedule, window or cooldown: 1 s to a year.
+Schedule = Annotated[Duration, AfterValidator(_within(SECOND, 365 * DAY))]
+# A wait before trying again: at most 30 days (the first backoff step at most a day).
+Wait = Annotated[Duration, AfterValidator(_within(None, 30 * DAY))]
+FirstWait = Annotated[Duration, AfterValidator(_within(None, DAY))]
+MAX_BYTES = 1024 * 1024 * 1024  # 1 GiB: the largest body or file `fetch.max_bytes` may allow
+MAX_COUNT = 1_000_000  # rate limits and per-hour caps
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` is not an http(s) URL that a poll or a delivery can use, or None when it is.
+
+    The same words are the config error (`check`, `run`) and a poll's failure (ingest/http.py), so a
+    URL that httpx would refuse is refused before anything runs, not in the middle of a poll."""
+    if not re.match(r"^https?://[^/\s]+", url, re.IGNORECASE):
+        return f"{url[:200]!r} is not an http:// or https:// URL"
+    try:
+        parsed = httpx.URL(url)
+        host, port = parsed.host, parsed.port
+        if not host:
+            return f"{url[:200]!r} has no host name"
+        if ":" not in host:  # IPv6 literals are not host names
+            host.encode("idna")  # what the resolver does with it: empty or 64-character labels fail
+    except (httpx.InvalidURL, ValueError) as exc:  # UnicodeError and idna's errors are ValueErrors
+        return f"{url[:200]!r} is not a URL that can be fetched: {exc}"
+    if port is not None and not 0 < port < 65536:
+        return f"{url[:200]!r} has port {port}; a port is 1 to 65535"
+    return None
+
+
+def _fetchable(value: str | None) -> str | None:
+    if value is not None:
+        problem = url_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+    return value
+
+
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$")
+
+
+def _header_value(value: str | None) -> str | None:
+    if value is not None and (re.search(r"[\r\n\x00]", value) or len(value) > 8192):
+        raise ValueError("a header value cannot hold a line break or NUL, or pass 8192 characters")
+    return value
+
+
+def _headers(values: dict[str, str]) -> dict[str, str]:
+    for name, value in values.items():
+        if not _TOKEN.match(name):
+            raise ValueError(f"{name[:80]!r} is not an HTTP header name")
+        _header_value(value)
+    return values
+
+
+def _path(value: Path | None) -> Path | None:
+    if value is not None and ("\x00" in str(value) or len(str(value)) > 4096):
+        raise ValueError("a path cannot hold a NUL character or pass 4096 characters")
+    return value
+
+
+def _private_allowance(value: bool | list[str]) -> bool | list[str]:
+    """`true`/`false`, or a list of networks (CIDR) and host names whose private addresses are allowed."""
+    if isinstance(value, bool):
+        return value
+    for entry in value:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+            continue
+        except ValueError:
+            pass
+        if not re.fullmatch(r"(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?\.?", entry):
+            raise ValueError(f"{entry[:80]!r} is neither a network such as 10.20.0.0/16 nor a host name")
+    return value
 
 
 def format_duration(value: timedelta) -> str:
@@ -73,15 +196,17 @@ class _Model(BaseModel):
 
 
 class FetchSettings(_Model):
-    allow_private_addresses: bool = False
-    timeout: Duration = timedelta(seconds=30)
-    deadline: Duration | None = None  # a whole fetch, all hops and the body; default twice `timeout`
-    max_bytes: int = Field(default=15 * 1024 * 1024, gt=0)
-    user_agent: str | None = None
+    # true, or the networks (CIDR) and host names whose private addresses feeds may use; all other
+    # private addresses (169.254.169.254, ...) stay refused.
+    allow_private_addresses: Annotated[bool | list[str], AfterValidator(_private_allowance)] = False
+    timeout: Timeout = timedelta(seconds=30)
+    deadline: Timeout | None = None  # a whole fetch, all hops and the body; default twice `timeout`
+    max_bytes: int = Field(default=15 * 1024 * 1024, gt=0, le=MAX_BYTES)
+    user_agent: Annotated[str | None, AfterValidator(_header_value)] = None
     concurrency: int = Field(default=20, gt=0, le=1000)
     max_redirects: int = Field(default=5, ge=0, le=20)
-    backoff: Duration = timedelta(minutes=1)  # first wait after a failure; doubles per failure
-    max_backoff: Duration = timedelta(hours=6)
+    backoff: FirstWait = timedelta(minutes=1)  # first wait after a failure; doubles per failure
+    max_backoff: Wait = timedelta(hours=6)
     # The most items one poll processes: the newest by date, or the first in feed order.
     max_items: int = Field(default=1000, gt=0, le=1_000_000)
 
@@ -114,12 +239,12 @@ class PipelineSettings(_Model):
     # Items stored per transaction: a shutdown stops a big poll between two batches.
     batch: int = Field(default=500, gt=0, le=100_000)
     # The time budget for parsing and cleaning one poll, apart from the fetch deadline.
-    process_timeout: Duration = timedelta(seconds=60)
+    process_timeout: Timeout = timedelta(seconds=60)
 
 
 class DedupSettings(_Model):
     threshold: float = Field(default=0.5, gt=0, le=1)
-    window: Duration = timedelta(days=7)
+    window: Schedule = timedelta(days=7)
 
 
 # Below this, retention would be nonsense: `max_per_hour` counts the last hour's alerts.
@@ -148,14 +273,14 @@ class RetentionSettings(_Model):
 
 class SourceConfig(_Model):
     name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
-    directory: Path | None = None
+    directory: Annotated[Path | None, AfterValidator(_path)] = None
     feed: str | None = None
-    every: Duration = timedelta(minutes=15)
+    every: Schedule = timedelta(minutes=15)
     enabled: bool = True
-    headers: dict[str, str] = Field(default_factory=dict)
-    user_agent: str | None = None
-    timeout: Duration | None = None  # per request; default `fetch.timeout`
-    stale_after: Duration = timedelta(days=3)  # feed health: failing or silent this long -> unhealthy
+    headers: Annotated[dict[str, str], AfterValidator(_headers)] = Field(default_factory=dict)
+    user_agent: Annotated[str | None, AfterValidator(_header_value)] = None
+    timeout: Timeout | None = None  # per request; default `fetch.timeout`
+    stale_after: Schedule = timedelta(days=3)  # feed health: failing or silent this long -> unhealthy
 
     @model_validator(mode="after")
     def _one_kind(self) -> SourceConfig:
@@ -166,9 +291,7 @@ class SourceConfig(_Model):
     @field_validator("feed")
     @classmethod
     def _http_only(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^/\s]+", value, re.IGNORECASE):
-            raise ValueError(f"{value!r} is not an http:// or https:// URL")
-        return value
+        return _fetchable(value)
 
     @property
     def location(self) -> str:
@@ -183,7 +306,7 @@ class SmtpSettings(_Model):
     ssl: bool = False
     username: str | None = None
     password: str | None = None
-    timeout: Duration = timedelta(seconds=30)
+    timeout: Timeout = timedelta(seconds=30)
     # A PEM file of the CA(s) to trust for TLS (a private or self-signed server certificate).
     ca_file: Path | None = None
 
@@ -206,9 +329,9 @@ DigestPeriod = Literal["hourly", "daily"]
 class RateLimit(_Model):
     """A token bucket: `count` messages per `per`, bursts of up to `burst` (default `count`)."""
 
-    count: int = Field(gt=0)
-    per: Duration = timedelta(minutes=1)
-    burst: int | None = Field(default=None, gt=0)
+    count: int = Field(gt=0, le=MAX_COUNT)
+    per: Schedule = timedelta(minutes=1)
+    burst: int | None = Field(default=None, gt=0, le=MAX_COUNT)
 
 
 class ChannelConfig(_Model):
@@ -221,8 +344,8 @@ class ChannelConfig(_Model):
     format: Literal["standard", "slack", "discord", "template"] = "standard"
     template: Path | None = None
     content_type: str | None = None
-    timeout: Duration = timedelta(seconds=15)
-    retry: list[Duration] | None = None
+    timeout: Timeout = timedelta(seconds=15)
+    retry: list[Wait] | None = Field(default=None, max_length=100)
     email: EmailSettings | None = None
     console: bool = False
     digest: DigestPeriod | None = None
@@ -253,9 +376,7 @@ class ChannelConfig(_Model):
     @field_validator("webhook")
     @classmethod
     def _http_only(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^/\s]+", value, re.IGNORECASE):
-            raise ValueError(f"{value!r} is not an http:// or https:// URL")
-        return value
+        return _fetchable(value)
 
     @field_validator("secret")
     @classmethod
@@ -378,8 +499,8 @@ class RuleConfig(TermGroup):
     sources: list[str] = Field(default_factory=list)
     fields: list[MatchField] = Field(default_factory=lambda: list(MATCH_FIELDS), min_length=1)
     notify: list[str] = Field(min_length=1)
-    cooldown: Duration | None = None
-    max_per_hour: int | None = Field(default=None, gt=0)
+    cooldown: Schedule | None = None
+    max_per_hour: int | None = Field(default=None, gt=0, le=MAX_COUNT)
     examples: RuleExamples = RuleExamples()
     digest: DigestPeriod | None = None
     # true: an article that changes and still matches is alerted again (a new message, same alert row)
@@ -404,8 +525,8 @@ class HttpSettings(_Model):
     @classmethod
     def _host_port(cls, value: str) -> str:
         host, _, port = value.rpartition(":")
-        if not host or not port.isdigit() or not 0 <= int(port) < 65536:
-            raise ValueError(f"{value!r} is not host:port, e.g. 127.0.0.1:8787")
+        if not host or not port.isascii() or not port.isdigit() or len(port) > 5 or not int(port) < 65536:
+            raise ValueError(f"{value[:80]!r} is not host:port, e.g. 127.0.0.1:8787")
         return value
 
     @property
@@ -435,7 +556,21 @@ class Config(_Model):
     http: HttpSettings | None = None
     health: HealthSettings = HealthSettings()
     retention: RetentionSettings = RetentionSettings()
-    shutdown_grace: Duration = timedelta(seconds=5)
+    shutdown_grace: Timeout = timedelta(seconds=5)
+
+    @field_validator("database")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            make_url(value)
+        except (ArgumentError, ValueError):  # not echoed: the URL may hold a password
+            raise ValueError(
+                "is not a database URL; write sqlite:///newswatch.db or postgresql://user@host/db"
+            ) from None
+        return value
 
     @model_validator(mode="after")
     def _names_and_references(self) -> Config:
@@ -483,28 +618,12 @@ def _checks(info: ValidationInfo) -> Checks:
 def load_config(path: Path, environ: Mapping[str, str] | None = None, *, checks: Checks) -> Config:
     """Read, expand and validate the config file at `path`; raise ConfigError saying what to fix."""
     env = os.environ if environ is None else environ
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config file: {exc}") from None
-    try:
-        raw = yaml.load(text, Loader=_YAML_LOADER)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        detail = exc.problem or exc.context or "cannot parse"
-        if exc.problem and exc.context and exc.context_mark:
-            opened = exc.context_mark
-            detail += f" ({exc.context} at line {opened.line + 1}, column {opened.column + 1})"
-        raise ConfigError(f"{where}: YAML syntax error: {detail}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: YAML syntax error: {exc}") from None
+    raw = _read_yaml(path)
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping (database:, sources:, ...)")
+    _refuse_bombs(path, raw)
     raw = _expand_env(raw, env, ())
     if env.get(DATABASE_ENV):
         raw["database"] = env[DATABASE_ENV]
@@ -514,6 +633,98 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None, *, checks:
         raise ConfigError(f"{path}: {_describe(exc, raw)}") from None
     _check_references(path, config)
     return _resolve_paths(config, path.parent, checks, from_env=bool(env.get(DATABASE_ENV)))
+
+
+def require_sources(path: Path, config: Config) -> None:
+    """Refuse a config with no sources (an empty file, say): `run` would watch nothing, `check` pass."""
+    if not config.sources:
+        raise ConfigError(f"{path} has no sources; see config/newswatch.yaml for an example")
+
+
+def _read_yaml(path: Path) -> Any:
+    """The file parsed by the safe loader (plain YAML only: no `!!python/...` tags), not expanded."""
+    try:
+        with path.open("rb") as file:
+            data = file.read(MAX_CONFIG_BYTES + 1)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror or exc}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: refused: larger than {MAX_CONFIG_BYTES // (1024 * 1024)} MB")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        detail = f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+        raise ConfigError(f"{path}: cannot read config file: {detail}") from None
+    try:
+        return yaml.load(text, Loader=_SafeLoader)
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        tag = re.search(r"tag '([^']*)'", exc.problem or "")
+        if tag:
+            refused = f"YAML tag {tag.group(1)!r} is not allowed; write plain values"
+            raise ConfigError(f"{where}: {refused}") from None
+        raise ConfigError(f"{where}: YAML error: {exc.problem or exc.context}") from None
+    except (ValueError, OverflowError) as exc:  # whatever the constructor still lets through
+        raise ConfigError(f"{path}: YAML error: cannot read a value: {str(exc).split(';')[0]}") from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        detail = exc.problem or exc.context or "cannot parse"
+        if exc.problem and exc.context and exc.context_mark:
+            opened = exc.context_mark
+            detail += f" ({exc.context} at line {opened.line + 1}, column {opened.column + 1})"
+        raise ConfigError(f"{where}: YAML syntax error: {detail}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: YAML syntax error: {' '.join(str(exc).split())}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: refused: nested more than {MAX_NESTING} levels deep") from None
+
+
+def _refuse_bombs(path: Path, raw: dict[str, Any]) -> None:
+    """Refuse, before anything is expanded or copied, a document whose aliases would make more than
+    MAX_ALIAS_NODES extra nodes (a "billion laughs"), that refers to itself, or is nested too deep.
+
+    The safe loader shares one object for each alias, so the document is small in memory; what it
+    would expand to is counted once per distinct object (memoised), in time linear in the file."""
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()
+
+    def size(value: Any, depth: int) -> int:
+        if not isinstance(value, dict | list):
+            return 1
+        key = id(value)
+        if key in sizes:
+            return sizes[key]
+        if key in open_:
+            raise ConfigError(f"{path}: refused: an alias refers to the node that contains it")
+        if depth > MAX_NESTING:
+            raise ConfigError(f"{path}: refused: nested more than {MAX_NESTING} levels deep")
+        open_.add(key)
+        children = value.values() if isinstance(value, dict) else value
+        total = 1 + sum(size(child, depth + 1) for child in children)
+        open_.discard(key)
+        sizes[key] = total
+        return total
+
+    expanded = size(raw, 0)
+    distinct = len(sizes) + _scalars(raw, set())
+    if expanded - distinct > MAX_ALIAS_NODES:
+        raise ConfigError(
+            f"{path}: refused: its aliases (*name) would expand to {expanded:,} nodes; aliases may add"
+            f" at most {MAX_ALIAS_NODES:,}"
+        )
+
+
+def _scalars(value: Any, seen: set[int]) -> int:
+    """The scalars written in the document (each aliased mapping or list counted once)."""
+    if id(value) in seen:
+        return 0
+    seen.add(id(value))
+    children = value.values() if isinstance(value, dict) else value
+    return sum(_scalars(c, seen) if isinstance(c, dict | list) else 1 for c in children)
 
 
 def _expand_env(value: Any, env: Mapping[str, str], where: tuple[str | int, ...]) -> Any:
@@ -617,10 +828,18 @@ def _check_retention(path: Path, config: Config) -> None:
 
 
 def _resolve_paths(config: Config, base: Path, checks: Checks, *, from_env: bool) -> Config:
-    sources = [
-        s.model_copy(update={"directory": (base / s.directory).resolve()}) if s.directory is not None else s
-        for s in config.sources
-    ]
+    sources = []
+    for i, source in enumerate(config.sources):
+        if source.directory is not None:
+            try:
+                folder = (base / source.directory).resolve()
+            except (OSError, ValueError, RuntimeError) as exc:  # a name too long, a symlink loop
+                detail = getattr(exc, "strerror", None) or exc
+                raise ConfigError(
+                    f"sources[{i}].directory (source {source.name!r}): cannot use it: {detail}"
+                ) from None
+            source = source.model_copy(update={"directory": folder})
+        sources.append(source)
     database = config.database
     if not from_env:
         database = resolve_sqlite_path(database, base)

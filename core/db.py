@@ -229,6 +229,8 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, future=True, **options)
     except (ArgumentError, ImportError) as exc:
         raise ConfigError(f"database: cannot use {url!r}: {exc}") from None
+    except ValueError as exc:  # a URL SQLAlchemy cannot take apart (`x://::::`); it may hold a password
+        raise ConfigError(f"database: the URL cannot be read: {exc}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine

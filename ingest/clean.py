@@ -34,6 +34,12 @@ AD_SLOT = re.compile(
     re.IGNORECASE,
 )
 
+# A title is one line of at most this many characters (it goes into webhook payloads and email
+# subjects): longer ones are cut, with an ellipsis. A raw title is cut at 64 times this before it is
+# parsed, so a 10 MB title costs no more than a long one.
+TITLE_CHARS = 1000
+_RAW_TITLE_CHARS = 64 * TITLE_CHARS
+_LINE_BREAKS = re.compile(r"[\s\u2028\u2029\x85]+")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000\ufeff]+")
 _PLAIN_BLOCK = re.compile(r"<(p|li|h[2-6]|blockquote)>([^<]*)</\1>")
 _SENTENCE_END = re.compile(r"(?<=[.!?\"'’”])\s+")
@@ -49,7 +55,7 @@ def clean(item: RawItem, boilerplate: Boilerplate = DEFAULT, base: str | None = 
     parsed: _TextExtractor | None = None
     if item.kind is ContentKind.FIXTURE:
         title, lines, footer_topics = split_fixture(item.content)
-        title = normalize_text(item.title or "") or title
+        title = normalize_text((item.title or "")[:_RAW_TITLE_CHARS]) or title
     else:
         if item.kind is ContentKind.HTML:  # the HTML is parsed once, for the text and the display copy
             parsed = _parse_html(fix_text(item.content, markup=True))
@@ -57,12 +63,14 @@ def clean(item: RawItem, boilerplate: Boilerplate = DEFAULT, base: str | None = 
         else:
             text = fix_text(item.content)
         lines, footer_topics = _strip_footer(_normal_lines(text))
-        title = normalize_text(title_text(item.title or "")) or (lines[0] if lines else "")
+        title = normalize_text(title_text((item.title or "")[:_RAW_TITLE_CHARS])) or (
+            lines[0] if lines else ""
+        )
     lines = boilerplate.strip(lines)
     display = _display(parsed, boilerplate) if parsed is not None else lines_to_html(lines)
     text = "\n".join(lines)
     topics = unique_topics([*item.tags, *footer_topics])
-    title = title or "(untitled)"
+    title = one_line_title(title) or "(untitled)"
     return Article(
         source=item.source,
         key=item.key,
@@ -114,6 +122,19 @@ def title_text(title: str) -> str:
     """A title as plain text on one line: markup parsed only when there is any."""
     text = html_to_text(title) if "<" in title or "&" in title else fix_text(title)
     return " ".join(text.splitlines())
+
+
+def one_line_title(title: str, limit: int = TITLE_CHARS) -> str:
+    """A title on one line (line breaks, `&#10;` included once decoded, become spaces), at most
+    `limit` characters: a longer one is cut at a word where it can be and ends in an ellipsis."""
+    title = _LINE_BREAKS.sub(" ", title).strip()
+    if len(title) <= limit:
+        return title
+    cut = title[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip() + "…"
 
 
 def normalize_text(text: str) -> str:

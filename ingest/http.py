@@ -13,9 +13,10 @@ import brotli
 import httpcore
 import httpx
 
-from core.config import FetchSettings
+from core.config import FetchSettings, url_problem
 from core.version import __version__
 
+# What feed requests and outgoing webhooks say they are (alerts/channels/webhook.py uses it too).
 USER_AGENT = f"Newswatch/{__version__} (+https://github.com/newswatch/newswatch)"
 ACCEPT_ENCODING = "gzip, deflate, br"
 # 100.64.0.0/10 (carrier-grade NAT) is not `is_private` in Python, so it is listed by hand.
@@ -28,6 +29,25 @@ SocketOption = tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple
 
 class PrivateAddressError(httpx.TransportError):
     """The feed URL leads to an address that `fetch.allow_private_addresses` does not allow."""
+
+
+class InvalidURLError(httpx.RequestError):
+    """A URL httpx cannot request (`http://0177.0.0.1/`, a 64-character label, port 99999): an
+    httpx.HTTPError like any other failed request, so a poll reports it as that source's failure,
+    in the words `check` uses for the same URL in the config (core/config.py `url_problem`)."""
+
+
+def parse_url(url: str | httpx.URL, base: httpx.URL | None = None) -> httpx.URL:
+    """`url` (joined to `base` when given, as a redirect's Location is) as httpx reads it; raises
+    InvalidURLError, never httpx.InvalidURL or a UnicodeError, for a URL that cannot be requested."""
+    try:
+        target = base.join(url) if base is not None else httpx.URL(url)
+    except (httpx.InvalidURL, ValueError, TypeError) as exc:
+        raise InvalidURLError(f"{str(url)[:200]!r} is not a URL that can be fetched: {exc}") from None
+    problem = url_problem(str(target))
+    if problem is not None:
+        raise InvalidURLError(problem)
+    return target
 
 
 def is_public(address: str) -> bool:
@@ -50,6 +70,32 @@ def _any_address(address: str) -> bool:
     return True
 
 
+def private_allowance(setting: bool | list[str]) -> tuple[AddressPolicy, frozenset[str]]:
+    """What `fetch.allow_private_addresses` allows: an address policy, and the host names whose
+    addresses are allowed whatever they are. `true` allows every address; a list allows public
+    addresses, the listed networks (CIDR) and the listed host names; `false` public addresses only."""
+    if setting is True:
+        return _any_address, frozenset()
+    if not setting:
+        return is_public, frozenset()
+    networks, hosts = [], set()
+    for entry in setting:
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            hosts.add(entry.lower().rstrip("."))
+
+    def allowed(address: str) -> bool:
+        if is_public(address):
+            return True
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        return any(ip in network for network in networks)
+
+    return allowed, frozenset(hosts)
+
+
 async def system_resolver(host: str, port: int) -> list[str]:
     """The addresses `host` resolves to, in the order the system prefers them."""
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -63,9 +109,15 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
     the address that is checked is the address that is connected to.
     """
 
-    def __init__(self, allowed: AddressPolicy, resolver: Resolver = system_resolver) -> None:
+    def __init__(
+        self,
+        allowed: AddressPolicy,
+        resolver: Resolver = system_resolver,
+        allowed_hosts: frozenset[str] = frozenset(),
+    ) -> None:
         self._allowed = allowed
         self._resolve = resolver
+        self._hosts = allowed_hosts  # host names whose addresses are all allowed (by configuration)
         self._inner = httpcore.AnyIOBackend()
 
     async def connect_tcp(
@@ -81,15 +133,18 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
                 addresses = await self._resolve(host, port)
         except TimeoutError:
             raise httpcore.ConnectTimeout(f"resolving {host} timed out") from None
-        except OSError as exc:
+        except (OSError, ValueError, OverflowError) as exc:  # UnicodeError: a label idna cannot encode
             raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from None
-        refused = [a for a in addresses if not self._allowed(a)]
+        allowed = self._allowed
+        if host.lower().rstrip(".") in self._hosts:
+            allowed = _any_address
+        refused = [a for a in addresses if not allowed(a)]
         if refused:
             # One private answer is enough to refuse: a name that mixes public and private addresses
             # is how rebinding attacks pick the private one later.
             raise PrivateAddressError(
-                f"{host} resolves to non-public address {refused[0]}; set"
-                " fetch.allow_private_addresses: true to allow it"
+                f"{host} resolves to non-public address {refused[0]}; list it (or its network, or"
+                " the host name) in fetch.allow_private_addresses, or set it to true, to allow it"
             )
         last: Exception = httpcore.ConnectError(f"{host} has no address")
         for address in addresses:
@@ -98,9 +153,14 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
             except httpcore.ConnectError as exc:
                 last = exc
                 continue
+            except (OSError, ValueError, OverflowError, ExceptionGroup) as exc:  # port 99999, ...
+                while isinstance(exc, ExceptionGroup) and exc.exceptions:
+                    exc = exc.exceptions[0]  # anyio's task group wraps the socket's own error
+                last = httpcore.ConnectError(f"cannot connect to {host} port {port}: {exc}")
+                continue
             peer = stream.get_extra_info("server_addr")
             peer_address = str(peer[0]) if peer else address
-            if not self._allowed(peer_address):
+            if not allowed(peer_address):
                 await stream.aclose()
                 raise PrivateAddressError(f"{host} connected to non-public address {peer_address}")
             return stream
@@ -116,6 +176,17 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
+
+
+class _FeedClient(httpx.AsyncClient):
+    """httpx's client, whose requests refuse a URL it cannot use as an httpx.HTTPError (not
+    httpx.InvalidURL, a UnicodeError or idna's errors, which no fetch would expect)."""
+
+    def build_request(self, method: str, url: httpx.URL | str, **kwargs: typing.Any) -> httpx.Request:
+        try:
+            return super().build_request(method, url, **kwargs)
+        except (httpx.InvalidURL, ValueError) as exc:
+            raise InvalidURLError(f"{str(url)[:200]!r} is not a URL that can be fetched: {exc}") from None
 
 
 class _GuardedTransport(httpx.AsyncHTTPTransport):
@@ -148,15 +219,16 @@ def make_client(
     permanent moves. `resolver` and `address_allowed` exist for tests (a made-up name on loopback).
     """
     timeout = settings.timeout.total_seconds()
+    policy, hosts = private_allowance(settings.allow_private_addresses)
     if address_allowed is None:
-        address_allowed = _any_address if settings.allow_private_addresses else is_public
+        address_allowed = policy
     limits = httpx.Limits(
         max_connections=settings.concurrency,
         max_keepalive_connections=settings.concurrency,
         keepalive_expiry=30.0,
     )
-    return httpx.AsyncClient(
-        transport=_GuardedTransport(GuardedBackend(address_allowed, resolver), limits),
+    return _FeedClient(
+        transport=_GuardedTransport(GuardedBackend(address_allowed, resolver, hosts), limits),
         timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
         follow_redirects=False,
         trust_env=False,  # a proxy from the environment would hide the address actually connected

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import ColumnElement, and_, false, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from core.db import ArticleRow, SightingRow, SourceState
+from core.db import ArticleRow, SightingRow, SourceHealth, SourceState, utcnow
 from ingest.dedup import NearDuplicateIndex, fingerprint, signature
 from ingest.models import Article
 from ingest.process import Prepared
@@ -480,11 +480,28 @@ def article_dict(row: ArticleRow) -> dict[str, Any]:
     }
 
 
-def source_state(session: Session, name: str, location: str) -> SourceState:
-    """The stored state of a source, created on first use."""
+def source_state(session: Session, name: str, location: str, now: datetime | None = None) -> SourceState:
+    """The stored state of a source, created on first use.
+
+    Backoff and health belong to where a source reads from, not only to its name: when its `feed:`
+    or `directory:` changes, its failures, retry window, validators, moves and 410 mark are dropped,
+    and its health is tracked afresh from now (an open unhealthy flag stays, so `recovered` follows)."""
     state = session.get(SourceState, name)
     if state is None:
         state = SourceState(name=name, location=location, failures=0, articles_seen=0)
         session.add(state)
+    elif state.location != location:
+        state.failures = 0
+        state.retry_not_before = None
+        state.next_poll_at = None
+        state.disabled = False
+        state.etag = state.last_modified = state.current_url = None
+        state.last_error = None
+        state.last_status = None
+        state.http_status = None
+        state.last_success_at = None
+        health = session.get(SourceHealth, name)
+        if health is not None:
+            health.tracked_since = now or utcnow()
     state.location = location
     return state

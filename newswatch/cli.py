@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from core.config import Config, config_path, parse_duration
+from core.config import Config, config_path, parse_duration, require_sources
 from core.db import Database, utcnow
 from core.errors import ConfigError, NewswatchError
 from newswatch import __version__, logs
@@ -204,7 +204,9 @@ def _check(config: Config, args: argparse.Namespace) -> int:
     from alerts.rules import check_examples
     from alerts.throttle import notes
 
+    require_sources(config_path(args.config), config)
     problems, advice = check_examples(config.rules), notes(config.rules)
+    problems += _folder_problems(config)
     for problem in problems:
         print(f"newswatch: {problem}", file=sys.stderr)
     for note in advice:  # valid, but probably not what was meant: said, not failed
@@ -228,6 +230,21 @@ def _check(config: Config, args: argparse.Namespace) -> int:
         f" {len(config.rules)} rules"
     )
     return EXIT_OK
+
+
+def _folder_problems(config: Config) -> list[str]:
+    """Folder sources that are missing or cannot be read (the poll would fail the same way)."""
+    from ingest.sources.directory import FolderError, article_files
+
+    problems = []
+    for source in config.sources:
+        if source.directory is None or not source.enabled:
+            continue
+        try:
+            article_files(source.name, source.directory)
+        except FolderError as exc:
+            problems.append(str(exc))
+    return problems
 
 
 def _db(config: Config, args: argparse.Namespace) -> int:
@@ -314,6 +331,7 @@ def _run(config: Config, args: argparse.Namespace) -> int:
     from newswatch.guard import single_node
     from newswatch.service import Service
 
+    require_sources(config_path(args.config), config)
     if (args.distributed or config.mode == "distributed") and not args.once:
         from newswatch.distributed import ALL_QUEUES
 
@@ -351,6 +369,7 @@ async def _run_forever(service: Any, path: Path) -> None:
 def _reload(config: Config, args: argparse.Namespace) -> int:
     from newswatch.runtime import signal_reload
 
+    require_sources(config_path(args.config), config)
     pid = signal_reload(config_path(args.config))  # the config already loaded: it is valid
     print(f"reload requested (pid {pid}); the service logs the outcome")
     return EXIT_OK

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from alerts.channels import make_channel
-from core.config import Config
+from core.config import Config, require_sources
 from core.errors import ConfigError
 from newswatch.settings import load_config
 
@@ -62,6 +62,7 @@ def reload(service: Service, config_path: Path) -> bool:
     """Re-read the config and apply it; a config that does not load is refused and the old one kept."""
     try:
         config = load_config(config_path)
+        require_sources(config_path, config)  # as `run` does: a config that watches nothing
     except ConfigError as exc:
         log.error("reload refused, still running the previous config: %s", exc)
         return False

@@ -14,6 +14,7 @@ from alerts import payloads, signing
 from alerts.channels import ChannelGone, test_event
 from alerts.models import Alert, Digest
 from core.errors import DeliveryError
+from ingest.http import USER_AGENT
 
 TIMEOUT_SECONDS = 15.0
 # Answers after which the peer's Retry-After is honoured (overload and gateway trouble).
@@ -76,6 +77,7 @@ class WebhookChannel:
         body = payloads.body(event, self._format, self._template)
         headers = signing.headers(self._secrets, message_id, int(time.time()), body)
         headers["content-type"] = self._content_type
+        headers["user-agent"] = USER_AGENT
         try:
             response = await self._client.post(
                 self.url, content=body, headers=headers, timeout=self._timeout, follow_redirects=False
@@ -84,7 +86,7 @@ class WebhookChannel:
             raise DeliveryError(
                 f"webhook {self.name}: no answer within {self._timeout:g} s ({type(exc).__name__})"
             ) from None
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:  # ValueError: a host idna refuses
             # Never the URL: incoming-webhook URLs (Slack, Discord) carry their token in the path.
             detail = str(exc).replace(self.url, "<url>")
             raise DeliveryError(f"webhook {self.name}: {type(exc).__name__}: {detail}") from None

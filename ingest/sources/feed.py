@@ -56,20 +56,35 @@ class FeedFetchError(SourceError):
         return self.status == 410
 
 
-def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
-    """A Retry-After header (seconds, or an HTTP date) as a wait from `now`; None if absent or unreadable."""
+# The longest wait a server's Retry-After is taken at, whatever it says (the poll then clamps it to
+# `fetch.max_backoff`): a hostile header of twenty digits must not overflow a timedelta or a date.
+MAX_RETRY_AFTER = timedelta(days=365)
+
+
+def parse_retry_after(
+    value: str | None, now: datetime, limit: timedelta = MAX_RETRY_AFTER
+) -> timedelta | None:
+    """A Retry-After header (seconds, or an HTTP date) as a wait from `now`, at most `limit`; None if
+    absent or unreadable."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return timedelta(seconds=int(value))
+    if value.isascii() and value.isdigit():
+        digits = value.lstrip("0") or "0"
+        if len(digits) > 12:  # past any limit; and never int() of thousands of digits
+            return limit
+        return min(timedelta(seconds=int(digits)), limit)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(when - now, timedelta(0))
+    try:
+        wait = when - now
+    except OverflowError:
+        return limit
+    return min(max(wait, timedelta(0)), limit)
 
 
 async def fetch_feed(
