@@ -1,3 +1,5 @@
 from bench.run import main
 
-main()
+# The guard matters: Newswatch's worker processes are spawned and import the main module again.
+if __name__ == "__main__":
+    main()

@@ -119,7 +119,7 @@ def polls(
 
         def start_and_poll() -> tuple[subject.Runner, subject.Round]:
             runner = subject.Runner(config)
-            return runner, runner.poll_all()
+            return runner, runner.poll_all(deliver=not warm_up)
 
         started = measure(start_and_poll)
         runner, first_round = started.result
@@ -133,8 +133,8 @@ def polls(
             print(f"  first poll  {name:<10} wall {cost.wall:7.2f}s  cpu {cost.cpu:7.2f}s", flush=True)
         print(f"  newswatch: {first_round}; receiver got {receiver.count()} (posts, distinct ids)")
         change_feeds(corpus, work, 0.10)
-        steady = {
-            "newswatch": measure(lambda: runner.poll_all()),
+        steady = {  # polls only, as figure (2) has always been measured
+            "newswatch": measure(lambda: runner.poll_all(deliver=False)),
             "reader": measure(lambda: peers.reader_update(folders["reader"] / "r.db", urls)),
             "rss2email": measure(lambda: peers.rss2email_run(folders["rss2email"], urls, False)),
             "naive": measure(lambda: naive.update(urls)),
@@ -202,25 +202,31 @@ def print_table(rows: list[Row], args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, under a minute")
+    parser.add_argument("--only", default="1,1b,2,3-6", help="figures to run, of 1,1b,2,3-6 (default: all)")
     args = parser.parse_args()
+    only = set(args.only.split(","))
     rules = 200 if args.quick else 1000
     rows: list[Row] = []
-    print("(1) ingest ...", flush=True)
-    with tempfile.TemporaryDirectory(prefix="newswatch-bench-") as tmp:
-        corpus = make_corpus(8 if args.quick else 100, items=(20, 100))
-        corpus, first, _ = polls(corpus, rules, Path(tmp), warm_up=False)
-        rows.append(ingest_row(corpus, first, rules))
-    print("(1b) ingest, longer articles with HTML markup ...", flush=True)
-    with tempfile.TemporaryDirectory(prefix="newswatch-bench-") as tmp:
-        corpus = make_news_corpus(20 if args.quick else 200, items=25)
-        corpus, first, _ = polls(corpus, rules, Path(tmp), warm_up=False)
-        rows.append(ingest_row(corpus, first, rules, "(1b)"))
-    print("(2) steady-state poll cycle ...", flush=True)
-    with tempfile.TemporaryDirectory(prefix="newswatch-bench-") as tmp:
-        feeds, items = (100, (3, 8)) if args.quick else (1000, (20, 100))
-        corpus, _, steady = polls(make_corpus(feeds, items=items), rules, Path(tmp), warm_up=True)
-        rows.append(steady_row(corpus, steady))
-    rows += other_figures(args.quick)
+    if "1" in only:
+        print("(1) ingest ...", flush=True)
+        with tempfile.TemporaryDirectory(prefix="newswatch-bench-") as tmp:
+            corpus = make_corpus(8 if args.quick else 100, items=(20, 100))
+            corpus, first, _ = polls(corpus, rules, Path(tmp), warm_up=False)
+            rows.append(ingest_row(corpus, first, rules))
+    if "1b" in only:
+        print("(1b) ingest, longer articles with HTML markup ...", flush=True)
+        with tempfile.TemporaryDirectory(prefix="newswatch-bench-") as tmp:
+            corpus = make_news_corpus(20 if args.quick else 200, items=25)
+            corpus, first, _ = polls(corpus, rules, Path(tmp), warm_up=False)
+            rows.append(ingest_row(corpus, first, rules, "(1b)"))
+    if "2" in only:
+        print("(2) steady-state poll cycle ...", flush=True)
+        with tempfile.TemporaryDirectory(prefix="newswatch-bench-") as tmp:
+            feeds, items = (100, (3, 8)) if args.quick else (1000, (20, 100))
+            corpus, _, steady = polls(make_corpus(feeds, items=items), rules, Path(tmp), warm_up=True)
+            rows.append(steady_row(corpus, steady))
+    if "3-6" in only:
+        rows += other_figures(args.quick)
     print_table(rows, args)
 
 
