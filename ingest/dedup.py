@@ -89,7 +89,8 @@ def _mix(z: np.ndarray) -> np.ndarray:
     """splitmix64's finaliser, elementwise (uint64 arithmetic wraps)."""
     z = (z ^ (z >> _U64(30))) * _M1
     z = (z ^ (z >> _U64(27))) * _M2
-    return z ^ (z >> _U64(31))
+    mixed: np.ndarray = z ^ (z >> _U64(31))
+    return mixed
 
 
 def _hashed_shingles(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -182,12 +183,14 @@ def _densified(values: np.ndarray, full: np.ndarray) -> np.ndarray:
     following = np.minimum.accumulate(marks[:, ::-1], axis=1)[:, ::-1][:, :NUM_PERM]
     distance = (following - positions[:NUM_PERM]).astype(np.uint32)
     donor = np.take_along_axis(values, following % NUM_PERM, axis=1)
-    return donor + distance * _FILL
+    filled: np.ndarray = donor + distance * _FILL
+    return filled
 
 
 def usable(sigs: np.ndarray) -> np.ndarray:
     """Which rows of `signatures(...)` are signatures (the text was long enough)."""
-    return ~(sigs == EMPTY).all(axis=1)
+    signed: np.ndarray = ~(sigs == EMPTY).all(axis=1)
+    return signed
 
 
 def signature(text: str) -> Signature | None:
