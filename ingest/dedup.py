@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -564,3 +564,83 @@ def _resized(values: np.ndarray, capacity: int) -> np.ndarray:
     grown = np.zeros((capacity, *values.shape[1:]), dtype=values.dtype)
     grown[: len(values)] = values
     return grown
+
+
+# --- a batch of new items against the index and each other ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Match:
+    """Item `item` of a batch is the story of a stored article (`article`) or of an earlier item
+    of the batch (`earlier`, which became a new article); `replaces` says its text is the longer of
+    two where one contains the other, so it becomes the article's text."""
+
+    item: int
+    article: int | None
+    earlier: int | None
+    estimate: float
+    decision: Decision
+    replaces: bool
+
+
+def match_batch(
+    index: NearDuplicateIndex,
+    texts: Sequence[str],
+    titles: Sequence[str],
+    sigs: np.ndarray,
+    now: datetime,
+    stored: Callable[[Sequence[int]], Mapping[int, tuple[str, str]]],
+    rules: MergeRules = MergeRules(),
+) -> list[Match | None]:
+    """The near-duplicate level for a batch of items, in order: each item's candidates (stored
+    articles and earlier items of the batch that became articles, best estimate first, then by id,
+    earlier items ranking as the higher ids they will get) are confirmed one by one; the first
+    confirmed wins.
+
+    The lookups are done for the whole batch at once (`query_many` and `within`), and give what
+    looking the items up one at a time would, adding each new item to the index and re-indexing an
+    article under a longer text that replaces it. `stored(ids)` returns the (text, title) of stored
+    articles (an id it leaves out is skipped). The index itself is not changed."""
+    from_index = index.query_many(sigs, now)
+    from_batch = index.within(sigs)
+    wanted = sorted({article for found in from_index for article, _ in found})
+    # A target is a stored article's id, or ~position for an item of the batch that became one.
+    current: dict[int, tuple[str, str]] = dict(stored(wanted)) if wanted else {}
+    owner: dict[int, int] = {}  # target -> the batch item whose signature stands for it now
+    results: list[Match | None] = []
+    for item, (text, title) in enumerate(zip(texts, titles, strict=True)):
+        ranked: list[tuple[float, int, int, int]] = []  # (-estimate, 0 stored / 1 batch, key, target)
+        for article, estimate in from_index[item]:
+            if article not in owner and article in current:
+                ranked.append((-estimate, 0, article, article))
+        for earlier, estimate in from_batch[item]:
+            target = _target(results[earlier], earlier)
+            if target is not None and owner.get(target) == earlier:
+                ranked.append(
+                    (-estimate, 0, target, target) if target >= 0 else (-estimate, 1, ~target, target)
+                )
+        match = None
+        for negative, _batch, _key, target in sorted(ranked):
+            old_text, old_title = current[target]
+            decision = confirm(old_text, old_title, text, title, rules)
+            if decision.same:
+                longer = decision.check == "containment" and len(_grams(text)) > len(_grams(old_text))
+                stored_id, position = (target, None) if target >= 0 else (None, ~target)
+                match = Match(item, stored_id, position, -negative, decision, longer)
+                if longer:
+                    current[target], owner[target] = (text, old_title), item
+                break
+        if match is None:
+            current[~item], owner[~item] = (text, title), item
+        results.append(match)
+    return results
+
+
+def _target(result: Match | None, position: int) -> int | None:
+    """The target an item of the batch stands for in the index: itself when it became an article,
+    the article it replaced the text of, or none (it was merged)."""
+    if result is None:
+        return ~position
+    if not result.replaces:
+        return None
+    return result.article if result.article is not None else ~(result.earlier or 0)
