@@ -82,6 +82,8 @@ class FetchSettings(_Model):
     max_redirects: int = Field(default=5, ge=0, le=20)
     backoff: Duration = timedelta(minutes=1)  # first wait after a failure; doubles per failure
     max_backoff: Duration = timedelta(hours=6)
+    # The most items one poll processes: the newest by date, or the first in feed order.
+    max_items: int = Field(default=1000, gt=0, le=1_000_000)
 
     @property
     def fetch_deadline(self) -> timedelta:
@@ -102,6 +104,17 @@ class CleaningSettings(_Model):
             except re.error as exc:
                 raise ValueError(f"{value!r} is not a regular expression: {exc}") from None
         return values
+
+
+class PipelineSettings(_Model):
+    """How a poll's work is done after the fetch (newswatch/pipeline.py)."""
+
+    # Processes that parse, clean and sign items: None is one per core; 0 runs that in a thread.
+    workers: int | None = Field(default=None, ge=0, le=256)
+    # Items stored per transaction: a shutdown stops a big poll between two batches.
+    batch: int = Field(default=500, gt=0, le=100_000)
+    # The time budget for parsing and cleaning one poll, apart from the fetch deadline.
+    process_timeout: Duration = timedelta(seconds=60)
 
 
 class DedupSettings(_Model):
@@ -415,6 +428,7 @@ class Config(_Model):
     fetch: FetchSettings = FetchSettings()
     cleaning: CleaningSettings = CleaningSettings()
     dedup: DedupSettings = DedupSettings()
+    pipeline: PipelineSettings = PipelineSettings()
     sources: list[SourceConfig] = Field(default_factory=list)
     channels: list[ChannelConfig] = Field(default_factory=list)
     rules: list[RuleConfig] = Field(default_factory=list)

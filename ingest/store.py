@@ -8,19 +8,19 @@ existing article, so the outbox key (rule, article, channel) keeps alerts at one
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import ColumnElement, and_, bindparam, select, update
+from sqlalchemy import ColumnElement, and_, insert, select, update
 from sqlalchemy.orm import Session
 
-from core.db import ArticleRow, Base, SightingRow, SourceState
+from core.db import ArticleRow, SightingRow, SourceState
 from ingest.dedup import NearDuplicateIndex, fingerprint, signature
-from ingest.models import Article, RawItem
+from ingest.models import Article
+from ingest.process import Prepared
 
 FIRST, LINK, EXACT, NEAR = "first", "link", "exact", "near"
 
@@ -45,128 +45,320 @@ def store_articles(
     now: datetime,
     index: NearDuplicateIndex | None = None,
 ) -> list[Stored]:
-    """Store new articles, update changed ones and record duplicates as sightings; unchanged items
-    are left alone and not returned. `index` enables near-duplicate merging (and is kept current)."""
-    stored = []
+    """Store cleaned articles of one or more sources (a convenience over `store_batch` for callers
+    that did not go through the CPU stage): fingerprints and signatures are computed here."""
+    by_source: dict[str, list[Prepared]] = {}
     for article in articles:
-        result = _store_one(session, article, now, index)
-        if result is not None:
-            stored.append(result)
+        prepared = Prepared(article, "", fingerprint(article.title, article.text), signature(article.text))
+        by_source.setdefault(article.source, []).append(prepared)
+    stored: list[Stored] = []
+    for source, items in by_source.items():
+        stored.extend(store_batch(session, source, items, now, index))
     return stored
 
 
-def _store_one(
-    session: Session, article: Article, now: datetime, index: NearDuplicateIndex | None
-) -> Stored | None:
-    sighting = session.scalar(
-        select(SightingRow).where(SightingRow.source == article.source, SightingRow.item_key == article.key)
-    )
-    if sighting is not None:
-        sighting.last_seen_at = now
-        sighting.url = article.url or sighting.url
-        row = sighting.article
-        owns = row.source == article.source and row.item_key == article.key
-        if not owns or row.content_hash == article.content_hash:
-            return None  # a duplicate seen again, or an unchanged item: nothing to do
-        _fill(row, article, now)
-        session.flush()
-        _reindex(index, row)
-        return Stored(row.id, article, is_new=False)
-
-    text_hash = fingerprint(article.title, article.text)
-    sig = signature(article.text)
-    match = _find_duplicate(session, article, text_hash, sig, now, index)
-    if match is not None:
-        row, how, score = match
-        session.add(_sighting(row, article, how, now, score))
-        session.flush()
-        return Stored(row.id, article, is_new=False, merged=True, how=how)
-
-    row = ArticleRow(source=article.source, item_key=article.key, first_seen_at=now)
-    session.add(row)
-    _fill(row, article, now, text_hash, sig)
-    session.add(_sighting(row, article, FIRST, now))
-    session.flush()
-    _reindex(index, row)
-    return Stored(row.id, article, is_new=True)
-
-
-def _sighting(
-    row: ArticleRow, article: Article, how: str, now: datetime, similarity: float | None = None
-) -> SightingRow:
-    """The record that `article` (one source's item) was seen as the stored `row`, and how."""
-    return SightingRow(
-        article=row,
-        source=article.source,
-        item_key=article.key,
-        url=article.url,
-        how=how,
-        similarity=similarity,
-        first_seen_at=now,
-        last_seen_at=now,
-    )
-
-
-def _find_duplicate(
+def store_batch(
     session: Session,
-    article: Article,
-    text_hash: str,
-    sig: tuple[int, ...] | None,
+    source: str,
+    items: Sequence[Prepared],
     now: datetime,
-    index: NearDuplicateIndex | None,
-) -> tuple[ArticleRow, str, float | None] | None:
-    if article.url is not None and urlsplit(article.url).path not in ("", "/"):
-        # A bare home-page link says nothing about which story it is (some feeds link every item there).
-        # The link's first sighting decides: without the order, PostgreSQL returns whichever row
-        # comes first in the table, and an updated row moves to the end.
-        first = select(SightingRow).where(SightingRow.url == article.url).order_by(SightingRow.id).limit(1)
-        seen = session.scalar(first)
-        if seen is not None:
-            return seen.article, LINK, None
-    same_text = session.scalar(
-        select(ArticleRow).where(ArticleRow.text_hash == text_hash).order_by(ArticleRow.id).limit(1)
-    )
-    if same_text is not None:
-        return same_text, EXACT, 1.0
-    if index is not None and sig is not None:
-        best = index.best_match(sig, now)
-        if best is not None:
-            row = session.get(ArticleRow, best[0])
-            if row is not None:
-                return row, NEAR, round(best[1], 4)
-            index.remove(best[0])  # indexed in a transaction that was rolled back
-    return None
+    index: NearDuplicateIndex | None = None,
+) -> list[Stored]:
+    """Store one source's new and changed items in bulk: new articles, updates of changed ones, and
+    duplicates recorded as sightings of the stored article. Unchanged items are left alone and not
+    returned. `index` enables near-duplicate merging, and is kept current.
+
+    Each dedup level is one query for the whole batch (identity, link, exact text); the near level is
+    the in-memory LSH index. The decisions are then made in feed order, in memory, exactly as storing
+    the items one at a time would make them (tests/ingest/reference_store.py is that slow path, and
+    tests/ingest/test_store_batch.py holds the two to the same results), and the rows go in with a
+    few bulk statements. Nothing is committed here: the caller's transaction holds the batch."""
+    batch = _Batch(session, source, items, now, index)
+    for item in items:
+        batch.decide(item)
+    return batch.write()
 
 
-def _fill(
-    row: ArticleRow,
-    article: Article,
-    now: datetime,
-    text_hash: str | None = None,
-    sig: tuple[int, ...] | None = None,
-) -> None:
-    row.url = article.url
-    row.title = article.title
-    row.text = article.text
-    row.summary = article.summary
-    row.topics = list(article.topics)
-    row.html = article.html
-    row.language = article.language
-    row.published_at = article.published_at or row.published_at or now
-    row.updated_at = now
-    row.content_hash = article.content_hash
-    row.text_hash = text_hash or fingerprint(article.title, article.text)
-    fresh = sig if sig is not None else signature(article.text)
-    row.signature = list(fresh) if fresh is not None else None
+@dataclass(eq=False)
+class _Art:
+    """An article the batch refers to: a stored row (`id`) or one this batch creates (`seq`)."""
+
+    id: int | None
+    seq: int
+    source: str
+    item_key: str
+    content_hash: str
+    text_hash: str | None
+    first_seen_at: datetime
+    published_at: datetime | None
+    fill: Prepared | None = None  # new content to write (a new article, or a changed one)
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        """Stored rows in id order, then the batch's new articles in the order they were made."""
+        return (0, self.id) if self.id is not None else (1, self.seq)
+
+    @property
+    def index_id(self) -> int:
+        """The id in the LSH index: the row id, or a provisional negative one until the insert."""
+        return self.id if self.id is not None else -self.seq
 
 
-def _reindex(index: NearDuplicateIndex | None, row: ArticleRow) -> None:
-    if index is None:
-        return
-    if row.signature is None:
-        index.remove(row.id)
-    else:
-        index.add(row.id, row.signature, row.first_seen_at)
+@dataclass(eq=False)
+class _Sight:
+    """A sighting the batch refers to: a stored row (`id`) or one this batch creates (`seq`)."""
+
+    id: int | None
+    seq: int
+    art: _Art
+    url: str | None
+    how: str = FIRST
+    similarity: float | None = None
+    raw_hash: str | None = None
+    touched: bool = False
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        return (0, self.id) if self.id is not None else (1, self.seq)
+
+
+class _Batch:
+    """The state of one `store_batch` call: what the database held, and what the batch decided."""
+
+    def __init__(
+        self,
+        session: Session,
+        source: str,
+        items: Sequence[Prepared],
+        now: datetime,
+        index: NearDuplicateIndex | None,
+    ) -> None:
+        self.session, self.source, self.now, self.index = session, source, now, index
+        self.seq = 0
+        self.stored: list[tuple[_Art, Article, bool, bool, str]] = []
+        self.sights: dict[str, _Sight] = {}  # item key -> this source's sighting
+        self.new_sights: list[_Sight] = []
+        self.by_url: dict[str, dict[_Sight, tuple[int, int]]] = {}
+        self.by_text: dict[str, dict[_Art, tuple[int, int]]] = {}
+        self.arts: dict[int, _Art] = {}  # stored rows by id
+        self.provisional: dict[int, _Art] = {}  # the batch's new articles by seq
+        self._load(items)
+
+    def _next(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def _art(self, row: Any) -> _Art:
+        art = self.arts.get(row.id)
+        if art is None:
+            art = _Art(
+                row.id, 0, row.source, row.item_key, row.content_hash, row.text_hash,
+                row.first_seen_at, row.published_at,
+            )  # fmt: skip
+            self.arts[row.id] = art
+        return art
+
+    def _load(self, items: Sequence[Prepared]) -> None:
+        """One query per dedup level for the whole batch: this source's sightings of the batch's keys,
+        the sightings of its links, and the articles with its text fingerprints."""
+        keys = list(dict.fromkeys(item.article.key for item in items))
+        sighted = (
+            SightingRow.id.label("sid"),
+            SightingRow.item_key.label("key"),
+            SightingRow.url.label("at"),
+        )
+        for part in _chunks(keys):
+            of_keys = (
+                select(*sighted, *_ART_COLUMNS)
+                .join(ArticleRow, ArticleRow.id == SightingRow.article_id)
+                .where(SightingRow.source == self.source, SightingRow.item_key.in_(part))
+            )
+            for row in self.session.execute(of_keys):
+                sight = _Sight(row.sid, 0, self._art(row), row.at)
+                self.sights[row.key] = sight
+                self._index_url(sight)
+        urls = list(
+            dict.fromkeys(i.article.url for i in items if i.article.url and _is_story_link(i.article.url))
+        )
+        for part in _chunks(urls):
+            of_links = (
+                select(*sighted, *_ART_COLUMNS)
+                .join(ArticleRow, ArticleRow.id == SightingRow.article_id)
+                .where(SightingRow.url.in_(part))
+            )
+            for row in self.session.execute(of_links):
+                if not any(s.id == row.sid for s in self.by_url.get(row.at, {})):
+                    self._index_url(_Sight(row.sid, 0, self._art(row), row.at))
+        hashes = list(dict.fromkeys(item.text_hash for item in items))
+        for part in _chunks(hashes):
+            same_text = select(*_ART_COLUMNS).where(ArticleRow.text_hash.in_(part))
+            for article in self.session.execute(same_text):
+                self._index_text(self._art(article))
+        for art in self.arts.values():  # rows reached by a key or a link but not by their text
+            self._index_text(art)
+
+    def _index_url(self, sight: _Sight) -> None:
+        if sight.url is not None:
+            self.by_url.setdefault(sight.url, {})[sight] = sight.rank
+
+    def _index_text(self, art: _Art) -> None:
+        if art.text_hash is not None:
+            self.by_text.setdefault(art.text_hash, {})[art] = art.rank
+
+    def decide(self, item: Prepared) -> None:
+        article = item.article
+        sight = self.sights.get(article.key)
+        if sight is not None:
+            sight.touched, sight.raw_hash = True, item.raw_hash or sight.raw_hash
+            if article.url and article.url != sight.url:
+                if sight.url is not None:
+                    self.by_url.get(sight.url, {}).pop(sight, None)
+                sight.url = article.url
+                self._index_url(sight)
+            art = sight.art
+            owns = art.source == article.source and art.item_key == article.key
+            if not owns or art.content_hash == article.content_hash:
+                return  # a duplicate seen again, or an unchanged item: nothing to do
+            self._refill(art, item)
+            self.stored.append((art, article, False, False, FIRST))
+            return
+        match = self._duplicate(item)
+        if match is not None:
+            art, how, score = match
+            self._sight(art, item, how, score)
+            self.stored.append((art, article, False, True, how))
+            return
+        art = _Art(
+            None, self._next(), article.source, article.key, article.content_hash, None,
+            self.now, None,
+        )  # fmt: skip
+        self.provisional[art.seq] = art
+        self._refill(art, item)
+        self._sight(art, item, FIRST, None)
+        self.stored.append((art, article, True, False, FIRST))
+
+    def _sight(self, art: _Art, item: Prepared, how: str, similarity: float | None) -> None:
+        sight = _Sight(None, self._next(), art, item.article.url, how, similarity, item.raw_hash or None)
+        self.sights[item.article.key] = sight
+        self.new_sights.append(sight)
+        self._index_url(sight)
+
+    def _refill(self, art: _Art, item: Prepared) -> None:
+        if art.text_hash is not None:
+            self.by_text.get(art.text_hash, {}).pop(art, None)
+        art.fill, art.content_hash, art.text_hash = item, item.article.content_hash, item.text_hash
+        self._index_text(art)
+        if self.index is not None:
+            if item.signature is None:
+                self.index.remove(art.index_id)
+            else:
+                self.index.add(art.index_id, item.signature, art.first_seen_at)
+
+    def _duplicate(self, item: Prepared) -> tuple[_Art, str, float | None] | None:
+        article = item.article
+        if _is_story_link(article.url):
+            assert article.url is not None
+            seen = self.by_url.get(article.url)
+            if seen:
+                return min(seen.items(), key=lambda pair: pair[1])[0].art, LINK, None
+        same = self.by_text.get(item.text_hash)
+        if same:
+            return min(same.items(), key=lambda pair: pair[1])[0], EXACT, 1.0
+        if self.index is not None and item.signature is not None:
+            best = self.index.best_match(item.signature, self.now)
+            if best is not None:
+                art = self._indexed(best[0])
+                if art is not None:
+                    return art, NEAR, round(best[1], 4)
+                self.index.remove(best[0])  # indexed in a transaction that was rolled back
+        return None
+
+    def _indexed(self, index_id: int) -> _Art | None:
+        if index_id < 0:
+            return self.provisional.get(-index_id)
+        if index_id in self.arts:
+            return self.arts[index_id]
+        query = select(*_ART_COLUMNS).where(ArticleRow.id == index_id)
+        row = self.session.execute(query).one_or_none()
+        return None if row is None else self._art(row)
+
+    def write(self) -> list[Stored]:
+        """The bulk statements: new articles (ids back in order), changed ones, and sightings."""
+        new = [art for art in self.provisional.values()]
+        if new:
+            rows = [{**_columns(art, self.now), "source": art.source, "item_key": art.item_key,
+                     "first_seen_at": art.first_seen_at} for art in new]  # fmt: skip
+            statement = insert(ArticleRow).returning(ArticleRow.id, sort_by_parameter_order=True)
+            ids = self.session.execute(statement, rows).scalars().all()
+            for art, article_id in zip(new, ids, strict=True):
+                art.id = article_id
+                if self.index is not None and art.fill is not None and art.fill.signature is not None:
+                    self.index.remove(-art.seq)
+                    self.index.add(article_id, art.fill.signature, art.first_seen_at)
+        changed = [{"id": art.id, **_columns(art, self.now)} for art in self.arts.values() if art.fill]
+        if changed:
+            self.session.execute(update(ArticleRow), changed)
+        touched = [
+            {"id": s.id, "url": s.url, "raw_hash": s.raw_hash, "last_seen_at": self.now}
+            for s in self.sights.values()
+            if s.id is not None and s.touched
+        ]
+        if touched:
+            self.session.execute(update(SightingRow), touched)
+        if self.new_sights:
+            rows = [
+                {
+                    "article_id": s.art.id, "source": self.source, "item_key": key, "url": s.url,
+                    "how": s.how, "similarity": s.similarity, "raw_hash": s.raw_hash,
+                    "first_seen_at": self.now, "last_seen_at": self.now,
+                }
+                for key, s in self.sights.items()
+                if s.id is None
+            ]  # fmt: skip
+            self.session.execute(insert(SightingRow), rows)
+        result = []
+        for art, article, is_new, merged, how in self.stored:
+            assert art.id is not None
+            result.append(Stored(art.id, article, is_new=is_new, merged=merged, how=how))
+        return result
+
+
+# What the batch needs of a stored article to decide about it (not its text).
+_ART_COLUMNS = (
+    ArticleRow.id, ArticleRow.source, ArticleRow.item_key, ArticleRow.content_hash,
+    ArticleRow.text_hash, ArticleRow.first_seen_at, ArticleRow.published_at,
+)  # fmt: skip
+
+
+def _columns(art: _Art, now: datetime) -> dict[str, Any]:
+    """The content columns of an article row from the batch's latest version of it."""
+    assert art.fill is not None
+    article = art.fill.article
+    sig = art.fill.signature
+    return {
+        "url": article.url,
+        "title": article.title,
+        "text": article.text,
+        "summary": article.summary,
+        "topics": list(article.topics),
+        "html": article.html,
+        "language": article.language,
+        "published_at": article.published_at or art.published_at or now,
+        "updated_at": now,
+        "content_hash": article.content_hash,
+        "text_hash": art.fill.text_hash,
+        "signature": list(sig) if sig is not None else None,
+    }
+
+
+def _is_story_link(url: str | None) -> bool:
+    """A bare home-page link says nothing about which story it is (some feeds link every item there)."""
+    return url is not None and urlsplit(url).path not in ("", "/")
+
+
+def _chunks(values: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def load_index(session: Session, index: NearDuplicateIndex, now: datetime) -> NearDuplicateIndex:
@@ -187,38 +379,6 @@ def load_index(session: Session, index: NearDuplicateIndex, now: datetime) -> Ne
         if sig is not None:  # a JSON null is not SQL NULL on every backend
             index.add(article_id, sig, seen_at)
     return index
-
-
-def raw_hash(item: RawItem) -> str:
-    """A fingerprint of an item exactly as its source gave it: the same means nothing to clean again."""
-    digest = hashlib.sha256()
-    published = item.published_at.isoformat() if item.published_at else ""
-    for part in (item.key, item.title or "", item.url or "", published, "\x1f".join(item.tags), item.content):
-        digest.update(part.encode("utf-8", "surrogatepass"))
-        digest.update(b"\x1e")
-    return digest.hexdigest()
-
-
-def unchanged(session: Session, source: str, hashes: dict[str, str]) -> set[str]:
-    """The keys (of `hashes`: item key -> raw hash) of items `source` gave before, unchanged since."""
-    same = set[str]()
-    for of_items in _sightings_of(source, list(hashes)):
-        query = select(SightingRow.item_key, SightingRow.raw_hash).where(of_items)
-        same.update(key for key, known in session.execute(query) if known == hashes[key])
-    return same
-
-
-def remember_raw(session: Session, source: str, hashes: dict[str, str]) -> None:
-    """Record the raw hash of each item just stored (or found unchanged after cleaning)."""
-    table = Base.metadata.tables["sightings"]
-    statement = (
-        update(table)
-        .where(table.c.source == bindparam("b_source"), table.c.item_key == bindparam("b_key"))
-        .values(raw_hash=bindparam("b_hash"))
-    )
-    rows = [{"b_source": source, "b_key": key, "b_hash": value} for key, value in hashes.items()]
-    if rows:
-        session.connection().execute(statement, rows)
 
 
 def seen_again(session: Session, source: str, keys: Iterable[str], now: datetime) -> None:

@@ -17,10 +17,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from alerts import channel_state, throttle
+from alerts import channel_state
 from alerts.channels import Channel, make_channel
 from alerts.delivery import DeliveryPlan, DeliveryReport, deliver_due
-from alerts.outbox import enqueue, enqueue_many, enqueue_update
 from alerts.rules import Matcher
 from alerts.signing import new_message_id
 from core import metrics
@@ -28,22 +27,14 @@ from core.config import Config, SourceConfig
 from core.db import Database, error_reason, utcnow
 from core.errors import SourceError
 from ingest.boilerplate import compile_boilerplate
-from ingest.clean import clean
 from ingest.dedup import NearDuplicateIndex
 from ingest.http import make_client
-from ingest.models import RawItem
-from ingest.polling import backoff, first_poll_offset
-from ingest.sources.directory import read_directory
-from ingest.sources.feed import FeedFetchError, fetch_feed, parse_retry_after
-from ingest.store import (
-    load_index,
-    raw_hash,
-    remember_raw,
-    seen_again,
-    source_state,
-    store_articles,
-    unchanged,
-)
+from ingest.polling import first_poll_offset
+from ingest.pool import shared_pool
+from ingest.process import Job, Processed
+from ingest.sources.feed import FeedFetchError
+from ingest.store import load_index
+from newswatch import pipeline
 from newswatch.retention import Pruned, prune
 
 log = logging.getLogger(__name__)
@@ -70,6 +61,7 @@ class PollOutcome:
     error: str | None = None
     skipped: str | None = None  # why the source was not polled (disabled, or inside its retry window)
     merged: int = 0  # duplicates of stored articles, recorded as sightings
+    dropped: int = 0  # items past fetch.max_items, not processed
 
 
 class Service:
@@ -85,10 +77,20 @@ class Service:
         self.channels: dict[str, Channel] = {}
         self._delivering = asyncio.Lock()
         self._fetching = asyncio.Semaphore(config.fetch.concurrency)
+        self._in_flight = asyncio.Semaphore(config.fetch.concurrency * 2)
         self._index: NearDuplicateIndex | None = None
         self.scheduler: AsyncIOScheduler | None = None
-        # Set when `run_forever` starts stopping: a prune in its thread ends at its next batch.
+        # Set when `run_forever` starts stopping: a prune or a big poll's store ends at its next batch.
         self._stopping = threading.Event()
+        self.pool = shared_pool(config.pipeline.workers)
+        self._store = pipeline.StoreContext(
+            db,
+            self.matcher,
+            self._near_duplicates,
+            config.pipeline.batch,
+            threading.Lock(),
+            self._stopping,
+        )
 
     def use_rules(self, config: Config) -> None:
         """Build what the config's rules, cleaning and delivery settings compile to (at start and on
@@ -98,6 +100,8 @@ class Service:
             config.cleaning.boilerplate, replace_defaults=config.cleaning.replace_default_boilerplate
         )
         self.delivery_plan = DeliveryPlan.from_config(config)
+        if hasattr(self, "_store"):
+            self._store.matcher = self.matcher
 
     async def __aenter__(self) -> Service:
         self._feed_client = make_client(self.config.fetch)
@@ -116,86 +120,49 @@ class Service:
                 await client.aclose()
 
     async def poll(self, source: SourceConfig) -> PollOutcome:
-        """Poll one source and store what is new; a failure is recorded, never raised."""
+        """Poll one source through the pipeline's stages (newswatch/pipeline.py): fetch, process,
+        store. Any failure is this source's alone: recorded with its backoff, logged, never raised."""
         context = {"source": source.name}
         started = self.now()
         clock = time.monotonic()
-        with self.db.session() as session:
-            state = source_state(session, source.name, source.location)
-            if state.feed_url != source.feed:  # a new URL in the config starts afresh
-                state.feed_url, state.current_url, state.disabled = source.feed, None, False
-                state.retry_not_before = None
-            etag, last_modified = state.etag, state.last_modified
-            url = state.current_url or source.feed
-            skip = _skip_reason(state.disabled, state.retry_not_before, started)
-        if skip is not None:
-            log.info("skipped: %s", skip, extra=context)
-            return PollOutcome(source.name, ok=True, skipped=skip)
         try:
-            async with self._fetching:
-                items, etag, last_modified, status, moved_to = await self._fetch(
-                    source, url, etag, last_modified
-                )
-            hashes = {item.key: raw_hash(item) for item in items}
-            with self.db.session() as session:
-                same = unchanged(session, source.name, hashes)
-            # Items exactly as stored last time are not cleaned, deduplicated or matched again.
-            fresh = [item for item in items if item.key not in same]
-            articles = [clean(item, self.boilerplate, base=url) for item in fresh]
-        except SourceError as exc:
-            self._record_failure(source, exc, started)
-            metrics.poll_done(source.name, "error", time.monotonic() - clock)
-            await self.check_health(source)
-            return PollOutcome(source.name, ok=False, error=exc.reason)
-
-        with self.db.session() as session:  # articles, matches and outbox in one transaction
-            stored = store_articles(session, articles, started, self._near_duplicates(session, started))
-            remember_raw(session, source.name, {item.key: hashes[item.key] for item in fresh})
-            if status != 304:  # a full read: the items left unchanged are still in the feed too
-                seen_again(session, source.name, same, started)
-            merged_levels = [s.how for s in stored if s.merged]
-            merged = len(merged_levels)
-            stored = [s for s in stored if not s.merged]  # a duplicate's story has been matched already
-            rules = {rule.name: rule for rule in self.matcher.rules}
-            alerts, batch = 0, []
-            for item in stored:
-                for match in self.matcher.match(item.article, item.id):
-                    rule = rules[match.rule]
-                    metrics.rule_matched(rule.name)
-                    # An updated article alerts again only for a rule with `on_update`.
-                    update = rule.config.on_update and not item.is_new
-                    if not update and rule.max_per_hour is None:  # nothing to hold or count
-                        batch.append((match, rule.notify))
-                        continue
-                    # A limited rule counts the alerts already written, so each is written at once.
-                    wait = throttle.decide(session, rule, match, started, update=update)
-                    alerts += (enqueue_update if update else enqueue)(
-                        session, match, rule.notify, started, wait
-                    )
-            alerts += enqueue_many(session, batch, started)
-            state = source_state(session, source.name, source.location)
-            new = sum(1 for s in stored if s.is_new)
-            state.last_polled_at = started
-            state.last_success_at = started
-            state.last_status = "not modified" if status == 304 else "ok"
-            state.last_error = None
-            state.failures = 0
-            state.retry_not_before = None
-            state.next_poll_at = started + source.every
-            state.http_status = status if source.feed is not None else None
-            state.articles_seen += new
-            state.etag, state.last_modified = etag, last_modified
-            if status != 304:
-                state.items_read_at = started  # sightings last seen now are what the feed carries
-            if moved_to is not None and moved_to != state.current_url:
-                log.warning("feed moved permanently to %s; polled there from now on", moved_to, extra=context)
-                state.current_url = moved_to
-        outcome = PollOutcome(source.name, True, len(items), new, len(stored) - new, alerts, merged=merged)
-        label = "not_modified" if status == 304 else "ok"
+            before = await asyncio.to_thread(pipeline.read_state, self.db, source, started)
+            if before.skip is not None:
+                log.info("skipped: %s", before.skip, extra=context)
+                return PollOutcome(source.name, ok=True, skipped=before.skip)
+            async with self._in_flight:  # bodies fetched and not yet processed stay bounded
+                async with self._fetching:
+                    fetched = await pipeline.fetch(self._feed_client, source, before, self.config.fetch)
+                processed = await self._process(source, fetched)
+            done = await asyncio.to_thread(pipeline.commit, self._store, source, fetched, processed, started)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one source's failure, whatever it is, stays its own
+            return await self._failed(source, exc, started, clock)
+        if done.stopped:
+            return PollOutcome(source.name, ok=True, skipped="the service is stopping")
+        outcome = PollOutcome(
+            source.name,
+            True,
+            processed.items,
+            done.new,
+            done.updated,
+            done.alerts,
+            merged=len(done.merged_levels),
+            dropped=processed.dropped,
+        )
+        label = "not_modified" if fetched.status == 304 else "ok"
         metrics.poll_done(source.name, label, time.monotonic() - clock, outcome.new, outcome.updated)
-        for level in merged_levels:
+        for level in done.merged_levels:
             metrics.duplicate_merged(level)
         await self.check_health(source)
+        if processed.dropped:
+            log.warning(
+                "%d items past fetch.max_items (%d) were not processed",
+                processed.dropped,
+                self.config.fetch.max_items,
+                extra=context,
+            )
         log.info(
             "polled: %d items, %d new, %d updated, %d duplicates merged, %d alerts queued",
             outcome.items,
@@ -207,37 +174,58 @@ class Service:
         )
         return outcome
 
-    def _record_failure(self, source: SourceConfig, exc: SourceError, started: datetime) -> None:
-        """Store a failed poll: its error and status, and the window before the next try."""
+    async def _process(self, source: SourceConfig, fetched: pipeline.Fetched) -> Processed:
+        """The CPU stage in the process pool, under `pipeline.process_timeout`."""
+        if fetched.status == 304:
+            return Processed(0, 0, (), ())
+        known = await asyncio.to_thread(pipeline.known_hashes, self.db, source.name)
+        job = Job(
+            source.name,
+            body=fetched.body,
+            url=fetched.url,
+            content_type=fetched.content_type,
+            items=fetched.items,
+            known=known,
+            boilerplate=self.boilerplate,
+            max_items=self.config.fetch.max_items,
+        )
+        budget = self.config.pipeline.process_timeout.total_seconds()
+        return await self.pool.run(job, budget)
+
+    async def _failed(
+        self, source: SourceConfig, exc: Exception, started: datetime, clock: float
+    ) -> PollOutcome:
+        """Record and log a failed poll; an unexpected exception's traceback goes to debug only."""
         context = {"source": source.name}
-        fetch = self.config.fetch
-        status = getattr(exc, "status", None)
-        with self.db.session() as session:
-            state = source_state(session, source.name, source.location)
-            state.last_polled_at = started
-            state.last_status = "error"
-            state.last_error = exc.reason
-            state.http_status = status
-            state.failures += 1
-            wait = backoff(state.failures, fetch.backoff, fetch.max_backoff)
-            retry_after = None
-            if isinstance(exc, FeedFetchError):
-                retry_after = parse_retry_after(exc.retry_after, started)
-            if retry_after is not None:
-                wait = min(retry_after, fetch.max_backoff)
-            state.retry_not_before = started + wait
-            state.next_poll_at = max(started + source.every, state.retry_not_before)
-            if isinstance(exc, FeedFetchError) and exc.gone:
-                state.disabled = True
-                state.last_status = "gone"
-                log.error(
-                    "DISABLED: %s answered 410 Gone; this source will not be polled again until its"
-                    " feed URL changes in the config",
-                    state.current_url or source.feed,
-                    extra=context,
-                )
-                return
-        log.error("poll failed: %s (next try in %ds)", exc.reason, wait.total_seconds(), extra=context)
+        if isinstance(exc, SourceError):
+            error: SourceError = exc
+        else:
+            log.debug("poll failed unexpectedly", exc_info=exc, extra=context)
+            error = SourceError(source.name, f"unexpected error: {type(exc).__name__}: {exc}")
+        metrics.poll_done(source.name, "error", time.monotonic() - clock)
+        try:
+            wait = await asyncio.to_thread(
+                pipeline.record_failure, self.db, source, error, started, self.config.fetch
+            )
+        except Exception as record_exc:
+            log.debug("recording the failure failed", exc_info=record_exc, extra=context)
+            log.error(
+                "poll failed: %s (and it could not be recorded: %s)", error.reason, record_exc, extra=context
+            )
+            return PollOutcome(source.name, ok=False, error=error.reason)
+        if isinstance(error, FeedFetchError) and error.gone:
+            log.error(
+                "DISABLED: the feed answered 410 Gone; this source will not be polled again until its"
+                " feed URL changes in the config",
+                extra=context,
+            )
+        else:
+            log.error("poll failed: %s (next try in %ds)", error.reason, wait.total_seconds(), extra=context)
+        try:
+            await self.check_health(source)
+        except Exception as health_exc:
+            log.debug("health check failed", exc_info=health_exc, extra=context)
+        return PollOutcome(source.name, ok=False, error=error.reason)
 
     def _near_duplicates(self, session: Session, now: datetime) -> NearDuplicateIndex:
         """The LSH index of recent articles: rebuilt from stored signatures on first use, then kept."""
@@ -248,33 +236,6 @@ class Service:
         else:
             self._index.prune(now)
         return self._index
-
-    async def _fetch(
-        self, source: SourceConfig, url: str | None, etag: str | None, last_modified: str | None
-    ) -> tuple[list[RawItem], str | None, str | None, int, str | None]:
-        fetch = self.config.fetch
-        if source.directory is not None:
-            items = await asyncio.to_thread(
-                read_directory, source.name, source.directory, max_bytes=fetch.max_bytes
-            )
-            return items, None, None, 200, None
-        assert url is not None and self._feed_client is not None
-        headers = dict(source.headers)
-        if source.user_agent:
-            headers["User-Agent"] = source.user_agent
-        result = await fetch_feed(
-            self._feed_client,
-            source.name,
-            url,
-            etag=etag,
-            last_modified=last_modified,
-            headers=headers,
-            max_bytes=fetch.max_bytes,
-            deadline=fetch.fetch_deadline.total_seconds(),
-            timeout=source.timeout.total_seconds() if source.timeout is not None else None,
-            max_redirects=fetch.max_redirects,
-        )
-        return result.items, result.etag, result.last_modified, result.status, result.moved_to
 
     async def check_health(self, source: SourceConfig) -> None:
         """Raise or clear the source's health event (alerts/health.py); never raises."""
@@ -300,11 +261,11 @@ class Service:
         """Delete what `retention` lets go (newswatch/retention.py), in a thread so a big prune does
         not hold up polls and deliveries; pruned ids leave the near-duplicate index too. It stops
         between batches once the service is stopping or this call is cancelled."""
-        loop = asyncio.get_running_loop()
         cancelled = threading.Event()
 
-        def forget(ids: Sequence[int]) -> None:  # the index belongs to the event loop's thread
-            loop.call_soon_threadsafe(self._forget, ids)
+        def forget(ids: Sequence[int]) -> None:  # the index is shared with the store stage's thread
+            with self._store.lock:
+                self._forget(ids)
 
         def should_stop() -> bool:
             return self._stopping.is_set() or cancelled.is_set()
@@ -430,14 +391,6 @@ class Service:
         if outcome.alerts:
             await self.deliver()
         return outcome
-
-
-def _skip_reason(disabled: bool, retry_not_before: datetime | None, now: datetime) -> str | None:
-    if disabled:
-        return "disabled after 410 Gone"
-    if retry_not_before is not None and now < retry_not_before:
-        return f"waiting until {retry_not_before:%Y-%m-%d %H:%M:%S}Z (Retry-After or backoff)"
-    return None
 
 
 async def _finish_running_jobs(grace: float) -> None:

@@ -1,4 +1,7 @@
-"""The feed source: one conditional GET of a feed URL, bounded in size and time, redirects by hand."""
+"""The feed source: one conditional GET of a feed URL, bounded in size and time, redirects by hand.
+
+This is the fetch stage only: network I/O under the fetch deadline. The body is parsed later, in the
+CPU stage (ingest/process.py), so a slow parse is never reported as a slow server."""
 
 from __future__ import annotations
 
@@ -11,8 +14,6 @@ import httpx
 
 from core.errors import SourceError
 from ingest.http import BodyTooLargeError, PrivateAddressError, read_body
-from ingest.models import RawItem
-from ingest.parse import parse_feed
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 PERMANENT = frozenset({301, 308})
@@ -20,10 +21,13 @@ PERMANENT = frozenset({301, 308})
 
 @dataclass(frozen=True)
 class FeedResult:
-    """What one fetch of a feed gave: items (empty on 304), the validators, and where it now lives."""
+    """What one fetch of a feed gave: the body (empty on 304) and its type, the validators, and where
+    the feed was read (`url`) and now lives (`moved_to`)."""
 
     status: int
-    items: list[RawItem]
+    body: bytes
+    url: str
+    content_type: str
     etag: str | None
     last_modified: str | None
     moved_to: str | None = None  # set when every hop was a permanent redirect (301/308)
@@ -81,7 +85,7 @@ async def fetch_feed(
     timeout: float | None = None,
     max_redirects: int = 5,
 ) -> FeedResult:
-    """GET `url` (conditionally), follow redirects hop by hop, parse, and return the items.
+    """GET `url` (conditionally), follow redirects hop by hop, and return the body.
 
     Raises FeedFetchError on any failure: HTTP errors, refused addresses, too-large bodies, timeouts.
     """
@@ -149,7 +153,9 @@ async def _follow(
             if status == 304:
                 return FeedResult(
                     304,
-                    [],
+                    b"",
+                    str(current),
+                    "",
                     response.headers.get("etag") or headers.get("If-None-Match"),
                     response.headers.get("last-modified") or headers.get("If-Modified-Since"),
                     moved_to,
@@ -166,12 +172,11 @@ async def _follow(
             body = await read_body(response, max_bytes)
         finally:
             await response.aclose()
-        items = await asyncio.to_thread(
-            parse_feed, source, body, str(current), response.headers.get("content-type", "")
-        )
         return FeedResult(
             status,
-            items,
+            body,
+            str(current),
+            response.headers.get("content-type", ""),
             response.headers.get("etag"),
             response.headers.get("last-modified"),
             moved_to,

@@ -211,7 +211,7 @@ def test_non_utf8_encodings_from_prolog_or_header(
         settings = FetchSettings(allow_private_addresses=True)
         async with make_client(settings) as client:
             result = await fetch_feed(client, "wire", http_server.url("/rss"), max_bytes=10**6, deadline=5)
-        return [i.title for i in result.items]
+        return [i.title for i in parse_feed("wire", result.body, result.url, result.content_type)]
 
     assert asyncio.run(go()) == [title]
 
