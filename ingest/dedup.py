@@ -228,6 +228,7 @@ class Decision:
 
 STRETCH = 10  # shingles a stretch, for `spread`
 STRETCH_SHARED = 0.3  # a stretch is shared when this share of its shingles is in the other text
+LONGER = 1.1  # a containing copy with this many times the shingles replaces the article's text
 ENTITY_SHARE = 0.5  # of the shorter text's names (when it has at least 3) found in the other
 
 _CAPITALISED = re.compile(r"(?<![\w'’-])([^\W\d_][\w'’-]*)")
@@ -306,6 +307,15 @@ def confirm(
     return Decision(True, similarity, containment, check)
 
 
+def longer_of(old_text: str, text: str, decision: Decision, rules: MergeRules) -> bool:
+    """Whether `text`, found the same story as `old_text`, contains it and is longer (by a tenth
+    or more of its shingles): it then replaces it as the article's text, so a truncated first copy
+    gives way to the full one."""
+    if not decision.same or decision.containment < rules.containment:
+        return False
+    return len(np.unique(_grams(text))) >= LONGER * len(np.unique(_grams(old_text)))
+
+
 def _spread(grams: np.ndarray, other: np.ndarray) -> float:
     """The share of `grams`' stretches of STRETCH shingles with at least STRETCH_SHARED of them in
     `other` (a sorted set)."""
@@ -355,10 +365,17 @@ class NearDuplicateIndex:
     TAIL = 4096
     BLOCK = 4096
 
-    def __init__(self, threshold: float, window: timedelta, floor: float = DEFAULT_FLOOR) -> None:
+    def __init__(
+        self,
+        threshold: float,
+        window: timedelta,
+        floor: float = DEFAULT_FLOOR,
+        rules: MergeRules | None = None,
+    ) -> None:
         self.threshold = threshold
         self.window = window
-        self.floor = min(floor, threshold)
+        self.rules = rules or MergeRules(threshold=threshold)  # what `confirm` is given
+        self.floor = min(floor, threshold, self.rules.min_similarity)
         self.bands, self.rows = BANDS, ROWS
         self._slot: dict[int, int] = {}  # article id -> slot
         self._size = 0  # slots in use (alive or removed)
@@ -624,7 +641,7 @@ def match_batch(
             old_text, old_title = current[target]
             decision = confirm(old_text, old_title, text, title, rules)
             if decision.same:
-                longer = decision.check == "containment" and len(_grams(text)) > len(_grams(old_text))
+                longer = longer_of(old_text, text, decision, rules)
                 stored_id, position = (target, None) if target >= 0 else (None, ~target)
                 match = Match(item, stored_id, position, -negative, decision, longer)
                 if longer:
