@@ -229,32 +229,54 @@ class Decision:
 STRETCH = 10  # shingles a stretch, for `spread`
 STRETCH_SHARED = 0.3  # a stretch is shared when this share of its shingles is in the other text
 LONGER = 1.1  # a containing copy with this many times the shingles replaces the article's text
-ENTITY_SHARE = 0.5  # of the shorter text's names (when it has at least 3) found in the other
+ENTITY_SHARE = 0.6  # of the shorter text's name occurrences (when 3 or more) found in the other
 
 _CAPITALISED = re.compile(r"(?<![\w'’-])([^\W\d_][\w'’-]*)")
 _OPENERS = frozenset('.!?:;"“”‘’([')
 _NOT_NAME_WORDS = (
     "a an the this that these those it its he she they we i you his her their our my mr mrs ms dr"
     " but and or if when while as at in on of for to by from with after before during"
-    " monday tuesday wednesday thursday friday saturday sunday"
+    " monday tuesday wednesday thursday friday saturday sunday january february march april may june"
+    " july august september october november december"
 )
 _NOT_NAMES = frozenset(_NOT_NAME_WORDS.split())
 
 
-def _names(title: str, text: str) -> frozenset[str]:
-    """Capitalised words not opening a sentence (people, places, organisations), case-folded."""
-    found = set()
+def _names(title: str, text: str) -> list[tuple[str, ...]]:
+    """Each occurrence of a name: a run of capitalised words (people, places, organisations) not
+    opening a sentence, case-folded."""
+    found: list[tuple[str, ...]] = []
     for body in (title, text):
+        run: list[str] = []
+        end = -1
         for match in _CAPITALISED.finditer(body):
             word = match.group(1)
-            if not word[0].isupper():
-                continue
             folded = word.casefold()
             before = body[max(0, match.start() - 4) : match.start()].rstrip()
-            if folded in _NOT_NAMES or not before or before[-1] in _OPENERS:
+            if not word[0].isupper() or folded in _NOT_NAMES or not before or before[-1] in _OPENERS:
+                if run:
+                    found.append(tuple(run))
+                run = []
                 continue
-            found.add(folded)
-    return frozenset(found)
+            if run and body[end : match.start()].strip():  # not next to the previous name word
+                found.append(tuple(run))
+                run = []
+            run.append(folded)
+            end = match.end()
+        if run:
+            found.append(tuple(run))
+    return found
+
+
+def _names_agree(names: list[tuple[str, ...]], other: list[tuple[str, ...]]) -> bool:
+    """Whether most of one text's name occurrences (a name counts when half its words are among
+    the other's names) are in the other: the same words about other people or places are not the
+    same story."""
+    if len(names) < 3:
+        return True
+    words = {word for name in other for word in name}
+    found = sum(1 for name in names if 2 * sum(word in words for word in name) >= len(name))
+    return found >= ENTITY_SHARE * len(names)
 
 
 _CACHE_SIZE = 4096
@@ -301,8 +323,7 @@ def confirm(
     else:
         return Decision(False, similarity, containment, "different")
     names_a, names_b = _names(row_title, row_text), _names(title, text)
-    shorter, other = (names_a, names_b) if len(names_a) <= len(names_b) else (names_b, names_a)
-    if len(shorter) >= 3 and len(shorter & other) < ENTITY_SHARE * len(shorter):
+    if not (_names_agree(names_a, names_b) if a_shorter else _names_agree(names_b, names_a)):
         return Decision(False, similarity, containment, "entities")
     return Decision(True, similarity, containment, check)
 
