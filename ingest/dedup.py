@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from itertools import combinations
+from typing import Any
 
 import numpy as np
 
@@ -37,8 +37,9 @@ MIN_SHINGLES = 12
 MIN_FINGERPRINT_WORDS = 8
 # The value of every position of a text too short to sign (see `usable`).
 EMPTY = 0xFFFFFFFF
-# A candidate whose estimated similarity is below this is not worth an exact check.
-DEFAULT_FLOOR = 0.1
+# A candidate whose estimated similarity is below this is not worth an exact check (nor below
+# three quarters of `min_similarity`: the estimate's spread there is about 0.035).
+DEFAULT_FLOOR = 0.15
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -134,6 +135,8 @@ def _chunk_shingles(texts: Sequence[str], first_doc: int) -> tuple[np.ndarray, n
 
 def shingle_hashes(texts: Sequence[str]) -> list[np.ndarray]:
     """Each text's shingle hashes (uint64, in text order, repeats kept)."""
+    if not texts:
+        return []
     grams, doc = _hashed_shingles(texts)
     return np.split(grams, np.searchsorted(doc, np.arange(1, len(texts))))
 
@@ -231,7 +234,8 @@ STRETCH_SHARED = 0.3  # a stretch is shared when this share of its shingles is i
 LONGER = 1.1  # a containing copy with this many times the shingles replaces the article's text
 ENTITY_SHARE = 0.6  # of the shorter text's name occurrences (when 3 or more) found in the other
 
-_CAPITALISED = re.compile(r"(?<![\w'’-])([^\W\d_][\w'’-]*)")
+# A word starting with a letter that is not an ASCII lower-case one (checked with isupper after).
+_CAPITALISED = re.compile(r"(?<![\w'’-])(?=[^\W\d_])(?![a-z])[\w'’-]+")
 _OPENERS = frozenset('.!?:;"“”‘’([')
 _NOT_NAME_WORDS = (
     "a an the this that these those it its he she they we i you his her their our my mr mrs ms dr"
@@ -250,7 +254,7 @@ def _names(title: str, text: str) -> list[tuple[str, ...]]:
         run: list[str] = []
         end = -1
         for match in _CAPITALISED.finditer(body):
-            word = match.group(1)
+            word = match.group()
             folded = word.casefold()
             before = body[max(0, match.start() - 4) : match.start()].rstrip()
             if not word[0].isupper() or folded in _NOT_NAMES or not before or before[-1] in _OPENERS:
@@ -280,21 +284,44 @@ def _names_agree(names: list[tuple[str, ...]], other: list[tuple[str, ...]]) -> 
 
 
 _CACHE_SIZE = 4096
-_grams_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+_grams_cache: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+_names_cache: OrderedDict[tuple[str, str], list[tuple[str, ...]]] = OrderedDict()
+
+
+def prime(texts: Sequence[str]) -> None:
+    """Shingle the texts `confirm` is about to see in one bulk call (one at a time costs more)."""
+    missing = list(dict.fromkeys(t for t in texts if t not in _grams_cache))
+    for text, grams in zip(missing, shingle_hashes(missing), strict=True):
+        _remember(_grams_cache, text, (grams, np.unique(grams)))
+
+
+def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
+    cache[key] = value
+    if len(cache) > _CACHE_SIZE:
+        cache.popitem(last=False)
+
+
+def _cached_names(title: str, text: str) -> list[tuple[str, ...]]:
+    found = _names_cache.get((title, text))
+    if found is None:
+        found = _names(title, text)
+        _remember(_names_cache, (title, text), found)
+    return found
+
+
+def _shingled(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """`text`'s shingle hashes in order, and as a sorted set; remembered for the last few thousand
+    texts (a stored article is often checked against several copies)."""
+    found = _grams_cache.get(text)
+    if found is None:
+        grams = shingle_hashes([text])[0]
+        found = (grams, np.unique(grams))
+        _remember(_grams_cache, text, found)
+    return found
 
 
 def _grams(text: str) -> np.ndarray:
-    """`text`'s shingle hashes in order, remembered for the last few thousand texts (a stored
-    article is often checked against several copies)."""
-    found = _grams_cache.get(text)
-    if found is None:
-        found = shingle_hashes([text])[0]
-        _grams_cache[text] = found
-        if len(_grams_cache) > _CACHE_SIZE:
-            _grams_cache.popitem(last=False)
-    else:
-        _grams_cache.move_to_end(text)
-    return found
+    return _shingled(text)[0]
 
 
 def confirm(
@@ -304,8 +331,7 @@ def confirm(
     for `rules` is the Jaccard threshold, with the other rules at their defaults."""
     if not isinstance(rules, MergeRules):
         rules = MergeRules(threshold=rules)
-    a, b = _grams(row_text), _grams(text)
-    set_a, set_b = np.unique(a), np.unique(b)
+    (a, set_a), (b, set_b) = _shingled(row_text), _shingled(text)
     if len(set_a) < MIN_SHINGLES or len(set_b) < MIN_SHINGLES:
         return Decision(False, 0.0, 0.0, "short")
     shared = len(np.intersect1d(set_a, set_b, assume_unique=True))
@@ -322,7 +348,7 @@ def confirm(
         check = "spread"
     else:
         return Decision(False, similarity, containment, "different")
-    names_a, names_b = _names(row_title, row_text), _names(title, text)
+    names_a, names_b = _cached_names(row_title, row_text), _cached_names(title, text)
     if not (_names_agree(names_a, names_b) if a_shorter else _names_agree(names_b, names_a)):
         return Decision(False, similarity, containment, "entities")
     return Decision(True, similarity, containment, check)
@@ -334,7 +360,7 @@ def longer_of(old_text: str, text: str, decision: Decision, rules: MergeRules) -
     gives way to the full one."""
     if not decision.same or decision.containment < rules.containment:
         return False
-    return len(np.unique(_grams(text))) >= LONGER * len(np.unique(_grams(old_text)))
+    return len(_shingled(text)[1]) >= LONGER * len(_shingled(old_text)[1])
 
 
 def _spread(grams: np.ndarray, other: np.ndarray) -> float:
@@ -396,7 +422,7 @@ class NearDuplicateIndex:
         self.threshold = threshold
         self.window = window
         self.rules = rules or MergeRules(threshold=threshold)  # what `confirm` is given
-        self.floor = min(floor, threshold, self.rules.min_similarity)
+        self.floor = min(floor, threshold, 0.75 * self.rules.min_similarity)
         self.bands, self.rows = BANDS, ROWS
         self._slot: dict[int, int] = {}  # article id -> slot
         self._size = 0  # slots in use (alive or removed)
@@ -455,6 +481,12 @@ class NearDuplicateIndex:
         queries, slots = self._pairs(packed)
         keep = self._alive[slots] & (self._seen[slots] >= _epoch(now - self.window))
         queries, slots = queries[keep], slots[keep]
+        # A first look at a quarter of the positions (outside the bands, so unbiased) drops most
+        # chance candidates before the whole signatures are compared.
+        low, high = BANDS * ROWS, BANDS * ROWS + NUM_PERM // 4
+        seen = (self._signatures(slots, low, high) == packed[queries, low:high]).sum(axis=1)
+        keep = seen >= np.floor(self.floor * (high - low)) - 1
+        queries, slots = queries[keep], slots[keep]
         estimates = (self._signatures(slots) == packed[queries]).sum(axis=1) / NUM_PERM
         keep = estimates >= self.floor
         queries, ids, estimates = queries[keep], self._ids[slots[keep]], estimates[keep]
@@ -480,24 +512,34 @@ class NearDuplicateIndex:
         if len(rows) < 2:
             return found
         keys = _band_keys(packed[rows])
-        pairs: set[tuple[int, int]] = set()
+        later_parts, earlier_parts = [], []
         for band in range(self.bands):
             order = np.argsort(keys[:, band], kind="stable")
             column = keys[order, band]
             same = np.flatnonzero(column[1:] == column[:-1])
             if len(same) == 0:
                 continue
-            run_starts = same[np.r_[True, same[1:] != same[:-1] + 1]]
-            for start in run_starts.tolist():
-                end = start + 1
-                while end < len(column) and column[end] == column[start]:
-                    end += 1
-                members = sorted(rows[order[start:end]].tolist())
-                pairs.update((later, earlier) for earlier, later in combinations(members, 2))
-        for later, earlier in pairs:
-            estimate = float((packed[later] == packed[earlier]).sum()) / NUM_PERM
-            if estimate >= self.floor:
-                found[later].append((earlier, estimate))
+            # Every pair within a run of equal keys: rows `gap` apart in the sorted order.
+            starts = np.flatnonzero(np.r_[True, column[1:] != column[:-1]])
+            run_of = np.searchsorted(starts, np.arange(len(column)), side="right") - 1
+            run_end = np.r_[starts[1:], len(column)][run_of]
+            for gap in range(1, int((run_end - np.arange(len(column))).max())):
+                first = np.flatnonzero(np.arange(len(column)) + gap < run_end)
+                a, b = rows[order[first]], rows[order[first + gap]]
+                later_parts.append(np.maximum(a, b))
+                earlier_parts.append(np.minimum(a, b))
+        if not later_parts:
+            return found
+        both = (np.concatenate(later_parts).astype(np.int64) << 32) | np.concatenate(earlier_parts)
+        both.sort()
+        both = both[np.r_[True, both[1:] != both[:-1]]]
+        later, earlier = both >> 32, both & EMPTY
+        estimates = (packed[later] == packed[earlier]).sum(axis=1) / NUM_PERM
+        keep = estimates >= self.floor
+        for one, other, estimate in zip(
+            later[keep].tolist(), earlier[keep].tolist(), estimates[keep].tolist(), strict=True
+        ):
+            found[one].append((other, estimate))
         for candidates in found:
             candidates.sort(key=lambda c: (-c[1], c[0]))
         return found
@@ -528,7 +570,9 @@ class NearDuplicateIndex:
                 slots.append((column[at] & _U64(EMPTY)).astype(np.int64))
         if not queries:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        both = np.unique((np.concatenate(queries) << 32) | np.concatenate(slots))
+        both = (np.concatenate(queries) << 32) | np.concatenate(slots)
+        both.sort()
+        both = both[np.r_[True, both[1:] != both[:-1]]]
         return both >> 32, both & EMPTY
 
     def _sorted_run(self, start: int, stop: int) -> np.ndarray:
@@ -543,12 +587,16 @@ class NearDuplicateIndex:
         run.sort(axis=1)
         return run
 
-    def _signatures(self, slots: np.ndarray) -> np.ndarray:
-        out = np.empty((len(slots), NUM_PERM), dtype=np.uint16)
+    def _signatures(self, slots: np.ndarray, low: int = 0, high: int = NUM_PERM) -> np.ndarray:
+        """Positions low..high of the signatures of `slots`."""
+        out = np.empty((len(slots), high - low), dtype=np.uint16)
         blocks = slots // self.BLOCK
-        for number in np.unique(blocks).tolist():
-            chosen = blocks == number
-            out[chosen] = self._blocks[number][slots[chosen] % self.BLOCK]
+        for number in range(
+            int(blocks.min()) if len(slots) else 0, int(blocks.max()) + 1 if len(slots) else 0
+        ):
+            chosen = np.flatnonzero(blocks == number)
+            if len(chosen):
+                out[chosen] = self._blocks[number][slots[chosen] % self.BLOCK, low:high]
         return out
 
     def prune(self, now: datetime) -> int:
@@ -642,8 +690,10 @@ def match_batch(
     from_index = index.query_many(sigs, now)
     from_batch = index.within(sigs)
     wanted = sorted({article for found in from_index for article, _ in found})
+    prime(texts)
     # A target is a stored article's id, or ~position for an item of the batch that became one.
     current: dict[int, tuple[str, str]] = dict(stored(wanted)) if wanted else {}
+    prime([text for text, _title in current.values()])
     owner: dict[int, int] = {}  # target -> the batch item whose signature stands for it now
     results: list[Match | None] = []
     for item, (text, title) in enumerate(zip(texts, titles, strict=True)):

@@ -27,6 +27,7 @@ from ingest.dedup import (
     confirm,
     fingerprint,
     longer_of,
+    prime,
     signature,
     signatures,
 )
@@ -239,6 +240,8 @@ class _Batch:
             for row in self.session.execute(query):
                 self._art(row)
                 self.texts[row.id] = (row.text, row.title)
+        # Shingled in bulk for the checks: the batch's texts and the candidates'.
+        prime([item.article.text for item in items] + [text for text, _title in self.texts.values()])
 
     def _index_url(self, sight: _Sight) -> None:
         if sight.url is not None:
