@@ -232,11 +232,12 @@ class Decision:
 STRETCH = 10  # shingles a stretch, for `spread`
 STRETCH_SHARED = 0.3  # a stretch is shared when this share of its shingles is in the other text
 LONGER = 1.1  # a containing copy with this many times the shingles replaces the article's text
-ENTITY_SHARE = 0.6  # of the shorter text's name occurrences (when 3 or more) found in the other
+ENTITY_SHARE = 0.6  # of the shorter text's names (when it has 3 or more) found in the other
 
-# A word starting with a letter that is not an ASCII lower-case one (checked with isupper after).
-_CAPITALISED = re.compile(r"(?<![\w'’-])(?=[^\W\d_])(?![a-z])[\w'’-]+")
-_OPENERS = frozenset('.!?:;"“”‘’([')
+# A run of words starting with a capital (or a non-ASCII letter: checked with isupper below).
+_CAPITAL = "[A-Z\u00c0-\u00de\u0100-\u024f\u0370-\u03ff\u0400-\u04ff]"
+_CAPITALISED_RUN = re.compile(rf"(?<![\w'’-]){_CAPITAL}[\w'’-]*(?: {_CAPITAL}[\w'’-]*)*")
+_OPENERS = frozenset('.!?:;"“”‘’([\n')
 _NOT_NAME_WORDS = (
     "a an the this that these those it its he she they we i you his her their our my mr mrs ms dr"
     " but and or if when while as at in on of for to by from with after before during"
@@ -246,36 +247,31 @@ _NOT_NAME_WORDS = (
 _NOT_NAMES = frozenset(_NOT_NAME_WORDS.split())
 
 
-def _names(title: str, text: str) -> list[tuple[str, ...]]:
-    """Each occurrence of a name: a run of capitalised words (people, places, organisations) not
-    opening a sentence, case-folded."""
-    found: list[tuple[str, ...]] = []
+def _names(title: str, text: str) -> frozenset[tuple[str, ...]]:
+    """The names in a text: runs of capitalised words (people, places, organisations) not opening
+    a sentence, case-folded."""
+    found: set[tuple[str, ...]] = set()
     for body in (title, text):
-        run: list[str] = []
-        end = -1
-        for match in _CAPITALISED.finditer(body):
-            word = match.group()
-            folded = word.casefold()
-            before = body[max(0, match.start() - 4) : match.start()].rstrip()
-            if not word[0].isupper() or folded in _NOT_NAMES or not before or before[-1] in _OPENERS:
-                if run:
-                    found.append(tuple(run))
-                run = []
-                continue
-            if run and body[end : match.start()].strip():  # not next to the previous name word
-                found.append(tuple(run))
-                run = []
-            run.append(folded)
-            end = match.end()
-        if run:
-            found.append(tuple(run))
-    return found
+        for match in _CAPITALISED_RUN.finditer(body):
+            before = body[max(0, match.start() - 3) : match.start()].rstrip(" ")
+            run: list[str] = []
+            for number, word in enumerate(match.group().split()):
+                folded = word.casefold()
+                opening = number == 0 and (not before or before[-1] in _OPENERS)
+                if opening or folded in _NOT_NAMES or not word[0].isupper():
+                    if run:
+                        found.add(tuple(run))
+                    run = []
+                else:
+                    run.append(folded)
+            if run:
+                found.add(tuple(run))
+    return frozenset(found)
 
 
-def _names_agree(names: list[tuple[str, ...]], other: list[tuple[str, ...]]) -> bool:
-    """Whether most of one text's name occurrences (a name counts when half its words are among
-    the other's names) are in the other: the same words about other people or places are not the
-    same story."""
+def _names_agree(names: frozenset[tuple[str, ...]], other: frozenset[tuple[str, ...]]) -> bool:
+    """Whether most of one text's names (a name counts when half its words are among the other's
+    names) are in the other: the same words about other people or places are not the same story."""
     if len(names) < 3:
         return True
     words = {word for name in other for word in name}
@@ -285,14 +281,23 @@ def _names_agree(names: list[tuple[str, ...]], other: list[tuple[str, ...]]) -> 
 
 _CACHE_SIZE = 4096
 _grams_cache: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
-_names_cache: OrderedDict[tuple[str, str], list[tuple[str, ...]]] = OrderedDict()
+_names_cache: OrderedDict[tuple[str, str], frozenset[tuple[str, ...]]] = OrderedDict()
 
 
 def prime(texts: Sequence[str]) -> None:
     """Shingle the texts `confirm` is about to see in one bulk call (one at a time costs more)."""
     missing = list(dict.fromkeys(t for t in texts if t not in _grams_cache))
     for text, grams in zip(missing, shingle_hashes(missing), strict=True):
-        _remember(_grams_cache, text, (grams, np.unique(grams)))
+        _remember(_grams_cache, text, (grams, _distinct(grams)))
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """The sorted distinct values (np.unique's hashing is slower for these)."""
+    ordered = np.sort(values)
+    kept: np.ndarray = (
+        ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if len(ordered) else ordered
+    )
+    return kept
 
 
 def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
@@ -301,7 +306,7 @@ def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
         cache.popitem(last=False)
 
 
-def _cached_names(title: str, text: str) -> list[tuple[str, ...]]:
+def _cached_names(title: str, text: str) -> frozenset[tuple[str, ...]]:
     found = _names_cache.get((title, text))
     if found is None:
         found = _names(title, text)
@@ -315,7 +320,7 @@ def _shingled(text: str) -> tuple[np.ndarray, np.ndarray]:
     found = _grams_cache.get(text)
     if found is None:
         grams = shingle_hashes([text])[0]
-        found = (grams, np.unique(grams))
+        found = (grams, _distinct(grams))
         _remember(_grams_cache, text, found)
     return found
 
@@ -411,6 +416,9 @@ class NearDuplicateIndex:
 
     TAIL = 4096
     BLOCK = 4096
+    # A band key shared by more articles than this comes from boilerplate phrases (their shingles
+    # are the smallest in many texts): it finds chance pairs, not copies, and is not looked up.
+    BUCKET = 64
 
     def __init__(
         self,
@@ -520,9 +528,11 @@ class NearDuplicateIndex:
             if len(same) == 0:
                 continue
             # Every pair within a run of equal keys: rows `gap` apart in the sorted order.
-            starts = np.flatnonzero(np.r_[True, column[1:] != column[:-1]])
+            starts = np.flatnonzero(np.concatenate(([True], column[1:] != column[:-1])))
             run_of = np.searchsorted(starts, np.arange(len(column)), side="right") - 1
-            run_end = np.r_[starts[1:], len(column)][run_of]
+            run_end = np.concatenate((starts[1:], [len(column)]))[run_of]
+            crowded = (run_end - starts[run_of]) > self.BUCKET
+            run_end[crowded] = np.arange(len(column))[crowded]  # no pairs from a crowded key
             for gap in range(1, int((run_end - np.arange(len(column))).max())):
                 first = np.flatnonzero(np.arange(len(column)) + gap < run_end)
                 a, b = rows[order[first]], rows[order[first + gap]]
@@ -532,7 +542,7 @@ class NearDuplicateIndex:
             return found
         both = (np.concatenate(later_parts).astype(np.int64) << 32) | np.concatenate(earlier_parts)
         both.sort()
-        both = both[np.r_[True, both[1:] != both[:-1]]]
+        both = both[np.concatenate(([True], both[1:] != both[:-1]))]
         later, earlier = both >> 32, both & EMPTY
         estimates = (packed[later] == packed[earlier]).sum(axis=1) / NUM_PERM
         keep = estimates >= self.floor
@@ -560,7 +570,7 @@ class NearDuplicateIndex:
                 low = np.searchsorted(column, keys[:, band], side="left")
                 high = np.searchsorted(column, keys[:, band] | _U64(EMPTY), side="right")
                 counts = high - low
-                hit = np.flatnonzero(counts)
+                hit = np.flatnonzero((counts > 0) & (counts <= self.BUCKET))
                 if len(hit) == 0:
                     continue
                 counts, low = counts[hit], low[hit]
@@ -572,7 +582,7 @@ class NearDuplicateIndex:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
         both = (np.concatenate(queries) << 32) | np.concatenate(slots)
         both.sort()
-        both = both[np.r_[True, both[1:] != both[:-1]]]
+        both = both[np.concatenate(([True], both[1:] != both[:-1]))]
         return both >> 32, both & EMPTY
 
     def _sorted_run(self, start: int, stop: int) -> np.ndarray:
