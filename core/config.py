@@ -129,7 +129,7 @@ class DedupSettings(_Model):
     # Below `threshold`, down to this Jaccard, a copy with scattered edits is the same story when
     # its shared shingles spread over at least `spread` of the shorter text (not one shared paragraph).
     min_similarity: float = Field(default=0.2, gt=0, le=1)
-    spread: float = Field(default=0.8, gt=0, le=1)
+    spread: float = Field(default=0.7, gt=0, le=1)
     window: Duration = timedelta(days=7)
 
     @model_validator(mode="after")

@@ -210,12 +210,12 @@ class MergeRules:
     """When two texts are one story (the `dedup` settings): Jaccard at least `threshold`; or the
     shorter one's shingles found in the other at least `containment`; or Jaccard at least
     `min_similarity` with shared shingles in at least `spread` of the shorter text's 10-shingle
-    stretches. And either way, most of the shorter text's names appear in the other."""
+    stretches. Unless the shorter text is contained, most of its names must be in the other too."""
 
     threshold: float = 0.5
     containment: float = 0.8
     min_similarity: float = 0.2
-    spread: float = 0.8
+    spread: float = 0.7
 
 
 @dataclass(frozen=True)
@@ -353,6 +353,8 @@ def confirm(
         check = "spread"
     else:
         return Decision(False, similarity, containment, "different")
+    if check == "containment":  # most of the shorter text verbatim in the other: names included
+        return Decision(True, similarity, containment, check)
     names_a, names_b = _cached_names(row_title, row_text), _cached_names(title, text)
     if not (_names_agree(names_a, names_b) if a_shorter else _names_agree(names_b, names_a)):
         return Decision(False, similarity, containment, "entities")
