@@ -234,10 +234,9 @@ STRETCH_SHARED = 0.3  # a stretch is shared when this share of its shingles is i
 LONGER = 1.1  # a containing copy with this many times the shingles replaces the article's text
 ENTITY_SHARE = 0.6  # of the shorter text's names (when it has 3 or more) found in the other
 
-# A run of words starting with a capital (or a non-ASCII letter: checked with isupper below).
-_CAPITAL = "[A-Z\u00c0-\u00de\u0100-\u024f\u0370-\u03ff\u0400-\u04ff]"
-_CAPITALISED_RUN = re.compile(rf"(?<![\w'’-]){_CAPITAL}[\w'’-]*(?: {_CAPITAL}[\w'’-]*)*")
-_OPENERS = frozenset('.!?:;"“”‘’([\n')
+# A run of capitalised words inside a sentence (after a word or a comma, not after a full stop).
+_CAPITAL = "[A-Z\u00c0-\u00d6\u00d8-\u00de\u0391-\u03a9\u0410-\u042f]"
+_CAPITALISED_RUN = re.compile(rf"(?<=[\w,] ){_CAPITAL}[\w'’-]*(?: {_CAPITAL}[\w'’-]*)*")
 _NOT_NAME_WORDS = (
     "a an the this that these those it its he she they we i you his her their our my mr mrs ms dr"
     " but and or if when while as at in on of for to by from with after before during"
@@ -249,23 +248,13 @@ _NOT_NAMES = frozenset(_NOT_NAME_WORDS.split())
 
 def _names(title: str, text: str) -> frozenset[tuple[str, ...]]:
     """The names in a text: runs of capitalised words (people, places, organisations) not opening
-    a sentence, case-folded."""
-    found: set[tuple[str, ...]] = set()
+    a sentence (the word before ends in a letter, digit or comma), case-folded."""
+    found = set()
     for body in (title, text):
-        for match in _CAPITALISED_RUN.finditer(body):
-            before = body[max(0, match.start() - 3) : match.start()].rstrip(" ")
-            run: list[str] = []
-            for number, word in enumerate(match.group().split()):
-                folded = word.casefold()
-                opening = number == 0 and (not before or before[-1] in _OPENERS)
-                if opening or folded in _NOT_NAMES or not word[0].isupper():
-                    if run:
-                        found.add(tuple(run))
-                    run = []
-                else:
-                    run.append(folded)
-            if run:
-                found.add(tuple(run))
+        for run in _CAPITALISED_RUN.findall(body):
+            name = tuple(word for word in run.casefold().split() if word not in _NOT_NAMES)
+            if name:
+                found.add(name)
     return frozenset(found)
 
 
