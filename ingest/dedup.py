@@ -236,7 +236,7 @@ ENTITY_SHARE = 0.6  # of the shorter text's names (when it has 3 or more) found 
 
 # A run of capitalised words inside a sentence (after a word or a comma, not after a full stop).
 _CAPITAL = "[A-Z\u00c0-\u00d6\u00d8-\u00de\u0391-\u03a9\u0410-\u042f]"
-_CAPITALISED_RUN = re.compile(rf"(?<=[\w,] ){_CAPITAL}[\w'’-]*(?: {_CAPITAL}[\w'’-]*)*")
+_CAPITALISED_RUN = re.compile(rf"[\w,] ({_CAPITAL}[\w'’-]*(?: {_CAPITAL}[\w'’-]*)*)")
 _NOT_NAME_WORDS = (
     "a an the this that these those it its he she they we i you his her their our my mr mrs ms dr"
     " but and or if when while as at in on of for to by from with after before during"
