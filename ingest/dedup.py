@@ -422,6 +422,7 @@ class NearDuplicateIndex:
         self.window = window
         self.rules = rules or MergeRules(threshold=threshold)  # what `confirm` is given
         self.floor = min(floor, threshold, 0.75 * self.rules.min_similarity)
+        self._first_look_needs = int(np.floor(self.floor * (_FIRST_LOOK[1] - _FIRST_LOOK[0]))) - 1
         self.bands, self.rows = BANDS, ROWS
         self._slot: dict[int, int] = {}  # article id -> slot
         self._size = 0  # slots in use (alive or removed)
@@ -482,9 +483,8 @@ class NearDuplicateIndex:
         queries, slots = queries[keep], slots[keep]
         # A first look at a quarter of the positions (outside the bands, so unbiased) drops most
         # chance candidates before the whole signatures are compared.
-        low, high = BANDS * ROWS, BANDS * ROWS + NUM_PERM // 4
-        seen = (self._signatures(slots, low, high) == packed[queries, low:high]).sum(axis=1)
-        keep = seen >= np.floor(self.floor * (high - low)) - 1
+        seen = (self._signatures(slots, *_FIRST_LOOK) == packed[queries, slice(*_FIRST_LOOK)]).sum(axis=1)
+        keep = seen >= self._first_look_needs
         queries, slots = queries[keep], slots[keep]
         estimates = (self._signatures(slots) == packed[queries]).sum(axis=1) / NUM_PERM
         keep = estimates >= self.floor
@@ -535,8 +535,11 @@ class NearDuplicateIndex:
         both.sort()
         both = both[np.concatenate(([True], both[1:] != both[:-1]))]
         later, earlier = both >> 32, both & EMPTY
+        part = slice(*_FIRST_LOOK)
         estimates = (packed[later] == packed[earlier]).sum(axis=1) / NUM_PERM
-        keep = estimates >= self.floor
+        keep = (estimates >= self.floor) & (
+            (packed[later, part] == packed[earlier, part]).sum(axis=1) >= self._first_look_needs
+        )
         for one, other, estimate in zip(
             later[keep].tolist(), earlier[keep].tolist(), estimates[keep].tolist(), strict=True
         ):
@@ -629,6 +632,9 @@ class NearDuplicateIndex:
         self._sorted = np.zeros((self.bands, 0), dtype=np.uint64)  # released before the new one
         self._sorted = self._sorted_run(0, self._size)
         self._sorted_upto = self._size
+
+
+_FIRST_LOOK = (BANDS * ROWS, BANDS * ROWS + NUM_PERM // 4)  # positions of the first look
 
 
 def _band_keys(packed: np.ndarray) -> np.ndarray:
