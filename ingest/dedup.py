@@ -697,7 +697,11 @@ def match_batch(
     from_index = index.query_many(sigs, now)
     from_batch = index.within(sigs)
     wanted = sorted({article for found in from_index for article, _ in found})
-    prime(texts)
+    # Shingled in bulk for the checks: the items with candidates, and the batch's candidates.
+    asked = {i for i, found in enumerate(from_index) if found}
+    asked |= {i for i, found in enumerate(from_batch) if found}
+    asked |= {earlier for found in from_batch for earlier, _ in found}
+    prime([texts[i] for i in sorted(asked)])
     # A target is a stored article's id, or ~position for an item of the batch that became one.
     current: dict[int, tuple[str, str]] = dict(stored(wanted)) if wanted else {}
     prime([text for text, _title in current.values()])

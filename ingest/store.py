@@ -241,7 +241,10 @@ class _Batch:
                 self._art(row)
                 self.texts[row.id] = (row.text, row.title)
         # Shingled in bulk for the checks: the batch's texts and the candidates'.
-        prime([item.article.text for item in items] + [text for text, _title in self.texts.values()])
+        asked = {i for i, found in enumerate(self.from_index) if found}
+        asked |= {i for i, found in enumerate(self.from_batch) if found}
+        asked |= {earlier for found in self.from_batch for earlier, _ in found}
+        prime([items[i].article.text for i in sorted(asked)] + [text for text, _ in self.texts.values()])
 
     def _index_url(self, sight: _Sight) -> None:
         if sight.url is not None:
