@@ -111,6 +111,17 @@ def test_copies_merge_into_one_article_and_hard_negatives_stay_apart(
     assert not wrong, "\n".join(wrong)
     assert len(articles) == len(merge) + 2 * len(apart)
 
+    # `rules explain` says why the copy joined the article.
+    article = by_text[_text(merge[0][2])] if merge[0][0] == "intro" else by_text[_text(merge[0][1])]
+    explained = workspace.cli("rules", "explain", str(article["id"]), env=env)
+    assert explained.returncode == 0, explained.stderr
+    copy = article["sources"][1]
+    assert (
+        f"(near, similarity {copy['similarity']:.2f}, containment {copy['containment']:.2f},"
+        in explained.stdout
+    )
+    assert f"check {copy['check']})" in explained.stdout
+
 
 def _text(story: news.Story) -> str:
     return "\n".join(story.paragraphs)
