@@ -132,12 +132,21 @@ class DedupSettings(_Model):
     spread: float = Field(default=0.7, gt=0, le=1)
     window: Duration = timedelta(days=7)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _low_threshold(cls, data: Any) -> Any:
+        """A threshold under the default min_similarity (set before that setting existed) brings it
+        down with it."""
+        if isinstance(data, dict) and "min_similarity" not in data:
+            threshold = data.get("threshold")
+            if isinstance(threshold, int | float) and 0 < threshold < 0.2:
+                return {**data, "min_similarity": threshold}
+        return data
+
     @model_validator(mode="after")
     def _ordered(self) -> DedupSettings:
         if self.min_similarity > self.threshold:
-            raise ValueError(
-                f"min_similarity ({self.min_similarity:g}) is above threshold ({self.threshold:g})"
-            )
+            raise ValueError(f"min_similarity {self.min_similarity:g} is above threshold {self.threshold:g}")
         return self
 
 
