@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 RETRY_SCHEDULE = tuple(timedelta(seconds=s) for s in (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400))
 JITTER = 0.1  # up to 10% added to each scheduled wait, so many failed alerts do not retry in step
 PAGE = 200
+CONCURRENCY = 8  # alerts in flight at once per channel
 OVERFLOW = "overflow"  # the digest that holds what a channel's rate limit held back
 PERIODS = {"hourly": timedelta(hours=1), "daily": timedelta(days=1)}
 
@@ -139,6 +140,7 @@ class _Drain:
     ) -> None:
         self.db, self.channels, self.now, self.plan, self.outcomes = db, channels, now, plan, outcomes
         self.disabled: set[str] = set()
+        self.sent: list[tuple[list[int], list[str]]] = []  # acknowledged, to mark sent (_flush_sent)
 
     async def run(self) -> int:
         handled = 0
@@ -149,17 +151,50 @@ class _Drain:
                 page = [a for a in outbox.due(session, self.now(), PAGE, self.disabled) if a.id not in seen]
             if not page:
                 return handled
-            digests_done: set[tuple[str, str]] = set()
+            by_channel: dict[str, list[Alert]] = {}
             for alert in page:
                 seen.add(alert.id)
                 handled += 1
-                if alert.channel in self.disabled:
-                    continue
-                if alert.batch is None:
+                by_channel.setdefault(alert.channel, []).append(alert)
+            # Channels go at once; within one, up to CONCURRENCY alerts are in flight.
+            await asyncio.gather(*(self._channel(name, alerts, seen) for name, alerts in by_channel.items()))
+            await self._flush_sent()
+
+    async def _channel(self, name: str, alerts: list[Alert], seen: set[int]) -> None:
+        """One channel's share of a page: single alerts concurrently (bounded), digests in turn."""
+        slots = asyncio.Semaphore(CONCURRENCY)
+        digests_done: set[str] = set()
+
+        async def one(alert: Alert) -> None:
+            async with slots:
+                if alert.channel not in self.disabled:
                     await self._one(alert)
-                elif (alert.channel, alert.batch) not in digests_done:
-                    digests_done.add((alert.channel, alert.batch))
-                    seen.update(await self._digest(alert.channel, alert.batch))
+
+        singles = []
+        for alert in alerts:
+            if alert.batch is None:
+                singles.append(asyncio.ensure_future(one(alert)))
+            elif alert.batch not in digests_done and name not in self.disabled:
+                digests_done.add(alert.batch)
+                seen.update(await self._digest(name, alert.batch))
+        if singles:
+            await asyncio.gather(*singles)
+
+    async def _flush_sent(self) -> None:
+        """Mark what the channels acknowledged as sent: one transaction for the page, in a thread. A
+        crash before this re-sends those alerts with the same webhook-id (receivers deduplicate)."""
+        sent, self.sent = self.sent, []
+        if not sent:
+            return
+        ids = [i for ids, _ in sent for i in ids]
+        message_ids = [m for _, messages in sent for m in messages]
+        now = self.now()
+
+        def mark() -> None:
+            with self.db.session() as session:
+                outbox.mark_sent(session, ids, now, message_ids, self.plan.rule_cooldowns)
+
+        await asyncio.to_thread(mark)
 
     def _take_token(self, channel: str) -> datetime | None:
         """Take a rate-limit token for `channel`: None when taken, else when the next one comes."""
@@ -274,8 +309,7 @@ class _Drain:
                     "delivery failed, retrying in %.1f s: %s", retry_in.total_seconds(), exc, extra=context
                 )
             return
-        with self.db.session() as session:
-            outbox.mark_sent(session, ids, self.now(), message_ids, self.plan.rule_cooldowns)
+        self.sent.append((ids, message_ids))
         self._record(channel, ids, "sent", created)
         log.info("alert delivered" if len(ids) == 1 else "digest delivered", extra=context)
 

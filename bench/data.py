@@ -278,9 +278,30 @@ class Item:
     published: datetime
     story: int  # items with the same story number are copies of one story
 
+    markup: bool = False  # richer HTML: links, emphasis, a list, a figure, an embedded widget
+
     def html(self) -> str:
-        body = "".join(f"<p>{escape(p)}</p>" for p in self.paragraphs)
-        return body + '<div class="ad">Advertisement</div><script>track()</script>'
+        if not self.markup:
+            body = "".join(f"<p>{escape(p)}</p>" for p in self.paragraphs)
+            return body + '<div class="ad">Advertisement</div><script>track()</script>'
+        parts = []
+        for n, paragraph in enumerate(self.paragraphs):
+            words = escape(paragraph).split(" ")
+            if len(words) > 8:
+                words[2] = f'<a href="https://ref.example/{n}?utm_source=feed">{words[2]}</a>'
+                words[5] = f"<strong>{words[5]}</strong>"
+                words[7] = f"<em>{words[7]}</em>"
+            parts.append(f'<p class="body-{n}">{" ".join(words)}</p>')
+            if n == 1:
+                parts.append(
+                    '<figure><img src="https://img.example/a.jpg" alt="photo" width="640">'
+                    "<figcaption>Photo: Agency</figcaption></figure>"
+                )
+            if n == 2:
+                parts.append("<ul><li>Key point one &amp; more</li><li>Key point &ldquo;two&rdquo;</li></ul>")
+        parts.append('<aside class="related"><h3>Related</h3><a href="/x">More news</a></aside>')
+        parts.append('<div class="ad">Advertisement</div><script>track()</script><iframe src="x"></iframe>')
+        return "".join(parts)
 
 
 @dataclass(frozen=True)
@@ -291,6 +312,10 @@ class Corpus:
     @property
     def items(self) -> int:
         return sum(len(f) for f in self.feeds)
+
+    @property
+    def words_per_item(self) -> float:
+        return sum(len(" ".join(i.paragraphs).split()) for f in self.feeds for i in f) / max(self.items, 1)
 
     @property
     def stories(self) -> int:
@@ -337,6 +362,37 @@ def make_corpus(
             originals.append(item)
         out.append(feed)
     return Corpus(tuple(tuple(f) for f in out), names)
+
+
+def make_news_corpus(feeds: int, *, items: int = 25, seed: int = 13, duplicate_share: float = 0.3) -> Corpus:
+    """`feeds` feeds of `items` articles each, 250 to 400 words, with rich HTML markup; a share of
+    them are edited copies (5% of words) of a story from another feed."""
+    rng = random.Random(seed)
+    names = tuple(f"{first} {last}" for first, last in zip(rng.sample(FIRST, len(FIRST)), LAST, strict=False))
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    originals: list[Item] = []
+    out: list[tuple[Item, ...]] = []
+    for f in range(feeds):
+        feed: list[Item] = []
+        for n in range(items):
+            guid, link = f"urn:news:{f}:{n}", f"https://outlet{f}.example/2026/11/story-{n}"
+            published = start + timedelta(minutes=rng.randint(0, 30 * 24 * 60))
+            if originals and rng.random() < duplicate_share:
+                source = rng.choice(originals)
+                paragraphs = tuple(_edit(rng, p, 0.05) for p in source.paragraphs)
+                feed.append(Item(guid, link, source.title, paragraphs, published, source.story, markup=True))
+                continue
+            target = rng.randint(250, 400)
+            paragraphs_: list[str] = []
+            while sum(len(p.split()) for p in paragraphs_) < target:
+                paragraphs_.append(" ".join(_sentence(rng, names) for _ in range(rng.randint(2, 4))))
+            item = Item(
+                guid, link, _title(rng, names), tuple(paragraphs_), published, len(originals), markup=True
+            )
+            originals.append(item)
+            feed.append(item)
+        out.append(tuple(feed))
+    return Corpus(tuple(out), names)
 
 
 def _sentence(rng: random.Random, names: tuple[str, ...]) -> str:

@@ -115,15 +115,22 @@ def _fill_database(config_path: Path, count: int) -> None:
 
 
 def _memory_child(config_path: str) -> None:
+    import multiprocessing
+
     from bench.subject import Runner
 
     runner = Runner(Path(config_path))
     runner.poll_all()
+    # The worker processes count, as a user's `ps` would show them: the sum of every peak.
+    peak_kib = _peak_kib("self") + sum(_peak_kib(str(p.pid)) for p in multiprocessing.active_children())
     runner.close()
-    # VmHWM, not ru_maxrss: the latter keeps the forking parent's size across exec on Linux.
-    status = Path("/proc/self/status").read_text().splitlines()
-    peak_kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
-    print(json.dumps({"peak_mib": peak_kib / 1024}))
+    print(json.dumps({"peak_mib": peak_kib / 1024, "processes": 1 + len(multiprocessing.active_children())}))
+
+
+def _peak_kib(pid: str) -> int:
+    """VmHWM of a process, not ru_maxrss: the latter keeps the forking parent's size across exec."""
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
 
 
 @dataclass

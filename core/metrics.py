@@ -58,6 +58,13 @@ DELIVERY_LATENCY = Histogram(
     buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 7200, 86400),
     registry=REGISTRY,
 )
+STAGE_SECONDS = Counter(
+    "newswatch_stage_seconds",
+    "Seconds spent in each pipeline stage (fetch, process, store, match, deliver), summed over polls"
+    " and workers: where a node's time goes.",
+    ["stage"],
+    registry=REGISTRY,
+)
 OUTBOX_DEPTH = Gauge(
     "newswatch_outbox_depth", "Alerts waiting to be sent (pending or failed).", registry=REGISTRY
 )
@@ -76,6 +83,21 @@ def poll_done(source: str, outcome: str, seconds: float, new: int = 0, updated: 
         ARTICLES_STORED.labels(source, "new").inc(new)
     if updated:
         ARTICLES_STORED.labels(source, "updated").inc(updated)
+
+
+def stage_time(stage: str, seconds: float) -> None:
+    """Add `seconds` spent in pipeline `stage`."""
+    STAGE_SECONDS.labels(stage).inc(max(seconds, 0.0))
+
+
+def stage_seconds() -> dict[str, float]:
+    """Seconds per stage so far (for `python -m bench.profile`)."""
+    totals: dict[str, float] = {}
+    for family in STAGE_SECONDS.collect():
+        for sample in family.samples:
+            if sample.name.endswith("_total"):
+                totals[sample.labels["stage"]] = sample.value
+    return totals
 
 
 def duplicate_merged(level: str) -> None:

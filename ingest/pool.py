@@ -44,7 +44,13 @@ class ProcessPool:
 
     async def run(self, job: Job, budget: float) -> Processed:
         """`process(job)` in a worker, within `budget` seconds; raises SourceError (BudgetExceededError
-        when the budget ran out)."""
+        when the budget ran out). A small job runs in a thread here: a worker process costs more to
+        reach (and, the first time, to start) than it would save."""
+        if _small(job):
+            outcome = await asyncio.to_thread(_call, job)
+            if isinstance(outcome, Processed):
+                return outcome
+            raise SourceError(job.source, outcome)
         for attempt in (1, 2):
             executor = self._ensure()
             future = asyncio.get_running_loop().run_in_executor(executor, _call, job)
@@ -94,6 +100,16 @@ class ProcessPool:
             if self._executor is broken:
                 self._executor = None
         _kill(broken)
+
+
+# A job this small (a folder of a few files, a short feed) is processed in a thread of this process.
+SMALL_BYTES = 64 * 1024
+SMALL_ITEMS = 20
+
+
+def _small(job: Job) -> bool:
+    size = len(job.body) + sum(len(item.content) for item in job.items)
+    return size <= SMALL_BYTES and len(job.items) <= SMALL_ITEMS
 
 
 def _kill(executor: Executor) -> None:

@@ -6,6 +6,7 @@ Plain data in, plain data out: no database, no clock, no network. It runs in a w
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -49,11 +50,13 @@ class Processed:
     dropped: int  # items past fetch.max_items, not processed
     fresh: tuple[Prepared, ...]  # new or changed since last time, in feed order
     unchanged: tuple[str, ...]  # keys of items exactly as stored last time
+    seconds: float = 0.0  # time the worker spent on it
 
 
 def process(job: Job) -> Processed:
     """Parse (feeds), keep the newest `max_items`, skip items whose raw hash is unchanged, and clean
     and sign the rest. Raises SourceError for a document that is no feed."""
+    began = time.perf_counter()
     items = parse_feed(job.source, job.body, job.url, job.content_type) if job.body else list(job.items)
     kept = newest(items, job.max_items)
     fresh: list[Prepared] = []
@@ -67,7 +70,8 @@ def process(job: Job) -> Processed:
         fresh.append(
             Prepared(article, digest, fingerprint(article.title, article.text), signature(article.text))
         )
-    return Processed(len(items), len(items) - len(kept), tuple(fresh), tuple(unchanged))
+    spent = time.perf_counter() - began
+    return Processed(len(items), len(items) - len(kept), tuple(fresh), tuple(unchanged), spent)
 
 
 def newest(items: Sequence[RawItem], limit: int) -> list[RawItem]:

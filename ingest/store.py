@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import numpy as np
-from sqlalchemy import JSON, ColumnElement, and_, insert, select, update
+from sqlalchemy import JSON, ColumnElement, and_, false, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from core.db import ArticleRow, SightingRow, SourceState
@@ -477,6 +477,44 @@ def _is_story_link(url: str | None) -> bool:
 def _chunks(values: Sequence[_T], size: int = 500) -> Iterator[Sequence[_T]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+# The PostgreSQL advisory lock that serialises the store stage across a cluster's nodes.
+STORE_LOCK = 0x4E57_5354  # "NWST"
+
+
+def lock_store(session: Session) -> None:
+    """On PostgreSQL, take the cluster-wide store lock for this transaction (released at its end).
+
+    Several nodes storing at once would each miss the near-duplicates the others are storing: with
+    the lock, a batch's dedup sees every article committed before it, and `refresh_index` brings
+    this node's index up to date with them. Fetching, parsing, cleaning and signatures stay
+    parallel; only the short batched store waits. On SQLite, a write that changes nothing takes the
+    database's write lock now, before the batch reads, for the same reason (two services on one file)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": STORE_LOCK})
+    elif dialect == "sqlite":
+        session.execute(update(SourceState).where(false()).values(failures=SourceState.failures))
+
+
+def refresh_index(session: Session, index: NearDuplicateIndex, after: int, now: datetime) -> int:
+    """Add to `index` the articles other nodes (or processes) stored since article id `after`, within
+    the window; return the new high-water id. Ids only grow while the store lock is held, so no row
+    committed under it is missed. (A copy whose text another node changed keeps its old signature
+    here until this node restarts: updates are rare and the exact and link levels are SQL.)"""
+    query = select(ArticleRow.id, ArticleRow.signature, ArticleRow.first_seen_at).where(
+        ArticleRow.id > after, ArticleRow.first_seen_at >= now - index.window
+    )
+    high = after
+    for article_id, sig, seen_at in session.execute(query.order_by(ArticleRow.id)):
+        high = max(high, article_id)
+        if sig is not None and article_id not in index:
+            index.add(article_id, sig, seen_at)
+    if high == after:  # nothing new in the window: still move past rows outside it
+        newest = session.scalar(select(func.max(ArticleRow.id)))
+        high = max(after, newest or 0)
+    return high
 
 
 def load_index(session: Session, index: NearDuplicateIndex, now: datetime) -> NearDuplicateIndex:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,7 +35,7 @@ from ingest.polling import backoff
 from ingest.process import Prepared, Processed
 from ingest.sources.directory import read_directory
 from ingest.sources.feed import FeedFetchError, fetch_feed, parse_retry_after
-from ingest.store import Stored, seen_again, source_state, store_batch
+from ingest.store import Stored, lock_store, seen_again, source_state, store_batch
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ class Committed:
     merged_levels: tuple[str, ...] = ()  # the dedup level of each duplicate merged
     alerts: int = 0
     stopped: bool = False  # the service began stopping between two batches: the rest is redone
+    match_seconds: float = 0.0  # of the store stage's time, what matching and the outbox took
 
 
 class Stopping(Exception):
@@ -185,7 +187,10 @@ def commit(
             )
             return Committed(new, updated, tuple(levels), alerts, stopped=True)
         with ctx.lock:
+            began = time.perf_counter()
             done = _commit_batch(ctx, source, fetched, processed, chunk, started, last)
+            metrics.stage_time("store", time.perf_counter() - began - done.match_seconds)
+            metrics.stage_time("match", done.match_seconds)
         new += done.new
         updated += done.updated
         alerts += done.alerts
@@ -206,10 +211,13 @@ def _commit_batch(
     index: NearDuplicateIndex | None = None
     try:
         with ctx.db.session() as session:
+            lock_store(session)  # cluster-wide on PostgreSQL: every node's dedup sees every article
             index = ctx.index(session, started)
             stored = store_batch(session, source.name, items, started, index)
             fresh = [s for s in stored if not s.merged]  # a duplicate's story has been matched already
+            began = time.perf_counter()
             alerts = match_and_enqueue(session, ctx.matcher, fresh, started)
+            matching = time.perf_counter() - began
             new = sum(1 for s in fresh if s.is_new)
             if last:
                 if fetched.status != 304:  # a full read: the unchanged items are still in the feed
@@ -221,7 +229,8 @@ def _commit_batch(
                 if s.is_new:
                     index.remove(s.id)
         raise
-    return Committed(new, len(fresh) - new, tuple(s.how for s in stored if s.merged), alerts)
+    merged = tuple(s.how for s in stored if s.merged)
+    return Committed(new, len(fresh) - new, merged, alerts, match_seconds=matching)
 
 
 def match_and_enqueue(session: Session, matcher: Matcher, stored: Sequence[Stored], now: datetime) -> int:

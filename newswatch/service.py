@@ -14,6 +14,7 @@ from types import TracebackType
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -24,7 +25,7 @@ from alerts.rules import Matcher
 from alerts.signing import new_message_id
 from core import metrics
 from core.config import Config, SourceConfig
-from core.db import Database, error_reason, utcnow
+from core.db import ArticleRow, Database, error_reason, utcnow
 from core.errors import SourceError
 from ingest.boilerplate import compile_boilerplate
 from ingest.dedup import MergeRules, NearDuplicateIndex
@@ -33,7 +34,7 @@ from ingest.polling import first_poll_offset
 from ingest.pool import shared_pool
 from ingest.process import Job, Processed
 from ingest.sources.feed import FeedFetchError
-from ingest.store import load_index
+from ingest.store import load_index, refresh_index
 from newswatch import pipeline
 from newswatch.retention import Pruned, prune
 
@@ -79,6 +80,7 @@ class Service:
         self._fetching = asyncio.Semaphore(config.fetch.concurrency)
         self._in_flight = asyncio.Semaphore(config.fetch.concurrency * 2)
         self._index: NearDuplicateIndex | None = None
+        self._indexed_upto = 0  # the highest article id the index has looked at
         self.scheduler: AsyncIOScheduler | None = None
         # Set when `run_forever` starts stopping: a prune or a big poll's store ends at its next batch.
         self._stopping = threading.Event()
@@ -132,8 +134,11 @@ class Service:
                 return PollOutcome(source.name, ok=True, skipped=before.skip)
             async with self._in_flight:  # bodies fetched and not yet processed stay bounded
                 async with self._fetching:
+                    began = time.perf_counter()
                     fetched = await pipeline.fetch(self._feed_client, source, before, self.config.fetch)
+                    metrics.stage_time("fetch", time.perf_counter() - began)
                 processed = await self._process(source, fetched)
+                metrics.stage_time("process", processed.seconds)
             done = await asyncio.to_thread(pipeline.commit, self._store, source, fetched, processed, started)
         except asyncio.CancelledError:
             raise
@@ -231,12 +236,15 @@ class Service:
         """The LSH index of recent articles: rebuilt from stored signatures on first use, then kept."""
         if self._index is None:
             dedup = self.config.dedup
+            self._indexed_upto = session.scalar(select(func.max(ArticleRow.id))) or 0
             rules = MergeRules(dedup.threshold, dedup.containment, dedup.min_similarity, dedup.spread)
             index = NearDuplicateIndex(dedup.threshold, dedup.window, rules=rules)
             self._index = load_index(session, index, now)
             log.info("dedup index loaded: %d recent articles", len(self._index))
         else:
             self._index.prune(now)
+        # What other nodes stored since: the caller holds the store lock (cluster-wide on PostgreSQL).
+        self._indexed_upto = refresh_index(session, self._index, self._indexed_upto, now)
         return self._index
 
     async def check_health(self, source: SourceConfig) -> None:
@@ -248,7 +256,11 @@ class Service:
     async def deliver(self, linger: timedelta = timedelta(0)) -> DeliveryReport:
         """Send what the outbox holds that is due (one drain at a time); see `deliver_due` on linger."""
         async with self._delivering:
-            return await deliver_due(self.db, self.channels, self.now, self.delivery_plan, linger=linger)
+            began = time.perf_counter()
+            try:
+                return await deliver_due(self.db, self.channels, self.now, self.delivery_plan, linger=linger)
+            finally:
+                metrics.stage_time("deliver", time.perf_counter() - began)
 
     async def send_test(self, channel: str) -> str:
         """Send a test event to `channel` and return its id; success re-enables a disabled channel."""
