@@ -20,8 +20,6 @@ import yaml
 
 from bench import dedup as dedup_bench
 from bench import matching as matching_bench
-from ingest.boilerplate import compile_boilerplate
-from ingest.clean import clean
 
 
 def matching(sizes: tuple[int, ...], rounds: int) -> list[matching_bench.Size]:
@@ -33,19 +31,19 @@ def matching(sizes: tuple[int, ...], rounds: int) -> list[matching_bench.Size]:
 @dataclass(frozen=True)
 class DedupFigure:
     articles: int
-    planted: int
-    recall: float
+    recall: dict[str, float]  # per copy kind (bench/news.py KINDS)
     false_merges: int
+    rate: float  # docs/s of the dedup stage
 
 
-def near_duplicates(count: int) -> DedupFigure:
-    """Recall and false merges of the store's dedup levels on planted near-duplicates (5% edited)."""
-    items, planted = dedup_bench.make_corpus(count, 0.3, 0.05)
-    boilerplate = compile_boilerplate([])
-    articles = [clean(item, boilerplate) for item in items]
-    merged, _elapsed = dedup_bench.dedup_in_memory(articles, 0.5)
-    recall, false = dedup_bench.score(merged, planted)
-    return DedupFigure(count, len(planted), recall, false)
+def near_duplicates(stories: int, copies: int, negatives: int) -> DedupFigure:
+    """bench.dedup's corpus and stage: recall per copy kind, false merges, docs/s."""
+    from ingest.dedup import MergeRules
+
+    docs = dedup_bench.corpus(stories, copies, negatives)
+    outcome = dedup_bench.stage(docs, 500, MergeRules())
+    scores = dedup_bench.score(docs, outcome)
+    return DedupFigure(len(docs), scores.recall, scores.false_merges, len(docs) / outcome.seconds)
 
 
 def peak_memory(sources: int, articles: int, rules: int, work: Path) -> float:

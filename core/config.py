@@ -243,8 +243,36 @@ class PipelineSettings(_Model):
 
 
 class DedupSettings(_Model):
+    """What makes two texts one story (ingest/dedup.py `confirm`). Candidates come from a MinHash
+    LSH index over the articles first seen within `window`; each is then checked on the two texts'
+    3-word shingles. The README's Cleaning and deduplication section says what each one does."""
+
+    # Jaccard similarity at which two texts are one story (as before; now exact, not estimated).
     threshold: float = Field(default=0.5, gt=0, le=1)
+    # A copy holding this share of the other's shingles (whichever is longer) is the same story.
+    containment: float = Field(default=0.8, gt=0, le=1)
+    # Below `threshold`, down to this Jaccard, a copy with scattered edits is the same story when
+    # its shared shingles spread over at least `spread` of the shorter text (not one shared paragraph).
+    min_similarity: float = Field(default=0.2, gt=0, le=1)
+    spread: float = Field(default=0.7, gt=0, le=1)
     window: Schedule = timedelta(days=7)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _low_threshold(cls, data: Any) -> Any:
+        """A threshold under the default min_similarity (set before that setting existed) brings it
+        down with it."""
+        if isinstance(data, dict) and "min_similarity" not in data:
+            threshold = data.get("threshold")
+            if isinstance(threshold, int | float) and 0 < threshold < 0.2:
+                return {**data, "min_similarity": threshold}
+        return data
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DedupSettings:
+        if self.min_similarity > self.threshold:
+            raise ValueError(f"min_similarity {self.min_similarity:g} is above threshold {self.threshold:g}")
+        return self
 
 
 # Below this, retention would be nonsense: `max_per_hour` counts the last hour's alerts.

@@ -155,7 +155,11 @@ class SightingRow(Base):
     item_key: Mapped[str] = mapped_column(Text)
     url: Mapped[str | None] = mapped_column(Text)
     how: Mapped[str] = mapped_column(String(20))  # first, link, exact or near: why it joined the article
-    similarity: Mapped[float | None] = mapped_column(Float)
+    similarity: Mapped[float | None] = mapped_column(Float)  # exact shingle Jaccard (near, exact)
+    # Near duplicates: the share of the shorter text's shingles found in the other, and the check
+    # that confirmed the merge (jaccard, containment or spread; see ingest.dedup.confirm).
+    containment: Mapped[float | None] = mapped_column(Float)
+    checked: Mapped[str | None] = mapped_column(String(20))
     # The item exactly as its source last gave it (ingest.store.raw_hash): unchanged -> not cleaned again.
     raw_hash: Mapped[str | None] = mapped_column(String(64))
     first_seen_at: Mapped[datetime]

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from ingest.boilerplate import DEFAULT, Boilerplate
 from ingest.clean import clean
-from ingest.dedup import Signature, fingerprint, signature
+from ingest.dedup import Signature, fingerprint, signatures, usable
 from ingest.models import Article, RawItem
 from ingest.parse import parse_feed
 
@@ -59,17 +59,25 @@ def process(job: Job) -> Processed:
     began = time.perf_counter()
     items = parse_feed(job.source, job.body, job.url, job.content_type) if job.body else list(job.items)
     kept = newest(items, job.max_items)
-    fresh: list[Prepared] = []
+    cleaned: list[tuple[Article, str]] = []
     unchanged: list[str] = []
     for item in kept:
         digest = raw_hash(item)
         if job.known.get(item.key) == digest:
             unchanged.append(item.key)
             continue
-        article = clean(item, job.boilerplate, base=job.url or None)
-        fresh.append(
-            Prepared(article, digest, fingerprint(article.title, article.text), signature(article.text))
+        cleaned.append((clean(item, job.boilerplate, base=job.url or None), digest))
+    sigs = signatures([article.text for article, _ in cleaned])  # the whole poll at once
+    signed = usable(sigs)
+    fresh = [
+        Prepared(
+            article,
+            digest,
+            fingerprint(article.title, article.text),
+            tuple(sig.tolist()) if ok else None,
         )
+        for (article, digest), sig, ok in zip(cleaned, sigs, signed, strict=True)
+    ]
     spent = time.perf_counter() - began
     return Processed(len(items), len(items) - len(kept), tuple(fresh), tuple(unchanged), spent)
 

@@ -11,19 +11,31 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from sqlalchemy import ColumnElement, and_, false, func, insert, select, text, update
+import numpy as np
+from sqlalchemy import JSON, ColumnElement, and_, false, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from core.db import ArticleRow, SightingRow, SourceHealth, SourceState, utcnow
-from ingest.dedup import NearDuplicateIndex, fingerprint, signature
+from ingest.dedup import (
+    EMPTY,
+    NUM_PERM,
+    Decision,
+    NearDuplicateIndex,
+    confirm,
+    fingerprint,
+    longer_of,
+    prime,
+    signature,
+    signatures,
+)
 from ingest.models import Article
 from ingest.process import Prepared
 
 FIRST, LINK, EXACT, NEAR = "first", "link", "exact", "near"
-PROVISIONAL = 2**62  # index ids from here up stand for articles a batch has not inserted yet
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -82,7 +94,7 @@ def store_batch(
     except BaseException:
         if index is not None:  # the batch's provisional entries must not outlive it
             for art in batch.provisional.values():
-                index.remove(PROVISIONAL + art.seq)
+                index.remove(-art.seq)
                 if art.id is not None:
                     index.remove(art.id)
         raise
@@ -101,6 +113,7 @@ class _Art:
     first_seen_at: datetime
     published_at: datetime | None
     fill: Prepared | None = None  # new content to write (a new article, or a changed one)
+    longer: Prepared | None = None  # a copy containing this article, whose longer text replaces its text
 
     @property
     def rank(self) -> tuple[int, int]:
@@ -109,9 +122,9 @@ class _Art:
 
     @property
     def index_id(self) -> int:
-        """The id in the LSH index: the row id, or a provisional one until the insert, above every row
-        id and in creation order, so the index breaks ties (the lowest id) as it will after it."""
-        return self.id if self.id is not None else PROVISIONAL + self.seq
+        """The id in the LSH index: the row id, or a provisional negative one until the insert (ties
+        between candidates are broken by `rank`, not by this id)."""
+        return self.id if self.id is not None else -self.seq
 
 
 @dataclass(eq=False)
@@ -126,6 +139,8 @@ class _Sight:
     similarity: float | None = None
     raw_hash: str | None = None
     touched: bool = False
+    containment: float | None = None
+    checked: str | None = None
 
     @property
     def rank(self) -> tuple[int, int]:
@@ -152,7 +167,18 @@ class _Batch:
         self.by_text: dict[str, dict[_Art, tuple[int, int]]] = {}
         self.arts: dict[int, _Art] = {}  # stored rows by id
         self.provisional: dict[int, _Art] = {}  # the batch's new articles by seq
+        # The near level: each item's candidates, looked up for the whole batch at once, and what
+        # the index holds since: stored rows re-indexed in this batch (their lookups are stale), and
+        # which item's signature stands for which article (`within` found the pairs among items).
+        self.position = -1
+        self.from_index: list[list[tuple[int, float]]] = [[] for _ in items]
+        self.from_batch: list[list[tuple[int, float]]] = [[] for _ in items]
+        self.texts: dict[int, tuple[str, str]] = {}  # stored candidates' (text, title) by id
+        self.moved: set[int] = set()
+        self.stands: dict[int, _Art] = {}  # item position -> the article its signature stands for
+        self.entry: dict[_Art, int] = {}  # article -> the item position whose signature stands for it
         self._load(items)
+        self._load_near(items)
 
     def _next(self) -> int:
         self.seq += 1
@@ -207,6 +233,28 @@ class _Batch:
         for art in self.arts.values():  # rows reached by a key or a link but not by their text
             self._index_text(art)
 
+    def _load_near(self, items: Sequence[Prepared]) -> None:
+        """The near level's lookups for the whole batch, and the text of every stored candidate."""
+        if self.index is None or not items:
+            return
+        sigs = np.full((len(items), NUM_PERM), EMPTY, dtype=np.uint32)
+        for position, item in enumerate(items):
+            if item.signature is not None:
+                sigs[position] = item.signature
+        self.from_index = self.index.query_many(sigs, self.now)
+        self.from_batch = self.index.within(sigs)
+        wanted = sorted({article for found in self.from_index for article, _ in found})
+        for part in _chunks(wanted):
+            query = select(*_ART_COLUMNS, ArticleRow.text, ArticleRow.title).where(ArticleRow.id.in_(part))
+            for row in self.session.execute(query):
+                self._art(row)
+                self.texts[row.id] = (row.text, row.title)
+        # Shingled in bulk for the checks: the batch's texts and the candidates'.
+        asked = {i for i, found in enumerate(self.from_index) if found}
+        asked |= {i for i, found in enumerate(self.from_batch) if found}
+        asked |= {earlier for found in self.from_batch for earlier, _ in found}
+        prime([items[i].article.text for i in sorted(asked)] + [text for text, _ in self.texts.values()])
+
     def _index_url(self, sight: _Sight) -> None:
         if sight.url is not None:
             self.by_url.setdefault(sight.url, {})[sight] = sight.rank
@@ -216,6 +264,7 @@ class _Batch:
             self.by_text.setdefault(art.text_hash, {})[art] = art.rank
 
     def decide(self, item: Prepared) -> None:
+        self.position += 1
         article = item.article
         sight = self.sights.get(article.key)
         if sight is not None:
@@ -234,8 +283,8 @@ class _Batch:
             return
         match = self._duplicate(item)
         if match is not None:
-            art, how, score = match
-            self._sight(art, item, how, score)
+            art, how, score, decision = match
+            self._sight(art, item, how, score, decision)
             self.stored.append((art, article, False, True, how))
             return
         art = _Art(
@@ -247,8 +296,12 @@ class _Batch:
         self._sight(art, item, FIRST, None)
         self.stored.append((art, article, True, False, FIRST))
 
-    def _sight(self, art: _Art, item: Prepared, how: str, similarity: float | None) -> None:
+    def _sight(
+        self, art: _Art, item: Prepared, how: str, similarity: float | None, decision: Decision | None = None
+    ) -> None:
         sight = _Sight(None, self._next(), art, item.article.url, how, similarity, item.raw_hash or None)
+        if decision is not None:
+            sight.containment, sight.checked = decision.containment, decision.check
         self.sights[item.article.key] = sight
         self.new_sights.append(sight)
         self._index_url(sight)
@@ -257,40 +310,81 @@ class _Batch:
         if art.text_hash is not None:
             self.by_text.get(art.text_hash, {}).pop(art, None)
         art.fill, art.content_hash, art.text_hash = item, item.article.content_hash, item.text_hash
+        art.longer = None
         self._index_text(art)
-        if self.index is not None:
-            if item.signature is None:
-                self.index.remove(art.index_id)
-            else:
-                self.index.add(art.index_id, item.signature, art.first_seen_at)
+        self._reindex(art, item)
 
-    def _duplicate(self, item: Prepared) -> tuple[_Art, str, float | None] | None:
+    def _reindex(self, art: _Art, item: Prepared) -> None:
+        """Index `art` under `item`'s signature (this batch's item at `position`)."""
+        if self.index is None:
+            return
+        if art.id is not None:
+            self.moved.add(art.id)
+        before = self.entry.pop(art, None)
+        if before is not None:
+            del self.stands[before]
+        if item.signature is None:
+            self.index.remove(art.index_id)
+        else:
+            self.index.add(art.index_id, item.signature, art.first_seen_at)
+            self.entry[art], self.stands[self.position] = self.position, art
+
+    def _duplicate(self, item: Prepared) -> tuple[_Art, str, float | None, Decision | None] | None:
         article = item.article
         if _is_story_link(article.url):
             assert article.url is not None
             seen = self.by_url.get(article.url)
             if seen:
-                return min(seen.items(), key=lambda pair: pair[1])[0].art, LINK, None
+                return min(seen.items(), key=lambda pair: pair[1])[0].art, LINK, None, None
         same = self.by_text.get(item.text_hash)
         if same:
-            return min(same.items(), key=lambda pair: pair[1])[0], EXACT, 1.0
-        if self.index is not None and item.signature is not None:
-            best = self.index.best_match(item.signature, self.now)
-            if best is not None:
-                art = self._indexed(best[0])
-                if art is not None:
-                    return art, NEAR, round(best[1], 4)
-                self.index.remove(best[0])  # indexed in a transaction that was rolled back
+            return min(same.items(), key=lambda pair: pair[1])[0], EXACT, 1.0, None
+        if self.index is None or item.signature is None:
+            return None
+        return self._near(item)
+
+    def _near(self, item: Prepared) -> tuple[_Art, str, float | None, Decision | None] | None:
+        """Candidates by estimate, then rank (stored ids, then the batch's new articles); the first
+        that `confirm` finds to be the same story wins."""
+        assert self.index is not None
+        ranked: list[tuple[float, tuple[int, int], _Art]] = []
+        for article_id, estimate in self.from_index[self.position]:
+            if article_id in self.moved:
+                continue  # re-indexed in this batch: found through `stands` if at all
+            if article_id not in self.texts:
+                self.index.remove(article_id)  # indexed in a transaction that was rolled back
+                continue
+            art = self.arts[article_id]
+            ranked.append((-estimate, art.rank, art))
+        for earlier, estimate in self.from_batch[self.position]:
+            standing = self.stands.get(earlier)
+            if standing is not None:
+                ranked.append((-estimate, standing.rank, standing))
+        ranked.sort(key=lambda entry: entry[:2])
+        article = item.article
+        for _estimate, _rank, art in ranked:
+            text, title = self._text(art)
+            decision = confirm(text, title, article.text, article.title, self.index.rules)
+            if not decision.same:
+                continue
+            if longer_of(text, article.text, decision, self.index.rules):
+                art.longer = item
+                if art.text_hash is not None:
+                    self.by_text.get(art.text_hash, {}).pop(art, None)
+                art.text_hash = item.text_hash
+                self._index_text(art)
+                self._reindex(art, item)
+            return art, NEAR, decision.similarity, decision
         return None
 
-    def _indexed(self, index_id: int) -> _Art | None:
-        if index_id >= PROVISIONAL:
-            return self.provisional.get(index_id - PROVISIONAL)
-        if index_id in self.arts:
-            return self.arts[index_id]
-        query = select(*_ART_COLUMNS).where(ArticleRow.id == index_id)
-        row = self.session.execute(query).one_or_none()
-        return None if row is None else self._art(row)
+    def _text(self, art: _Art) -> tuple[str, str]:
+        """An article's latest (text, title) in this batch."""
+        longer = art.longer
+        if art.fill is not None:
+            title = art.fill.article.title
+            return (longer.article.text if longer is not None else art.fill.article.text), title
+        text, title = self.texts[art.id] if art.id is not None else ("", "")
+        return (longer.article.text if longer is not None else text), title
 
     def write(self) -> list[Stored]:
         """The bulk statements: new articles (ids back in order), changed ones, and sightings."""
@@ -302,12 +396,20 @@ class _Batch:
             ids = self.session.execute(statement, rows).scalars().all()
             for art, article_id in zip(new, ids, strict=True):
                 art.id = article_id
-                if self.index is not None and art.fill is not None and art.fill.signature is not None:
-                    self.index.remove(PROVISIONAL + art.seq)
-                    self.index.add(article_id, art.fill.signature, art.first_seen_at)
+                indexed = art.longer or art.fill
+                if self.index is not None and indexed is not None and indexed.signature is not None:
+                    self.index.remove(-art.seq)
+                    self.index.add(article_id, indexed.signature, art.first_seen_at)
         changed = [{"id": art.id, **_columns(art, self.now)} for art in self.arts.values() if art.fill]
         if changed:
             self.session.execute(update(ArticleRow), changed)
+        lengthened = [
+            {"id": art.id, **_longer_columns(art.longer, self.now)}
+            for art in self.arts.values()
+            if art.longer is not None and art.fill is None
+        ]
+        if lengthened:
+            self.session.execute(update(ArticleRow), lengthened)
         touched = [
             {"id": s.id, "url": s.url, "raw_hash": s.raw_hash, "last_seen_at": self.now}
             for s in self.sights.values()
@@ -320,6 +422,7 @@ class _Batch:
                 {
                     "article_id": s.art.id, "source": self.source, "item_key": key, "url": s.url,
                     "how": s.how, "similarity": s.similarity, "raw_hash": s.raw_hash,
+                    "containment": s.containment, "checked": s.checked,
                     "first_seen_at": self.now, "last_seen_at": self.now,
                 }
                 for key, s in self.sights.items()
@@ -345,7 +448,7 @@ def _columns(art: _Art, now: datetime) -> dict[str, Any]:
     assert art.fill is not None
     article = art.fill.article
     sig = art.fill.signature
-    return {
+    columns = {
         "url": article.url,
         "title": article.title,
         "text": article.text,
@@ -359,6 +462,20 @@ def _columns(art: _Art, now: datetime) -> dict[str, Any]:
         "text_hash": art.fill.text_hash,
         "signature": list(sig) if sig is not None else None,
     }
+    if art.longer is not None:
+        columns.update(_longer_columns(art.longer, now))
+    return columns
+
+
+def _longer_columns(item: Prepared, now: datetime) -> dict[str, Any]:
+    """The columns a longer copy replaces: the text, and what is computed from it."""
+    sig = item.signature
+    return {
+        "text": item.article.text,
+        "text_hash": item.text_hash,
+        "signature": list(sig) if sig is not None else None,
+        "updated_at": now,
+    }
 
 
 def _is_story_link(url: str | None) -> bool:
@@ -366,7 +483,7 @@ def _is_story_link(url: str | None) -> bool:
     return url is not None and urlsplit(url).path not in ("", "/")
 
 
-def _chunks(values: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
+def _chunks(values: Sequence[_T], size: int = 500) -> Iterator[Sequence[_T]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
 
@@ -413,11 +530,16 @@ def load_index(session: Session, index: NearDuplicateIndex, now: datetime) -> Ne
     """Fill `index` from the signatures of articles first seen within its window (at start);
     articles stored before signatures existed get theirs computed and saved here."""
     since = ArticleRow.first_seen_at >= now - index.window
-    legacy = select(ArticleRow).where(since, ArticleRow.text_hash.is_(None))
-    for row in session.scalars(legacy.execution_options(yield_per=500)):
-        row.text_hash = fingerprint(row.title, row.text)
-        sig = signature(row.text)
-        row.signature = list(sig) if sig is not None else None
+    # SQL NULL (not JSON null, a text too short to sign): stored before signatures, or by a version
+    # whose signatures compare with nothing now (migration 0011).
+    legacy = select(ArticleRow).where(since, ArticleRow.text_hash.is_(None) | ArticleRow.signature.is_(None))
+    rows = list(session.scalars(legacy.execution_options(yield_per=500)))
+    for start in range(0, len(rows), 500):
+        part = rows[start : start + 500]
+        for row, sig in zip(part, signatures([row.text for row in part]), strict=True):
+            row.text_hash = row.text_hash or fingerprint(row.title, row.text)
+            # JSON null, not SQL NULL: a short text is not signed again at every start.
+            row.signature = sig.tolist() if (sig != EMPTY).any() else JSON.NULL  # type: ignore[assignment]
     session.flush()
     # Only the three columns the index needs, streamed: not every article's text at once.
     query = select(ArticleRow.id, ArticleRow.signature, ArticleRow.first_seen_at).where(
@@ -474,6 +596,8 @@ def article_dict(row: ArticleRow) -> dict[str, Any]:
                 "seen_at": s.first_seen_at.isoformat(),
                 "how": s.how,
                 **({"similarity": s.similarity} if s.similarity is not None else {}),
+                **({"containment": s.containment} if s.containment is not None else {}),
+                **({"check": s.checked} if s.checked is not None else {}),
             }
             for s in row.sightings
         ],

@@ -543,6 +543,7 @@ def _rules(config: Config, args: argparse.Namespace) -> int:
             with db.session() as session:
                 if args.rules_command == "explain":
                     verdicts = matcher.explain(stored_article(session, args.article_id))
+                    sightings = _sightings(session, args.article_id)
                 else:
                     articles = stored_articles(session, utcnow() - args.since)
         finally:
@@ -558,6 +559,10 @@ def _rules(config: Config, args: argparse.Namespace) -> int:
             print(json.dumps(rows, ensure_ascii=False, indent=2))
         for row in [] if args.json else rows:
             print(f"{row['rule']:<18} {'MATCH' if row['fired'] else 'no':<5}  {row['reason']}")
+        if not args.json and len(sightings) > 1:
+            print("seen as:")  # why each copy joined this article (one story, one alert)
+            for line in sightings:
+                print(f"  {line}")
         return EXIT_OK
     report = replay(matcher, progress(articles, len(articles), "replaying"), args.rule)
     if args.json:
@@ -572,6 +577,27 @@ def _rules(config: Config, args: argparse.Namespace) -> int:
                 where = f"{hit['term']} as {hit['surface']!r} in {hit['field']}"
                 print(f"{'':10}{where}: {_cut(hit['snippet'], 80)}")
     return EXIT_OK
+
+
+def _sightings(session: Any, article_id: int) -> list[str]:
+    """One line per sighting of an article: its source and item, how it joined, and for a near
+    duplicate the similarity, containment and check that confirmed it."""
+    from sqlalchemy import select
+
+    from core.db import SightingRow
+
+    query = select(SightingRow).where(SightingRow.article_id == article_id).order_by(SightingRow.id)
+    lines = []
+    for s in session.scalars(query):
+        line = f"{s.source}: {s.item_key} ({s.how}"
+        if s.similarity is not None:
+            line += f", similarity {s.similarity:.2f}"
+        if s.containment is not None:
+            line += f", containment {s.containment:.2f}"
+        if s.checked is not None:
+            line += f", check {s.checked}"
+        lines.append(line + ")")
+    return lines
 
 
 def _import_opml(config: Config, args: argparse.Namespace) -> int:

@@ -28,7 +28,7 @@ from core.config import Config, SourceConfig
 from core.db import ArticleRow, Database, error_reason, utcnow
 from core.errors import SourceError
 from ingest.boilerplate import compile_boilerplate
-from ingest.dedup import NearDuplicateIndex
+from ingest.dedup import MergeRules, NearDuplicateIndex
 from ingest.http import make_client
 from ingest.polling import first_poll_offset
 from ingest.pool import shared_pool
@@ -237,7 +237,9 @@ class Service:
         if self._index is None:
             dedup = self.config.dedup
             self._indexed_upto = session.scalar(select(func.max(ArticleRow.id))) or 0
-            self._index = load_index(session, NearDuplicateIndex(dedup.threshold, dedup.window), now)
+            rules = MergeRules(dedup.threshold, dedup.containment, dedup.min_similarity, dedup.spread)
+            index = NearDuplicateIndex(dedup.threshold, dedup.window, rules=rules)
+            self._index = load_index(session, index, now)
             log.info("dedup index loaded: %d recent articles", len(self._index))
         else:
             self._index.prune(now)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.db import ArticleRow, SightingRow
-from ingest.dedup import NearDuplicateIndex, fingerprint, signature
+from ingest.dedup import Decision, NearDuplicateIndex, confirm, fingerprint, longer_of, signature
 from ingest.models import Article
 from ingest.store import EXACT, FIRST, LINK, NEAR, Stored
 
@@ -55,8 +55,13 @@ def _store_one(
     sig = signature(article.text)
     match = _find_duplicate(session, article, text_hash, sig, now, index)
     if match is not None:
-        row, how, score = match
-        session.add(_sighting(row, article, how, now, score))
+        row, how, score, decision = match
+        session.add(_sighting(row, article, how, now, score, decision))
+        if decision is not None and longer_of(row.text, article.text, decision, index.rules):
+            row.text, row.text_hash, row.updated_at = article.text, text_hash, now
+            row.signature = list(sig) if sig is not None else None
+            session.flush()
+            _reindex(index, row)
         session.flush()
         return Stored(row.id, article, is_new=False, merged=True, how=how)
 
@@ -70,7 +75,12 @@ def _store_one(
 
 
 def _sighting(
-    row: ArticleRow, article: Article, how: str, now: datetime, similarity: float | None = None
+    row: ArticleRow,
+    article: Article,
+    how: str,
+    now: datetime,
+    similarity: float | None = None,
+    decision: Decision | None = None,
 ) -> SightingRow:
     """The record that `article` (one source's item) was seen as the stored `row`, and how."""
     return SightingRow(
@@ -80,6 +90,8 @@ def _sighting(
         url=article.url,
         how=how,
         similarity=similarity,
+        containment=decision.containment if decision is not None else None,
+        checked=decision.check if decision is not None else None,
         first_seen_at=now,
         last_seen_at=now,
     )
@@ -92,7 +104,7 @@ def _find_duplicate(
     sig: tuple[int, ...] | None,
     now: datetime,
     index: NearDuplicateIndex | None,
-) -> tuple[ArticleRow, str, float | None] | None:
+) -> tuple[ArticleRow, str, float | None, Decision | None] | None:
     if article.url is not None and urlsplit(article.url).path not in ("", "/"):
         # A bare home-page link says nothing about which story it is (some feeds link every item there).
         # The link's first sighting decides: without the order, PostgreSQL returns whichever row
@@ -100,19 +112,22 @@ def _find_duplicate(
         first = select(SightingRow).where(SightingRow.url == article.url).order_by(SightingRow.id).limit(1)
         seen = session.scalar(first)
         if seen is not None:
-            return seen.article, LINK, None
+            return seen.article, LINK, None, None
     same_text = session.scalar(
         select(ArticleRow).where(ArticleRow.text_hash == text_hash).order_by(ArticleRow.id).limit(1)
     )
     if same_text is not None:
-        return same_text, EXACT, 1.0
+        return same_text, EXACT, 1.0, None
     if index is not None and sig is not None:
-        best = index.best_match(sig, now)
-        if best is not None:
-            row = session.get(ArticleRow, best[0])
-            if row is not None:
-                return row, NEAR, round(best[1], 4)
-            index.remove(best[0])  # indexed in a transaction that was rolled back
+        # One lookup for this item alone; candidates by estimate, then id; the first confirmed wins.
+        for article_id, _estimate in index.query_many([sig], now)[0]:
+            row = session.get(ArticleRow, article_id)
+            if row is None:
+                index.remove(article_id)  # indexed in a transaction that was rolled back
+                continue
+            decision = confirm(row.text, row.title, article.text, article.title, index.rules)
+            if decision.same:
+                return row, NEAR, decision.similarity, decision
     return None
 
 

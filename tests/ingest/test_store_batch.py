@@ -40,7 +40,9 @@ OTHER = (
     "keeping the corridor open through the winter months."
 )
 UPDATED = STORY + " A fourth round is planned for next month in Geneva."
-TEXTS = (STORY, COPY, OTHER, UPDATED, "Short note.")
+# The first three sentences only (a teaser): contained in STORY, which replaces its text.
+TEASER = STORY[: STORY.index(" Vladimir")]
+TEXTS = (STORY, COPY, OTHER, UPDATED, TEASER, "Short note.")
 URLS = (None, "https://news.example/a/talks", "https://news.example/b/grain", "https://news.example/")
 
 Item = tuple[str, str, str | None, str]  # source, key, url, text
@@ -88,7 +90,17 @@ def _outcome(db: Database, store: StoreFn, polls: Sequence[Iterable[Item]]) -> d
             for r in session.scalars(select(ArticleRow))
         )
         sightings = sorted(
-            (s.source, s.item_key, names[s.article_id], s.how, s.url, s.similarity, s.last_seen_at)
+            (
+                s.source,
+                s.item_key,
+                names[s.article_id],
+                s.how,
+                s.url,
+                s.similarity,
+                s.containment,
+                s.checked,
+                s.last_seen_at,
+            )
             for s in session.scalars(select(SightingRow))
         )
         said = [
@@ -140,6 +152,13 @@ def test_an_update_of_a_stored_article_and_its_copy_in_a_later_batch(db: Databas
     assert len(out["articles"]) == 2
 
 
+def test_a_teaser_gives_way_to_the_full_story_in_one_batch_and_across_batches(db: Database) -> None:
+    out = _agree(db, [[(A, "1", None, TEASER), (B, "2", None, STORY)], [(B, "3", None, UPDATED)]])
+    assert len(out["articles"]) == 1 and out["articles"][0][3] == UPDATED  # the longest text won
+    near = [s for s in out["sightings"] if s[3] == "near"]
+    assert len(near) == 2 and all(s[6] is not None and s[6] >= 0.8 and s[7] for s in near)
+
+
 def test_home_page_links_and_a_changed_link_behave_as_one_at_a_time(db: Database) -> None:
     _agree(
         db,
@@ -176,4 +195,4 @@ def test_batches_of_any_size_give_the_same_result(db: Database, size: int) -> No
     whole = _outcome(db, _batched, [poll])
     split = _outcome(db, _batched, [poll[i : i + size] for i in range(0, len(poll), size)])
     assert [a[:7] for a in split["articles"]] == [a[:7] for a in whole["articles"]]
-    assert [s[:6] for s in split["sightings"]] == [s[:6] for s in whole["sightings"]]
+    assert [s[:8] for s in split["sightings"]] == [s[:8] for s in whole["sightings"]]
