@@ -157,11 +157,13 @@ def ingest_row(corpus: Corpus, first: dict[str, Cost], rules: int, label: str = 
     per_cpu = {name: corpus.items / max(cost.cpu, 1e-9) for name, cost in first.items()}
     per_cpu["newswatch"] = nw.items / max(first["newswatch"].cpu, 1e-9)
     words = corpus.words_per_item
+    without = nw.items / max(first["newswatch"].wall - nw.deliver_seconds, 1e-9)
     return Row(
         f"{label} ingest, items/s (items per CPU-s), first poll of {len(corpus.feeds)} feeds /"
         f" {corpus.items:,} items of ~{words:.0f} words, {rules:,} rules, start-up and delivery included",
         f"{rate['newswatch']:,.0f} ({per_cpu['newswatch']:,.0f}); {nw.failed} failed polls;"
-        f" {nw.new:,} stories stored, {nw.sent:,} alerts delivered",
+        f" {nw.new:,} stories stored, {nw.sent:,} alerts delivered in {nw.deliver_seconds:.1f} s;"
+        f" without delivery {without:,.0f} items/s ({without / rate['reader']:.2f}x reader)",
         {n: f"{rate[n]:,.0f} ({per_cpu[n]:,.0f})" for n in ("reader", "rss2email", "naive")},
         f"{rate['newswatch'] / rate['reader']:.2f}x reader ({per_cpu['newswatch'] / per_cpu['reader']:.2f}x"
         f" per CPU-s); {rate['newswatch'] / rate['naive']:.1f}x naive",

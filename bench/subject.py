@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +66,7 @@ class Round:
     new: int
     failed: int  # polls that failed
     sent: int  # alerts delivered
+    deliver_seconds: float = 0.0  # of the wall time, what delivering the alerts took
 
     def __int__(self) -> int:
         return self.new
@@ -87,12 +89,14 @@ class Runner:
 
         async def go() -> Round:
             outcomes = await self.service.poll_many(self.config.sources)
+            began = time.perf_counter()
             report = await self.service.deliver() if deliver else None
             return Round(
                 sum(o.items for o in outcomes if o.ok),
                 sum(o.new for o in outcomes),
                 sum(1 for o in outcomes if not o.ok),
                 report.sent if report is not None else 0,
+                time.perf_counter() - began,
             )
 
         return self.loop.run_until_complete(go())
