@@ -304,7 +304,7 @@ def _distributed(config: Config, queues: tuple[str, ...], role: str) -> int:
     conninfo(config.database)  # refuses SQLite with a clear message
     db = Database(config.database)
     try:
-        asyncio.run(run_node(config, db, queues, f"{role}@{socket.gethostname()}:{os.getpid()}"))
+        asyncio.run(run_node(config, db, queues, f"{role}@{socket.gethostname()}:{os.getpid()}", role))
         return EXIT_OK
     finally:
         db.close()

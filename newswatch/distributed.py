@@ -13,9 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
+from collections.abc import Iterator
 from typing import Any
 
 import procrastinate
+import procrastinate.worker
 from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.job_context import AbortReason, JobContext
 from sqlalchemy import or_, select, update
@@ -25,7 +28,9 @@ from sqlalchemy.engine import make_url
 from core.config import Config
 from core.db import Database, SourceState
 from core.errors import ConfigError
+from newswatch import cluster, status
 from newswatch.service import Service
+from newswatch.web import Probe, StatusServer
 
 log = logging.getLogger(__name__)
 
@@ -174,24 +179,110 @@ def make_app(service: Service) -> procrastinate.App:
     return app
 
 
-async def run_node(config: Config, db: Database, queues: tuple[str, ...], name: str) -> None:
-    """Run one procrastinate worker on `queues` until SIGTERM or SIGINT."""
+async def run_node(
+    config: Config, db: Database, queues: tuple[str, ...], name: str, role: str = "worker"
+) -> None:
+    """Run one node until SIGTERM or SIGINT: a procrastinate worker on `queues`, its heartbeat row,
+    and the `http:` endpoint when configured. A `scheduler` node (`run --distributed`) first takes
+    the cluster's scheduler lock, waiting as a standby while another node holds it."""
     ensure_schema(config.database)
     _register_sources(db, config)
+    node = cluster.NodeInfo(name, role, queues, http=config.http.listen if config.http else None)
+    worker: procrastinate.worker.Worker | None = None
+
+    def is_ready() -> tuple[bool, dict[str, bool]]:
+        checks = {
+            "database": status.database_ok(db),
+            "worker": node.state == "running"
+            and worker is not None
+            and cluster.worker_alive(db, worker.worker_id, STALLED_AFTER),
+        }
+        return all(checks.values()), checks
+
+    probe = Probe(is_ready, lambda: cluster.next_polls(db), node=name, state=lambda: node.state, cluster=True)
     async with Service(config, db) as service:
         app = make_app(service)
-        async with app.open_async():
-            log.info("worker %s running on queues %s; stop with Ctrl-C or SIGTERM", name, ", ".join(queues))
-            await app.run_worker_async(
-                queues=list(queues),
-                name=name,
-                concurrency=CONCURRENCY,
-                delete_jobs="successful",
-                update_heartbeat_interval=2,
-                stalled_worker_timeout=STALLED_AFTER,
-                install_signal_handlers=True,
-                # On SIGTERM running jobs get `shutdown_grace`, then are cancelled (a poll is
-                # retried by a running worker; a prune stops after the batch it is in).
-                shutdown_graceful_timeout=config.shutdown_grace.total_seconds(),
-            )
+        with _serving(service, probe):
+            beats = asyncio.create_task(cluster.heartbeat(db, node))
+            lock = cluster.SchedulerLock(db) if role == "scheduler" else None
+            try:
+                if lock is not None and not await _standby(lock, node):
+                    return
+                async with app.open_async():
+                    worker = procrastinate.worker.Worker(
+                        app=app,
+                        queues=list(queues),
+                        name=name,
+                        concurrency=CONCURRENCY,
+                        delete_jobs="successful",
+                        update_heartbeat_interval=2,
+                        stalled_worker_timeout=STALLED_AFTER,
+                        install_signal_handlers=True,
+                        # On SIGTERM running jobs get `shutdown_grace`, then are cancelled (a poll is
+                        # retried by a running worker; a prune stops after the batch it is in).
+                        shutdown_graceful_timeout=config.shutdown_grace.total_seconds(),
+                    )
+                    node.state = "running"
+                    log.info(
+                        "%s %s running on queues %s; stop with Ctrl-C or SIGTERM",
+                        role,
+                        name,
+                        ", ".join(queues),
+                    )
+                    helpers = []
+                    if lock is not None:
+                        helpers.append(asyncio.create_task(cluster.watch_scheduler_lock(lock, worker.stop)))
+                    try:
+                        await worker.run()  # type: ignore[no-untyped-call]
+                    finally:
+                        for helper in helpers:
+                            helper.cancel()
+                        await asyncio.gather(*helpers, return_exceptions=True)
+            finally:
+                beats.cancel()
+                await asyncio.gather(beats, return_exceptions=True)
+                await asyncio.to_thread(cluster.stopped, db, node)
+                if lock is not None:
+                    await asyncio.to_thread(lock.release)
     log.info("stopped")
+
+
+async def _standby(lock: cluster.SchedulerLock, node: cluster.NodeInfo) -> bool:
+    """Wait for the scheduler lock; False when SIGTERM or SIGINT came first."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        waiting = asyncio.create_task(cluster.wait_for_scheduler_lock(lock, node))
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not waiting.done():
+            waiting.cancel()
+            await asyncio.gather(waiting, return_exceptions=True)
+            log.info("standby stopped before taking over")
+            return False
+        waiting.result()
+        return True
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+@contextlib.contextmanager
+def _serving(service: Service, probe: Probe) -> Iterator[None]:
+    """The node's HTTP endpoint while the block runs, when `http:` is configured."""
+    http = service.config.http
+    if http is None:
+        yield
+        return
+    try:
+        server = StatusServer(service, http.address, probe)
+    except OSError as exc:
+        raise ConfigError(f"http.listen: cannot listen on {http.listen}: {exc}") from None
+    server.start()
+    try:
+        yield
+    finally:
+        server.close()
