@@ -321,6 +321,7 @@ def _run(config: Config, args: argparse.Namespace) -> int:
     db = Database(config.database)
     try:
         with single_node(db.engine):
+            _release_claims(db)
             if args.once:
                 ok = asyncio.run(_run_once(Service(config, db)))
                 return EXIT_OK if ok else EXIT_FAILED
@@ -328,6 +329,16 @@ def _run(config: Config, args: argparse.Namespace) -> int:
             return EXIT_OK
     finally:
         db.close()
+
+
+def _release_claims(db: Database) -> None:
+    """Alerts a crashed single-node `run` was sending go out now, not when their claims lapse."""
+    from alerts.outbox import release_all
+
+    with db.session() as session:
+        released = release_all(session)
+    if released:
+        logging.getLogger("newswatch").info("%d alerts claimed by a stopped run are due again", released)
 
 
 async def _run_once(service: Any) -> bool:

@@ -2,10 +2,11 @@
 
 A periodic task (run once per second cluster-wide) claims due sources with
 SELECT ... FOR UPDATE SKIP LOCKED, moves their `next_poll_at` on and defers one poll task each.
-Deliveries run as tasks on their own queue, one drain at a time cluster-wide (a procrastinate lock),
-because the outbox does not claim alerts row by row. Retention (newswatch/retention.py) is an
-hourly periodic task, deferred once per hour cluster-wide. Every task is idempotent: the unique
-constraints on articles and on the outbox make a re-run after a crash harmless.
+Every node on the `deliver` queue drains the outbox itself, at once when its own poll queued
+alerts and else every DELIVERY_TICK: drains claim pages of alerts (alerts/outbox.py `claim`), so N
+nodes send N pages at once. Retention (newswatch/retention.py) is an hourly periodic task,
+deferred once per hour cluster-wide. Every task is idempotent: the unique constraints on articles
+and on the outbox make a re-run after a crash harmless.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from typing import Any
 
 import procrastinate
 import procrastinate.worker
-from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.job_context import AbortReason, JobContext
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql
@@ -40,6 +40,7 @@ ALL_QUEUES = (*WORKER_QUEUES, FIXTURES)  # the `run --distributed` node has it
 CLAIM_BATCH = 500
 STALLED_AFTER = 10.0  # seconds without a worker heartbeat before its jobs are run again
 KEEP_JOBS_HOURS = 24
+DELIVERY_TICK = 0.5  # seconds between a node's drains when nothing wakes it (retries falling due)
 CONCURRENCY = 10  # tasks one worker runs at once
 _SCHEMA_LOCK = 0x6E777363686D61
 # Retention runs hourly, at 17 past, once cluster-wide (procrastinate records each periodic defer).
@@ -76,8 +77,9 @@ def _register_sources(db: Database, config: Config) -> None:
             session.execute(postgresql.insert(SourceState).values(rows).on_conflict_do_nothing())
 
 
-def make_app(service: Service) -> procrastinate.App:
-    """The procrastinate app whose tasks run on `service` (this node's config, database, channels)."""
+def make_app(service: Service, wake: asyncio.Event | None = None) -> procrastinate.App:
+    """The procrastinate app whose tasks run on `service` (this node's config, database, channels);
+    a poll that queued alerts sets `wake`, this node's delivery loop (`deliver_loop`)."""
     config, db = service.config, service.db
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo(config.database)))
     enabled = {s.name: s for s in config.sources if s.enabled}
@@ -98,21 +100,14 @@ def make_app(service: Service) -> procrastinate.App:
             if context.abort_reason() == AbortReason.SHUTDOWN:
                 log.warning("poll of %s stopped unfinished (the worker is stopping); it is retried", source)
             raise
-        if outcome.alerts:
-            await _defer_delivery()
+        if outcome.alerts and wake is not None:
+            wake.set()
 
-    @app.task(
-        name="newswatch.deliver",
-        queue=DELIVER,
-        lock="newswatch.deliver",
-        retry=procrastinate.RetryStrategy(max_attempts=5, wait=5),
-    )
+    # Deliveries were jobs of this task, one at a time cluster-wide; a job left queued by an older
+    # version still drains (claims keep it from clashing with the nodes' own delivery loops).
+    @app.task(name="newswatch.deliver", queue=DELIVER)
     async def deliver() -> None:
         await service.deliver()
-
-    async def _defer_delivery() -> None:
-        with contextlib.suppress(AlreadyEnqueued):  # one waiting drain will send these too
-            await deliver.configure(queueing_lock="newswatch.deliver").defer_async()
 
     @app.periodic(cron="* * * * * *", periodic_id="claim")
     @app.task(name="newswatch.claim_due", queue=SCHEDULE)
@@ -151,7 +146,6 @@ def make_app(service: Service) -> procrastinate.App:
         # The same once-a-second tick does the chores (one cheap query each). An earlier try at
         # separate periodic tasks wrote "*/5 * * * * *" for every five seconds; croniter takes the
         # first field as minutes (seconds come sixth), so those ran every second of every fifth minute.
-        await _defer_delivery()  # picks up retries whose time has come
         await maintain()
 
     @app.periodic(cron=PRUNE_CRON, periodic_id="prune")
@@ -166,8 +160,7 @@ def make_app(service: Service) -> procrastinate.App:
             try:
                 await jobs.retry_job(job)
             except procrastinate.exceptions.UniqueViolation:
-                # A delivery job is queued already (its queueing lock): it drains the same outbox,
-                # so the stalled one is closed, which also frees the cluster-wide `deliver` lock.
+                # A job with the same queueing lock is queued already and does the same work.
                 await jobs.finish_job_by_id_async(job.id, procrastinate.jobs.Status.FAILED, False)
                 log.warning(
                     "closed job %s (%s): its worker stopped; a fresh one is queued", job.id, job.task_name
@@ -200,8 +193,9 @@ async def run_node(
         return all(checks.values()), checks
 
     probe = Probe(is_ready, lambda: cluster.next_polls(db), node=name, state=lambda: node.state, cluster=True)
+    wake = asyncio.Event()
     async with Service(config, db) as service:
-        app = make_app(service)
+        app = make_app(service, wake)
         with _serving(service, probe):
             beats = asyncio.create_task(cluster.heartbeat(db, node))
             lock = cluster.SchedulerLock(db) if role == "scheduler" else None
@@ -230,6 +224,8 @@ async def run_node(
                         ", ".join(queues),
                     )
                     helpers = []
+                    if DELIVER in queues:
+                        helpers.append(asyncio.create_task(deliver_loop(service, wake)))
                     if lock is not None:
                         helpers.append(asyncio.create_task(cluster.watch_scheduler_lock(lock, worker.stop)))
                     try:
@@ -245,6 +241,20 @@ async def run_node(
                 if lock is not None:
                     await asyncio.to_thread(lock.release)
     log.info("stopped")
+
+
+async def deliver_loop(service: Service, wake: asyncio.Event) -> None:
+    """This node's share of delivery: drain, then again when woken or after DELIVERY_TICK."""
+    while True:
+        try:
+            await service.deliver()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the next tick tries again
+            log.error("delivery failed: %s; trying again", " ".join(str(exc).split()))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), DELIVERY_TICK)
+        wake.clear()
 
 
 async def _standby(lock: cluster.SchedulerLock, node: cluster.NodeInfo) -> bool:
