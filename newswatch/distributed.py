@@ -40,6 +40,7 @@ ALL_QUEUES = (*WORKER_QUEUES, FIXTURES)  # the `run --distributed` node has it
 CLAIM_BATCH = 500
 STALLED_AFTER = 10.0  # seconds without a worker heartbeat before its jobs are run again
 KEEP_JOBS_HOURS = 24
+STOP_MARGIN = 5.0  # seconds past shutdown_grace a stopping worker gets before it is cancelled
 DELIVERY_TICK = 0.5  # seconds between a node's drains when nothing wakes it (retries falling due)
 CONCURRENCY = 10  # tasks one worker runs at once
 _SCHEMA_LOCK = 0x6E777363686D61
@@ -217,6 +218,8 @@ async def run_node(
                         shutdown_graceful_timeout=config.shutdown_grace.total_seconds(),
                     )
                     node.state = "running"
+                    with contextlib.suppress(Exception):  # the heartbeat task retries
+                        await asyncio.to_thread(cluster.beat, db, node)  # say so now, not at the next beat
                     log.info(
                         "%s %s running on queues %s; stop with Ctrl-C or SIGTERM",
                         role,
@@ -227,9 +230,11 @@ async def run_node(
                     if DELIVER in queues:
                         helpers.append(asyncio.create_task(deliver_loop(service, wake)))
                     if lock is not None:
-                        helpers.append(asyncio.create_task(cluster.watch_scheduler_lock(lock, worker.stop)))
+                        helpers.append(
+                            asyncio.create_task(cluster.watch_scheduler_lock(lock, lambda: worker.stop()))  # type: ignore[no-untyped-call]
+                        )
                     try:
-                        await worker.run()  # type: ignore[no-untyped-call]
+                        await _run_worker(worker, config.shutdown_grace.total_seconds() + STOP_MARGIN)
                     finally:
                         for helper in helpers:
                             helper.cancel()
@@ -241,6 +246,31 @@ async def run_node(
                 if lock is not None:
                     await asyncio.to_thread(lock.release)
     log.info("stopped")
+
+
+async def _run_worker(worker: procrastinate.worker.Worker, deadline: float) -> None:
+    """Run the procrastinate worker; once it is asked to stop, give it `deadline` seconds to return
+    (its running jobs get `shutdown_grace`), then cancel it rather than run on half-stopped."""
+    stopping = asyncio.Event()
+    stop = worker.stop
+
+    def stop_and_note() -> None:  # what the worker's SIGTERM handler and a lost lock call
+        stopping.set()
+        stop()  # type: ignore[no-untyped-call]
+
+    worker.stop = stop_and_note  # type: ignore[method-assign]
+    running = asyncio.ensure_future(worker.run())  # type: ignore[no-untyped-call]
+    asked = asyncio.ensure_future(stopping.wait())
+    await asyncio.wait({running, asked}, return_when=asyncio.FIRST_COMPLETED)
+    asked.cancel()
+    if not running.done():
+        done, _ = await asyncio.wait({running}, timeout=deadline)
+        if not done:
+            log.error("the worker did not stop %.0f s after it was asked to; cancelling it", deadline)
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+            return
+    running.result()
 
 
 async def deliver_loop(service: Service, wake: asyncio.Event) -> None:

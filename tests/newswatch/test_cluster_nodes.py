@@ -76,6 +76,7 @@ def test_each_node_serves_health_readiness_labelled_metrics_and_the_cluster_stat
             assert f'newswatch_outbox_depth{{node="{ready["node"]}"}}'.encode() in metrics
         assert names[0].startswith("scheduler@") and all(n.startswith("worker@") for n in names[1:])
         # Any node's status page shows every node with its last heartbeat, read from the database.
+        _wait(lambda: _get(ports[1], "/")[1].count(b'class="badge running"') == 3, 10, "3 nodes running")
         code, page = _get(ports[1], "/")
         assert code == 200
         text = page.decode()
@@ -85,8 +86,11 @@ def test_each_node_serves_health_readiness_labelled_metrics_and_the_cluster_stat
         assert text.count('class="badge running"') == 3
         assert "s ago)" in text
     finally:
+        stopping = time.monotonic()
         logs = _stop(nodes)
+        stopped_in = time.monotonic() - stopping
     assert all("Traceback" not in log for log in logs), logs
+    assert [n.process.returncode for n in nodes] == [0, 0, 0], f"stopped in {stopped_in:.1f} s: {logs}"
     assert _get(ports[0], "/healthz")[0] == 0  # the endpoint went with the process
     # A node that stopped says so in its row.
     db = Database(workspace.env["NEWSWATCH_DATABASE_URL"])
