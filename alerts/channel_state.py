@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from alerts.ratelimit import Bucket
@@ -44,9 +46,16 @@ def enable(session: Session, name: str) -> bool:
     return True
 
 
-def bucket(session: Session, name: str) -> Bucket | None:
-    """The channel's rate-limit bucket as last saved."""
-    row = session.get(ChannelStateRow, name)
+def bucket(session: Session, name: str, *, lock: bool = False) -> Bucket | None:
+    """The channel's rate-limit bucket as last saved. With `lock`, its row stays locked (PostgreSQL)
+    until the transaction ends, so drains on several nodes take tokens from one bucket in turn."""
+    if lock:
+        dialect = session.get_bind().dialect.name
+        insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        session.execute(insert(ChannelStateRow).values(name=name).on_conflict_do_nothing())
+        row = session.get(ChannelStateRow, name, with_for_update=True, populate_existing=True)
+    else:
+        row = session.get(ChannelStateRow, name)
     if row is None or row.tokens is None or row.tokens_at is None:
         return None
     return Bucket(row.tokens, row.tokens_at)

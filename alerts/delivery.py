@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import random
+import socket
+import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -26,7 +29,10 @@ log = logging.getLogger(__name__)
 # The Standard Webhooks retry schedule: the wait before each retry after the first attempt.
 RETRY_SCHEDULE = tuple(timedelta(seconds=s) for s in (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400))
 JITTER = 0.1  # up to 10% added to each scheduled wait, so many failed alerts do not retry in step
-PAGE = 200
+PAGE = 64  # alerts one drain claims at once: 8 waves of CONCURRENCY, so several drains share a burst
+# How long a drain's claim on its page holds unless renewed (every third of it while it sends): a
+# drain that dies gives its alerts back to the others this long after its last renewal at most.
+CLAIM_LEASE = timedelta(seconds=10)
 CONCURRENCY = 8  # alerts in flight at once per channel
 OVERFLOW = "overflow"  # the digest that holds what a channel's rate limit held back
 PERIODS = {"hourly": timedelta(hours=1), "daily": timedelta(days=1)}
@@ -128,7 +134,12 @@ def digest_id(alerts: list[Alert]) -> str:
 
 
 class _Drain:
-    """One pass over the due alerts; `outcomes` keeps the last outcome of each alert."""
+    """One pass over the due alerts; `outcomes` keeps the last outcome of each alert.
+
+    Several drains (on several nodes) can run at once: each claims its page of alerts (outbox.claim,
+    FOR UPDATE SKIP LOCKED on PostgreSQL) for CLAIM_LEASE, renews the claim while it sends, and gives
+    it back with the page's outcomes. A drain that dies leaves its claims to lapse within CLAIM_LEASE.
+    """
 
     def __init__(
         self,
@@ -141,24 +152,55 @@ class _Drain:
         self.db, self.channels, self.now, self.plan, self.outcomes = db, channels, now, plan, outcomes
         self.disabled: set[str] = set()
         self.sent: list[tuple[list[int], list[str]]] = []  # acknowledged, to mark sent (_flush_sent)
+        self.claimant = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.claimed: set[int] = set()  # this page's claims, renewed while it sends, then released
 
     async def run(self) -> int:
         handled = 0
         seen: set[int] = set()
+        renewing = asyncio.ensure_future(self._renew())
+        try:
+            while True:
+                page = await asyncio.to_thread(self._claim, seen)
+                if not page:
+                    return handled
+                by_channel: dict[str, list[Alert]] = {}
+                for alert in page:
+                    seen.add(alert.id)
+                    handled += 1
+                    by_channel.setdefault(alert.channel, []).append(alert)
+                # Channels go at once; within one, up to CONCURRENCY alerts are in flight.
+                await asyncio.gather(
+                    *(self._channel(name, alerts, seen) for name, alerts in by_channel.items())
+                )
+                await self._flush_sent()
+        finally:
+            renewing.cancel()
+            if self.claimed:  # stopped mid-page: what was not marked goes back to every drain now
+                with self.db.session() as session:
+                    outbox.release(session, self.claimed, self.claimant)
+                self.claimed.clear()
+
+    def _claim(self, seen: set[int]) -> list[Alert]:
+        with self.db.session() as session:
+            self.disabled = set(channel_state.disabled(session))
+            now = self.now()
+            page = outbox.claim(session, now, self.claimant, now + CLAIM_LEASE, PAGE, self.disabled, seen)
+        self.claimed.update(a.id for a in page if a.batch is None)
+        return page
+
+    async def _renew(self) -> None:
+        """Keep this page's claims while it sends (a slow channel can take longer than the lease)."""
         while True:
-            with self.db.session() as session:
-                self.disabled = set(channel_state.disabled(session))
-                page = [a for a in outbox.due(session, self.now(), PAGE, self.disabled) if a.id not in seen]
-            if not page:
-                return handled
-            by_channel: dict[str, list[Alert]] = {}
-            for alert in page:
-                seen.add(alert.id)
-                handled += 1
-                by_channel.setdefault(alert.channel, []).append(alert)
-            # Channels go at once; within one, up to CONCURRENCY alerts are in flight.
-            await asyncio.gather(*(self._channel(name, alerts, seen) for name, alerts in by_channel.items()))
-            await self._flush_sent()
+            await asyncio.sleep(CLAIM_LEASE.total_seconds() / 3)
+            ids = list(self.claimed)
+            if ids:
+
+                def renew(ids: list[int] = ids) -> None:
+                    with self.db.session() as session:
+                        outbox.renew(session, ids, self.claimant, self.now() + CLAIM_LEASE)
+
+                await asyncio.to_thread(renew)
 
     async def _channel(self, name: str, alerts: list[Alert], seen: set[int]) -> None:
         """One channel's share of a page: single alerts concurrently (bounded), digests in turn."""
@@ -181,10 +223,12 @@ class _Drain:
             await asyncio.gather(*singles)
 
     async def _flush_sent(self) -> None:
-        """Mark what the channels acknowledged as sent: one transaction for the page, in a thread. A
-        crash before this re-sends those alerts with the same webhook-id (receivers deduplicate)."""
+        """Mark what the channels acknowledged as sent and give the page's claims back: one
+        transaction for the page, in a thread. A crash before this re-sends those alerts with the
+        same webhook-id (receivers deduplicate), once the claims lapse."""
         sent, self.sent = self.sent, []
-        if not sent:
+        claimed = list(self.claimed)
+        if not sent and not claimed:
             return
         ids = [i for ids, _ in sent for i in ids]
         message_ids = [m for _, messages in sent for m in messages]
@@ -192,9 +236,13 @@ class _Drain:
 
         def mark() -> None:
             with self.db.session() as session:
-                outbox.mark_sent(session, ids, now, message_ids, self.plan.rule_cooldowns)
+                if ids:
+                    outbox.mark_sent(session, ids, now, message_ids, self.plan.rule_cooldowns)
+                if claimed:
+                    outbox.release(session, claimed, self.claimant)
 
         await asyncio.to_thread(mark)
+        self.claimed.difference_update(claimed)
 
     def _take_token(self, channel: str) -> datetime | None:
         """Take a rate-limit token for `channel`: None when taken, else when the next one comes."""
@@ -202,8 +250,8 @@ class _Drain:
         if limit is None:
             return None
         now = self.now()
-        with self.db.session() as session:
-            taken, bucket = take(channel_state.bucket(session, channel), limit, now)
+        with self.db.session() as session:  # the row is locked: one bucket for the whole cluster
+            taken, bucket = take(channel_state.bucket(session, channel, lock=True), limit, now)
             channel_state.save_bucket(session, channel, bucket)
         return None if taken else next_token_at(bucket, limit, now)
 
@@ -221,6 +269,7 @@ class _Drain:
         if wait_until is not None:
             with self.db.session() as session:
                 if alert.attempts == 0:  # new: rides in the next overflow digest
+                    outbox.serialise(session, f"newswatch.overflow:{alert.channel}")  # one per channel
                     batch = outbox.open_batch(session, alert.channel, OVERFLOW) or f"{OVERFLOW}:{alert.id}"
                     outbox.gather(session, [alert.id], batch, wait_until)
                 else:
@@ -240,11 +289,16 @@ class _Drain:
         )
 
     async def _digest(self, channel_name: str, batch: str) -> list[int]:
+        now = self.now()
         with self.db.session() as session:
-            members = outbox.batch_members(session, channel_name, batch)
+            claimed = outbox.claim_batch(session, channel_name, batch, self.claimant, now + CLAIM_LEASE, now)
+            if claimed is None:  # another drain sends this digest
+                return [a.id for a in outbox.batch_members(session, channel_name, batch)]
+        members = claimed
         ids = [a.id for a in members]
         if not members:
             return ids
+        self.claimed.update(ids)
         context: dict[str, Any] = {"channel": channel_name, "digest": batch, "alerts": len(ids)}
         channel = self.channels.get(channel_name)
         wait_until = self._take_token(channel_name) if channel is not None else None

@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -144,6 +144,127 @@ def due(
     return [_alert(alert, article) for alert, article in session.execute(query)]
 
 
+def _unclaimed(now: datetime) -> Any:
+    return or_(AlertRow.claimed_until.is_(None), AlertRow.claimed_until < now)
+
+
+def claim(
+    session: Session,
+    now: datetime,
+    claimant: str,
+    until: datetime,
+    limit: int = 100,
+    skip_channels: Collection[str] = (),
+    exclude: Collection[int] = (),
+) -> list[Alert]:
+    """`due`, for one drain among several: up to `limit` due alerts no other drain holds, oldest
+    first, the single ones claimed for `claimant` until `until` (its lease, renewed while it sends).
+
+    On PostgreSQL the rows are picked with FOR UPDATE SKIP LOCKED, so drains claiming at once get
+    different alerts. Alerts gathered in a digest come back unclaimed: `claim_batch` takes a digest
+    whole. A drain that dies leaves its claims to lapse at `until`; then any drain takes them.
+    """
+    query = (
+        select(AlertRow.id, AlertRow.batch)
+        .where(AlertRow.status.in_((PENDING, FAILED)), AlertRow.next_attempt_at <= now, _unclaimed(now))
+        .order_by(AlertRow.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    if skip_channels:
+        query = query.where(AlertRow.channel.not_in(list(skip_channels)))
+    if exclude:
+        query = query.where(AlertRow.id.not_in(list(exclude)))
+    picked = session.execute(query).all()
+    if not picked:
+        return []
+    singles = [row_id for row_id, batch in picked if batch is None]
+    if singles:
+        session.execute(
+            update(AlertRow)
+            .where(AlertRow.id.in_(singles))
+            .values(claimed_by=claimant, claimed_until=until)
+            .execution_options(synchronize_session=False)
+        )
+    rows = session.execute(
+        select(AlertRow, ArticleRow)
+        .join(ArticleRow, AlertRow.article_id == ArticleRow.id)
+        .where(AlertRow.id.in_([row_id for row_id, _ in picked]))
+        .order_by(AlertRow.id)
+    )
+    return [_alert(alert, article) for alert, article in rows]
+
+
+def claim_batch(
+    session: Session, channel: str, batch: str, claimant: str, until: datetime, now: datetime
+) -> list[Alert] | None:
+    """Claim every unsent alert of one digest for `claimant`; None when another drain holds any of
+    them (it sends that digest). On PostgreSQL a transaction lock on the digest's name makes two
+    drains that try at once take turns, so a digest is never split or sent twice."""
+    serialise(session, f"newswatch.digest:{channel}:{batch}")
+    members = batch_members(session, channel, batch)
+    if not members:
+        return []
+    ids = [m.id for m in members]
+    held = session.execute(
+        select(func.count())
+        .select_from(AlertRow)
+        .where(
+            AlertRow.id.in_(ids),
+            AlertRow.claimed_until >= now,
+            or_(AlertRow.claimed_by.is_(None), AlertRow.claimed_by != claimant),
+        )
+    ).scalar()
+    if held:
+        return None
+    session.execute(
+        update(AlertRow)
+        .where(AlertRow.id.in_(ids))
+        .values(claimed_by=claimant, claimed_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    return members
+
+
+def renew(session: Session, alert_ids: Collection[int], claimant: str, until: datetime) -> None:
+    """Extend `claimant`'s claims (a drain still sending them)."""
+    session.execute(
+        update(AlertRow)
+        .where(AlertRow.id.in_(list(alert_ids)), AlertRow.claimed_by == claimant)
+        .values(claimed_until=until)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def release(session: Session, alert_ids: Collection[int], claimant: str) -> None:
+    """Give `claimant`'s claims back (its page is done, or it stops)."""
+    session.execute(
+        update(AlertRow)
+        .where(AlertRow.id.in_(list(alert_ids)), AlertRow.claimed_by == claimant)
+        .values(claimed_by=None, claimed_until=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def release_all(session: Session) -> int:
+    """Give back every claim: for a single-node `run`, the only drain there is (its single-node
+    guard says so), whose claims can only be left over from a crash. Returns how many."""
+    result: Any = session.execute(
+        update(AlertRow)
+        .where(AlertRow.claimed_by.is_not(None))
+        .values(claimed_by=None, claimed_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
+
+
+def serialise(session: Session, key: str) -> None:
+    """On PostgreSQL, hold a transaction-scoped advisory lock on `key` (other drains that ask for it
+    wait until this transaction ends); nothing on SQLite, where one node drains."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+
+
 def batch_members(session: Session, channel: str, batch: str) -> list[Alert]:
     """Every unsent alert gathered into one digest of one channel, oldest first."""
     query = (
@@ -194,7 +315,9 @@ def postpone(session: Session, alert_ids: Collection[int], until: datetime) -> N
 
 def requeue(session: Session, alert_id: int | None, now: datetime) -> int:
     """Make one alert (any status but sent) or every dead alert due now with a fresh retry schedule."""
-    query = update(AlertRow).values(status=PENDING, attempts=0, next_attempt_at=now)
+    query = update(AlertRow).values(
+        status=PENDING, attempts=0, next_attempt_at=now, claimed_by=None, claimed_until=None
+    )
     if alert_id is None:
         query = query.where(AlertRow.status == DEAD)
     else:

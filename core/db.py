@@ -192,6 +192,24 @@ class AlertRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     # The digest this alert waits for (e.g. "channel:hourly:2026-11-25T04:00"), or None: sent alone.
     batch: Mapped[str | None] = mapped_column(String(300))
+    # The drain sending this alert now (alerts/delivery.py), and until when its claim holds: a drain
+    # that dies leaves the claim to lapse, and the alert goes back to every drain.
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_until: Mapped[datetime | None]
+
+
+class NodeRow(Base):
+    """A node of a distributed cluster (`run --distributed`, `worker`) and its last heartbeat."""
+
+    __tablename__ = "nodes"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    role: Mapped[str] = mapped_column(String(40))  # scheduler, worker
+    queues: Mapped[str] = mapped_column(String(200))
+    http: Mapped[str | None] = mapped_column(String(200))  # where it serves /healthz, if it does
+    started_at: Mapped[datetime]
+    last_heartbeat: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(40))  # running, standby, stopped
 
 
 class ChannelStateRow(Base):

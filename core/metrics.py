@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
+    Metric,
     disable_created_metrics,
     generate_latest,
 )
@@ -126,6 +129,23 @@ def set_outbox(counts: dict[tuple[str, str], int], depth: int, oldest_age: float
     OLDEST_PENDING.set(oldest_age)
 
 
-def exposition() -> bytes:
-    """The registry in the Prometheus text format."""
-    return generate_latest(REGISTRY)
+def exposition(node: str | None = None) -> bytes:
+    """The registry in the Prometheus text format; with `node`, every sample labelled `node="…"`
+    (a cluster's nodes each serve their own counters, and a scrape of all of them stays apart)."""
+    if node is None:
+        return generate_latest(REGISTRY)
+    return generate_latest(_Labelled(node))
+
+
+class _Labelled:
+    """The registry's families, each sample with a `node` label added."""
+
+    def __init__(self, node: str) -> None:
+        self.node = node
+
+    def collect(self) -> Iterator[Metric]:
+        for family in REGISTRY.collect():
+            labelled = Metric(family.name, family.documentation, family.type, family.unit)
+            for sample in family.samples:
+                labelled.samples.append(sample._replace(labels={**sample.labels, "node": self.node}))
+            yield labelled

@@ -321,7 +321,7 @@ def _distributed(config: Config, queues: tuple[str, ...], role: str) -> int:
     conninfo(config.database)  # refuses SQLite with a clear message
     db = Database(config.database)
     try:
-        asyncio.run(run_node(config, db, queues, f"{role}@{socket.gethostname()}:{os.getpid()}"))
+        asyncio.run(run_node(config, db, queues, f"{role}@{socket.gethostname()}:{os.getpid()}", role))
         return EXIT_OK
     finally:
         db.close()
@@ -339,6 +339,7 @@ def _run(config: Config, args: argparse.Namespace) -> int:
     db = Database(config.database)
     try:
         with single_node(db.engine):
+            _release_claims(db)
             if args.once:
                 ok = asyncio.run(_run_once(Service(config, db)))
                 return EXIT_OK if ok else EXIT_FAILED
@@ -346,6 +347,16 @@ def _run(config: Config, args: argparse.Namespace) -> int:
             return EXIT_OK
     finally:
         db.close()
+
+
+def _release_claims(db: Database) -> None:
+    """Alerts a crashed single-node `run` was sending go out now, not when their claims lapse."""
+    from alerts.outbox import release_all
+
+    with db.session() as session:
+        released = release_all(session)
+    if released:
+        logging.getLogger("newswatch").info("%d alerts claimed by a stopped run are due again", released)
 
 
 async def _run_once(service: Any) -> bool:

@@ -2,10 +2,11 @@
 
 A periodic task (run once per second cluster-wide) claims due sources with
 SELECT ... FOR UPDATE SKIP LOCKED, moves their `next_poll_at` on and defers one poll task each.
-Deliveries run as tasks on their own queue, one drain at a time cluster-wide (a procrastinate lock),
-because the outbox does not claim alerts row by row. Retention (newswatch/retention.py) is an
-hourly periodic task, deferred once per hour cluster-wide. Every task is idempotent: the unique
-constraints on articles and on the outbox make a re-run after a crash harmless.
+Every node on the `deliver` queue drains the outbox itself, at once when its own poll queued
+alerts and else every DELIVERY_TICK: drains claim pages of alerts (alerts/outbox.py `claim`), so N
+nodes send N pages at once. Retention (newswatch/retention.py) is an hourly periodic task,
+deferred once per hour cluster-wide. Every task is idempotent: the unique constraints on articles
+and on the outbox make a re-run after a crash harmless.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
+from collections.abc import Iterator
 from typing import Any
 
 import procrastinate
-from procrastinate.exceptions import AlreadyEnqueued
+import procrastinate.worker
 from procrastinate.job_context import AbortReason, JobContext
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql
@@ -25,7 +28,9 @@ from sqlalchemy.engine import make_url
 from core.config import Config
 from core.db import Database, SourceState
 from core.errors import ConfigError
+from newswatch import cluster, status
 from newswatch.service import Service
+from newswatch.web import Probe, StatusServer
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +40,8 @@ ALL_QUEUES = (*WORKER_QUEUES, FIXTURES)  # the `run --distributed` node has it
 CLAIM_BATCH = 500
 STALLED_AFTER = 10.0  # seconds without a worker heartbeat before its jobs are run again
 KEEP_JOBS_HOURS = 24
+STOP_MARGIN = 5.0  # seconds past shutdown_grace a stopping worker gets before it is cancelled
+DELIVERY_TICK = 0.5  # seconds between a node's drains when nothing wakes it (retries falling due)
 CONCURRENCY = 10  # tasks one worker runs at once
 _SCHEMA_LOCK = 0x6E777363686D61
 # Retention runs hourly, at 17 past, once cluster-wide (procrastinate records each periodic defer).
@@ -71,8 +78,9 @@ def _register_sources(db: Database, config: Config) -> None:
             session.execute(postgresql.insert(SourceState).values(rows).on_conflict_do_nothing())
 
 
-def make_app(service: Service) -> procrastinate.App:
-    """The procrastinate app whose tasks run on `service` (this node's config, database, channels)."""
+def make_app(service: Service, wake: asyncio.Event | None = None) -> procrastinate.App:
+    """The procrastinate app whose tasks run on `service` (this node's config, database, channels);
+    a poll that queued alerts sets `wake`, this node's delivery loop (`deliver_loop`)."""
     config, db = service.config, service.db
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo(config.database)))
     enabled = {s.name: s for s in config.sources if s.enabled}
@@ -93,21 +101,14 @@ def make_app(service: Service) -> procrastinate.App:
             if context.abort_reason() == AbortReason.SHUTDOWN:
                 log.warning("poll of %s stopped unfinished (the worker is stopping); it is retried", source)
             raise
-        if outcome.alerts:
-            await _defer_delivery()
+        if outcome.alerts and wake is not None:
+            wake.set()
 
-    @app.task(
-        name="newswatch.deliver",
-        queue=DELIVER,
-        lock="newswatch.deliver",
-        retry=procrastinate.RetryStrategy(max_attempts=5, wait=5),
-    )
+    # Deliveries were jobs of this task, one at a time cluster-wide; a job left queued by an older
+    # version still drains (claims keep it from clashing with the nodes' own delivery loops).
+    @app.task(name="newswatch.deliver", queue=DELIVER)
     async def deliver() -> None:
         await service.deliver()
-
-    async def _defer_delivery() -> None:
-        with contextlib.suppress(AlreadyEnqueued):  # one waiting drain will send these too
-            await deliver.configure(queueing_lock="newswatch.deliver").defer_async()
 
     @app.periodic(cron="* * * * * *", periodic_id="claim")
     @app.task(name="newswatch.claim_due", queue=SCHEDULE)
@@ -146,7 +147,6 @@ def make_app(service: Service) -> procrastinate.App:
         # The same once-a-second tick does the chores (one cheap query each). An earlier try at
         # separate periodic tasks wrote "*/5 * * * * *" for every five seconds; croniter takes the
         # first field as minutes (seconds come sixth), so those ran every second of every fifth minute.
-        await _defer_delivery()  # picks up retries whose time has come
         await maintain()
 
     @app.periodic(cron=PRUNE_CRON, periodic_id="prune")
@@ -161,8 +161,7 @@ def make_app(service: Service) -> procrastinate.App:
             try:
                 await jobs.retry_job(job)
             except procrastinate.exceptions.UniqueViolation:
-                # A delivery job is queued already (its queueing lock): it drains the same outbox,
-                # so the stalled one is closed, which also frees the cluster-wide `deliver` lock.
+                # A job with the same queueing lock is queued already and does the same work.
                 await jobs.finish_job_by_id_async(job.id, procrastinate.jobs.Status.FAILED, False)
                 log.warning(
                     "closed job %s (%s): its worker stopped; a fresh one is queued", job.id, job.task_name
@@ -174,24 +173,156 @@ def make_app(service: Service) -> procrastinate.App:
     return app
 
 
-async def run_node(config: Config, db: Database, queues: tuple[str, ...], name: str) -> None:
-    """Run one procrastinate worker on `queues` until SIGTERM or SIGINT."""
+async def run_node(
+    config: Config, db: Database, queues: tuple[str, ...], name: str, role: str = "worker"
+) -> None:
+    """Run one node until SIGTERM or SIGINT: a procrastinate worker on `queues`, its heartbeat row,
+    and the `http:` endpoint when configured. A `scheduler` node (`run --distributed`) first takes
+    the cluster's scheduler lock, waiting as a standby while another node holds it."""
     ensure_schema(config.database)
     _register_sources(db, config)
+    node = cluster.NodeInfo(name, role, queues, http=config.http.listen if config.http else None)
+    worker: procrastinate.worker.Worker | None = None
+
+    def is_ready() -> tuple[bool, dict[str, bool]]:
+        checks = {
+            "database": status.database_ok(db),
+            "worker": node.state == "running"
+            and worker is not None
+            and cluster.worker_alive(db, worker.worker_id, STALLED_AFTER),
+        }
+        return all(checks.values()), checks
+
+    probe = Probe(is_ready, lambda: cluster.next_polls(db), node=name, state=lambda: node.state, cluster=True)
+    wake = asyncio.Event()
     async with Service(config, db) as service:
-        app = make_app(service)
-        async with app.open_async():
-            log.info("worker %s running on queues %s; stop with Ctrl-C or SIGTERM", name, ", ".join(queues))
-            await app.run_worker_async(
-                queues=list(queues),
-                name=name,
-                concurrency=CONCURRENCY,
-                delete_jobs="successful",
-                update_heartbeat_interval=2,
-                stalled_worker_timeout=STALLED_AFTER,
-                install_signal_handlers=True,
-                # On SIGTERM running jobs get `shutdown_grace`, then are cancelled (a poll is
-                # retried by a running worker; a prune stops after the batch it is in).
-                shutdown_graceful_timeout=config.shutdown_grace.total_seconds(),
-            )
+        app = make_app(service, wake)
+        with _serving(service, probe):
+            beats = asyncio.create_task(cluster.heartbeat(db, node))
+            lock = cluster.SchedulerLock(db) if role == "scheduler" else None
+            try:
+                if lock is not None and not await _standby(lock, node):
+                    return
+                async with app.open_async():
+                    worker = procrastinate.worker.Worker(
+                        app=app,
+                        queues=list(queues),
+                        name=name,
+                        concurrency=CONCURRENCY,
+                        delete_jobs="successful",
+                        update_heartbeat_interval=2,
+                        stalled_worker_timeout=STALLED_AFTER,
+                        install_signal_handlers=True,
+                        # On SIGTERM running jobs get `shutdown_grace`, then are cancelled (a poll is
+                        # retried by a running worker; a prune stops after the batch it is in).
+                        shutdown_graceful_timeout=config.shutdown_grace.total_seconds(),
+                    )
+                    node.state = "running"
+                    with contextlib.suppress(Exception):  # the heartbeat task retries
+                        await asyncio.to_thread(cluster.beat, db, node)  # say so now, not at the next beat
+                    log.info(
+                        "%s %s running on queues %s; stop with Ctrl-C or SIGTERM",
+                        role,
+                        name,
+                        ", ".join(queues),
+                    )
+                    helpers = []
+                    if DELIVER in queues:
+                        helpers.append(asyncio.create_task(deliver_loop(service, wake)))
+                    if lock is not None:
+                        helpers.append(
+                            asyncio.create_task(cluster.watch_scheduler_lock(lock, lambda: worker.stop()))  # type: ignore[no-untyped-call]
+                        )
+                    try:
+                        await _run_worker(worker, config.shutdown_grace.total_seconds() + STOP_MARGIN)
+                    finally:
+                        for helper in helpers:
+                            helper.cancel()
+                        await asyncio.gather(*helpers, return_exceptions=True)
+            finally:
+                beats.cancel()
+                await asyncio.gather(beats, return_exceptions=True)
+                await asyncio.to_thread(cluster.stopped, db, node)
+                if lock is not None:
+                    await asyncio.to_thread(lock.release)
     log.info("stopped")
+
+
+async def _run_worker(worker: procrastinate.worker.Worker, deadline: float) -> None:
+    """Run the procrastinate worker; once it is asked to stop, give it `deadline` seconds to return
+    (its running jobs get `shutdown_grace`), then cancel it rather than run on half-stopped."""
+    stopping = asyncio.Event()
+    stop = worker.stop
+
+    def stop_and_note() -> None:  # what the worker's SIGTERM handler and a lost lock call
+        stopping.set()
+        stop()  # type: ignore[no-untyped-call]
+
+    worker.stop = stop_and_note  # type: ignore[method-assign]
+    running = asyncio.ensure_future(worker.run())  # type: ignore[no-untyped-call]
+    asked = asyncio.ensure_future(stopping.wait())
+    await asyncio.wait({running, asked}, return_when=asyncio.FIRST_COMPLETED)
+    asked.cancel()
+    if not running.done():
+        done, _ = await asyncio.wait({running}, timeout=deadline)
+        if not done:
+            log.error("the worker did not stop %.0f s after it was asked to; cancelling it", deadline)
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+            return
+    running.result()
+
+
+async def deliver_loop(service: Service, wake: asyncio.Event) -> None:
+    """This node's share of delivery: drain, then again when woken or after DELIVERY_TICK."""
+    while True:
+        try:
+            await service.deliver()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the next tick tries again
+            log.error("delivery failed: %s; trying again", " ".join(str(exc).split()))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), DELIVERY_TICK)
+        wake.clear()
+
+
+async def _standby(lock: cluster.SchedulerLock, node: cluster.NodeInfo) -> bool:
+    """Wait for the scheduler lock; False when SIGTERM or SIGINT came first."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        waiting = asyncio.create_task(cluster.wait_for_scheduler_lock(lock, node))
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not waiting.done():
+            waiting.cancel()
+            await asyncio.gather(waiting, return_exceptions=True)
+            log.info("standby stopped before taking over")
+            return False
+        waiting.result()
+        return True
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+@contextlib.contextmanager
+def _serving(service: Service, probe: Probe) -> Iterator[None]:
+    """The node's HTTP endpoint while the block runs, when `http:` is configured."""
+    http = service.config.http
+    if http is None:
+        yield
+        return
+    try:
+        server = StatusServer(service, http.address, probe)
+    except OSError as exc:
+        raise ConfigError(f"http.listen: cannot listen on {http.listen}: {exc}") from None
+    server.start()
+    try:
+        yield
+    finally:
+        server.close()

@@ -13,6 +13,7 @@ from core.db import Base, error_reason, make_engine, storable_text, upgrade
 from core.errors import ConfigError
 
 BATCH = 1000
+RUNTIME_ONLY = frozenset({"nodes"})  # tables `migrate-from` leaves out: a cluster's heartbeats
 
 Progress = Callable[[str, int, int], None]  # (table, rows done, rows in all)
 
@@ -51,7 +52,8 @@ def migrate_from(source_url: str, target_url: str, progress: Progress) -> dict[s
     try:
         upgrade(source)
         upgrade(target)
-        tables = Base.metadata.sorted_tables  # parents before children, so foreign keys hold
+        # Parents before children, so foreign keys hold; a cluster's heartbeat rows are not data.
+        tables = [t for t in Base.metadata.sorted_tables if t.name not in RUNTIME_ONLY]
         with target.connect() as connection:
             filled = [
                 t.name for t in tables if connection.execute(select(func.count()).select_from(t)).scalar()
@@ -69,7 +71,7 @@ def migrate_from(source_url: str, target_url: str, progress: Progress) -> dict[s
                 result = reading.execution_options(stream_results=True).execute(select(table))
                 for batch in result.mappings().partitions(BATCH):
                     try:
-                        writing.execute(table.insert(), [_storable(row) for row in batch])
+                        writing.execute(table.insert(), [_storable(row, table.name) for row in batch])
                     except (DataError, IntegrityError) as exc:  # a row SQLite kept and the target refuses
                         reason = error_reason(exc)
                         raise ConfigError(f"db migrate-from: cannot copy {table.name}: {reason}") from None
@@ -88,10 +90,14 @@ def migrate_from(source_url: str, target_url: str, progress: Progress) -> dict[s
         target.dispose()
 
 
-def _storable(row: RowMapping) -> dict[str, Any]:
+def _storable(row: RowMapping, table: str) -> dict[str, Any]:
     """A row with its text as the target can store it (`storable_text`): items are parsed that way
-    now, but an older SQLite database may hold NUL characters (in a GUID or a link)."""
-    return {key: storable_text(value) if isinstance(value, str) else value for key, value in row.items()}
+    now, but an older SQLite database may hold NUL characters (in a GUID or a link). An alert's
+    claim (left by a run that crashed mid-send) is not copied: it is due at once in the new home."""
+    values = {key: storable_text(value) if isinstance(value, str) else value for key, value in row.items()}
+    if table == "alerts":
+        values.update(claimed_by=None, claimed_until=None)
+    return values
 
 
 def _reset_sequences(connection: Connection) -> None:

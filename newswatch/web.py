@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -54,12 +56,34 @@ def ready(service: Service) -> tuple[bool, dict[str, bool]]:
     return all(checks.values()), checks
 
 
-def render_status(service: Service) -> str:
-    """The status page: sources with health and next poll, recent alerts, recent articles."""
+@dataclass(frozen=True)
+class Probe:
+    """What the endpoint says about the node it runs in: a single-node `run` (the default, from
+    its scheduler) or a node of a distributed cluster (newswatch/distributed.py)."""
+
+    ready: Callable[[], tuple[bool, dict[str, bool]]]
+    next_polls: Callable[[], dict[str, datetime]]
+    node: str | None = None  # a cluster node's name: /metrics labels every sample with it
+    state: Callable[[], str] | None = None  # a cluster node's state, in /readyz
+    cluster: bool = False  # the status page lists the cluster's nodes
+
+    @classmethod
+    def single(cls, service: Service) -> Probe:
+        return cls(lambda: ready(service), lambda: next_polls(service))
+
+
+def render_status(service: Service, probe: Probe | None = None) -> str:
+    """The status page: the cluster's nodes (distributed), sources with health and next poll,
+    recent alerts, recent articles."""
+    probe = probe or Probe.single(service)
+    from newswatch import cluster
+
     return _templates.get_template("status.html").render(
         version=__version__,
         now=utcnow().isoformat(timespec="seconds"),
-        sources=status.sources(service.db, service.config, next_polls(service)),
+        node=probe.node,
+        nodes=cluster.nodes(service.db) if probe.cluster else None,
+        sources=status.sources(service.db, service.config, probe.next_polls()),
         alerts=status.recent_alerts(service.db),
         articles=status.recent_articles(service.db),
     )
@@ -68,8 +92,8 @@ def render_status(service: Service) -> str:
 class StatusServer:
     """The endpoint bound to `address`, serving until `close()`."""
 
-    def __init__(self, service: Service, address: tuple[str, int]) -> None:
-        handler = _handler_for(service)
+    def __init__(self, service: Service, address: tuple[str, int], probe: Probe | None = None) -> None:
+        handler = _handler_for(service, probe or Probe.single(service))
         self._server = ThreadingHTTPServer(address, handler)
         self._server.daemon_threads = True
         self.address = self._server.server_address[:2]
@@ -84,7 +108,7 @@ class StatusServer:
         self._server.server_close()
 
 
-def _handler_for(service: Service) -> type[BaseHTTPRequestHandler]:
+def _handler_for(service: Service, probe: Probe) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = f"newswatch/{__version__}"
 
@@ -94,14 +118,18 @@ def _handler_for(service: Service) -> type[BaseHTTPRequestHandler]:
                 if path == "/healthz":
                     self._send(200, "application/json", b'{"status":"ok"}')
                 elif path == "/readyz":
-                    ok, checks = ready(service)
-                    body = {"status": "ready" if ok else "not ready", "checks": checks}
+                    ok, checks = probe.ready()
+                    body: dict[str, Any] = {"status": "ready" if ok else "not ready", "checks": checks}
+                    if probe.node is not None:
+                        body["node"] = probe.node
+                    if probe.state is not None:
+                        body["state"] = probe.state()
                     self._send(200 if ok else 503, "application/json", json.dumps(body).encode())
                 elif path == "/metrics":
                     status.refresh_metrics(service.db)
-                    self._send(200, CONTENT_TYPE_LATEST, metrics.exposition())
+                    self._send(200, CONTENT_TYPE_LATEST, metrics.exposition(probe.node))
                 elif path == "/":
-                    page = render_status(service).encode()
+                    page = render_status(service, probe).encode()
                     self._send(200, "text/html; charset=utf-8", page)
                 else:
                     self._send(404, "text/plain; charset=utf-8", b"not found\n")
