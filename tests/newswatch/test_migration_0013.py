@@ -16,7 +16,7 @@ def test_migration_0013_goes_down_and_up_and_matches_the_model(database_url: str
     try:
         with db.engine.begin() as connection:
             cfg.attributes["connection"] = connection
-            command.downgrade(cfg, "0010")
+            command.downgrade(cfg, "0011")
         inspector = inspect(db.engine)
         assert "nodes" not in inspector.get_table_names()
         assert "claimed_by" not in {c["name"] for c in inspector.get_columns("alerts")}
