@@ -62,12 +62,15 @@ def peak_memory(sources: int, articles: int, rules: int, work: Path) -> float:
         config = write_config(work, urls, rule_terms(corpus.names, rules), every="1h")
         _fill_database(config, articles)
         child = subprocess.run(
-            [sys.executable, "-m", "bench.figures", "memory-child", str(config)],
+            [sys.executable, "-m", "bench.memory_child", str(config)],
             capture_output=True,
             text=True,
             check=True,
         )
-        return float(json.loads(child.stdout.strip().splitlines()[-1])["peak_mib"])
+        measured = json.loads(child.stdout.strip().splitlines()[-1])
+        workers = ", ".join(f"{w:.0f}" for w in measured["worker_mib"])
+        print(f"  peak RSS: main process {measured['main_mib']:.0f} MiB; worker processes: [{workers}] MiB")
+        return float(measured["peak_mib"])
     finally:
         server.close()
 
@@ -112,25 +115,6 @@ def _fill_database(config_path: Path, count: int) -> None:
         for start in range(0, len(rows), 5_000):
             session.execute(insert(ArticleRow), rows[start : start + 5_000])
     db.close()
-
-
-def _memory_child(config_path: str) -> None:
-    import multiprocessing
-
-    from bench.subject import Runner
-
-    runner = Runner(Path(config_path))
-    runner.poll_all()
-    # The worker processes count, as a user's `ps` would show them: the sum of every peak.
-    peak_kib = _peak_kib("self") + sum(_peak_kib(str(p.pid)) for p in multiprocessing.active_children())
-    runner.close()
-    print(json.dumps({"peak_mib": peak_kib / 1024, "processes": 1 + len(multiprocessing.active_children())}))
-
-
-def _peak_kib(pid: str) -> int:
-    """VmHWM of a process, not ru_maxrss: the latter keeps the forking parent's size across exec."""
-    status = Path(f"/proc/{pid}/status").read_text().splitlines()
-    return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
 
 
 @dataclass
@@ -234,7 +218,3 @@ def percentile(values: list[float], share: float) -> float:
     """The `share` quantile (0..1) of `values`, by the nearest-rank method."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
-
-
-if __name__ == "__main__" and sys.argv[1:2] == ["memory-child"]:
-    _memory_child(sys.argv[2])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -44,15 +43,6 @@ def utcnow() -> datetime:
 
 # What no backend stores: NUL (PostgreSQL text cannot hold it; SQLite can, so the backends would
 # differ) and lone surrogates (no UTF-8 exists for one: both drivers raise UnicodeEncodeError).
-_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
-
-
-def storable_text(text: str) -> str:
-    """`text` as every backend stores it: NUL dropped, each lone surrogate (JSON's "\\ud800") made
-    U+FFFD, the replacement character."""
-    if _UNSTORABLE.search(text) is None:
-        return text
-    return _UNSTORABLE.sub(lambda found: "" if found[0] == "\x00" else "\ufffd", text)
 
 
 def error_reason(exc: SQLAlchemyError) -> str:

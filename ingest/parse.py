@@ -20,8 +20,8 @@ from typing import Any
 
 import feedparser
 
-from core.db import storable_text
 from core.errors import SourceError
+from core.text import storable_text
 from ingest.clean import html_to_text, normalize_text, title_text
 from ingest.feedtree import Entry, parse_tree
 from ingest.models import ContentKind, RawItem

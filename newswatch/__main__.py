@@ -1,5 +1,15 @@
-from newswatch.cli import main
+"""`python -m newswatch` and the `newswatch` console script.
 
-# The guard matters: the process pool spawns workers that import the main module again.
+Nothing heavy is imported at module level: the process pool's workers are spawned and import the
+main module again (the console script imports this one), and they must not pay for the CLI,
+SQLAlchemy and the config model."""
+
+
+def run() -> int:
+    from newswatch.cli import main
+
+    return main()
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run())

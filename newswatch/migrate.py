@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, RowMapping, func, select, text
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
-from core.db import Base, error_reason, make_engine, storable_text, upgrade
+from core.db import Base, error_reason, make_engine, upgrade
 from core.errors import ConfigError
+from core.text import storable_text
 
 BATCH = 1000
 RUNTIME_ONLY = frozenset({"nodes"})  # tables `migrate-from` leaves out: a cluster's heartbeats

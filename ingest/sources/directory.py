@@ -7,8 +7,8 @@ import logging
 import os
 from pathlib import Path
 
-from core.db import storable_text
 from core.errors import SourceError
+from core.text import storable_text
 from ingest.models import ContentKind, RawItem
 
 log = logging.getLogger(__name__)
