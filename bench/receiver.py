@@ -3,14 +3,13 @@ answers every POST 204 and counts distinct webhook-ids; GET /count returns `rece
 
 from __future__ import annotations
 
-import socket
-import subprocess
 import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
+
+from bench.server import start_on_loopback
 
 
 def serve(port: int) -> None:
@@ -48,22 +47,7 @@ class Receiver:
     """`python -m bench.receiver PORT` as a child process."""
 
     def __init__(self) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = int(probe.getsockname()[1])
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "bench.receiver", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("the bench webhook receiver did not start")
+        self._process, self.port = start_on_loopback("bench.receiver", what="webhook receiver")
 
     @property
     def url(self) -> str:

@@ -13,33 +13,32 @@ import time
 from pathlib import Path
 
 
+def start_on_loopback(module: str, *args: str, what: str) -> tuple[subprocess.Popen[bytes], int]:
+    """`python -m MODULE PORT ARGS...` on a free loopback port, once it accepts connections."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    process = subprocess.Popen(
+        [sys.executable, "-m", module, str(port), *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process, port
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"the bench {what} did not start")
+
+
 class FeedServer:
     def __init__(self, folder: Path) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = int(probe.getsockname()[1])
-        self._process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "http.server",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--directory",
-                str(folder),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        self._process, self.port = start_on_loopback(
+            "http.server", "--bind", "127.0.0.1", "--directory", str(folder), what="feed server"
         )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("the bench feed server did not start")
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
