@@ -76,6 +76,9 @@ class HttpServer:
         self.post_script: list[Reply] = []  # answers for the next POSTs, in order; then post_status
         self.released = threading.Event()  # set at close, so stalled handlers end
         self.post_delay = 0.0  # seconds a POST is held before it is answered (slow receivers)
+        self.in_flight = 0  # POSTs being answered now
+        self.peak_in_flight = 0  # the most POSTs ever answered at once
+        self._count = threading.Lock()
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -119,7 +122,12 @@ class HttpServer:
                 owner.received.append(Received(self.path, dict(self.headers.items()), body))
                 reply = owner.post_script.pop(0) if owner.post_script else Reply(owner.post_status)
                 if owner.post_delay:
+                    with owner._count:
+                        owner.in_flight += 1
+                        owner.peak_in_flight = max(owner.peak_in_flight, owner.in_flight)
                     time.sleep(owner.post_delay)
+                    with owner._count:
+                        owner.in_flight -= 1
                 if reply.stall and owner.released.wait(reply.stall):
                     return
                 self.send_response(reply.status)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from alerts import outbox
+from alerts.delivery import CONCURRENCY
 from alerts.models import Match
 from core.db import AlertRow, ArticleRow, Database
 from newswatch.service import Service
@@ -128,15 +129,19 @@ def _workers(workspace: Workspace, count: int) -> list[tuple[Node, int]]:
     return started
 
 
-def _burst(workspace: Workspace, url: str, workers: int, start: int) -> float:
-    """Seconds from queueing ALERTS alerts until `workers` delivery workers have sent them all."""
+def _burst(
+    workspace: Workspace, http_server: HttpServer, url: str, workers: int, start: int
+) -> tuple[float, int]:
+    """Seconds from queueing ALERTS alerts until `workers` delivery workers have sent them all, and
+    the most POSTs the receiver answered at once meanwhile."""
     started = _workers(workspace, workers)
     try:
         before = _sent(url)
+        http_server.peak_in_flight = 0
         _queue_alerts(url, start, ALERTS)
         began = time.monotonic()
         _wait(lambda: _sent(url) >= before + ALERTS, 120, f"{ALERTS} alerts sent by {workers} workers")
-        return time.monotonic() - began
+        return time.monotonic() - began, http_server.peak_in_flight
     finally:
         logs = _stop([node for node, _ in started])
         assert all("Traceback" not in log for log in logs), logs
@@ -153,19 +158,23 @@ def delivery_config(workspace: Workspace, http_server: HttpServer) -> str:
     return workspace.env["NEWSWATCH_DATABASE_URL"]
 
 
-def test_two_workers_deliver_a_burst_faster_than_one(
+def test_two_workers_deliver_one_burst_side_by_side(
     workspace: Workspace, http_server: HttpServer, delivery_config: str
 ) -> None:
+    # Speed is measured in bench.distributed; here the behaviour behind it: one worker never has
+    # more than CONCURRENCY POSTs in flight, two workers share the burst and have more in flight at
+    # once than either could alone, and still send each alert once.
     url = delivery_config
-    one = _burst(workspace, url, 1, 0)
-    two = _burst(workspace, url, 2, ALERTS)
+    one, one_peak = _burst(workspace, http_server, url, 1, 0)
+    two, two_peak = _burst(workspace, http_server, url, 2, ALERTS)
     print(
-        f"{ALERTS} alerts at {POST_SECONDS} s per POST: 1 worker {one:.2f} s, 2 workers {two:.2f} s,"
-        f" {one / two:.2f}x"
+        f"{ALERTS} alerts at {POST_SECONDS} s per POST: 1 worker {one:.2f} s (peak {one_peak} in flight),"
+        f" 2 workers {two:.2f} s (peak {two_peak})"
     )
     ids = [r.headers["webhook-id"] for r in http_server.received]
     assert len(ids) == 2 * ALERTS and set(ids) == _message_ids(url)  # each sent once
-    assert one / two >= 1.6, f"2 workers {one / two:.2f}x of 1"
+    assert one_peak <= CONCURRENCY
+    assert two_peak > CONCURRENCY, f"two workers never had more than {two_peak} POSTs in flight at once"
 
 
 def test_a_worker_killed_mid_burst_loses_nothing_and_repeats_keep_their_webhook_id(
