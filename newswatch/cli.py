@@ -129,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     _json_flag(send_test, nested=True)
 
     commands.add_parser("reload", help="make the running `run` re-read its config (refused if not valid)")
+    config = commands.add_parser("config", help="about the config file itself")
+    config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    config_commands.add_parser("schema", help="print the JSON Schema of the config file (for editors)")
     completion = commands.add_parser("completion", help="print a shell completion script")
     completion.add_argument("shell", choices=("bash", "zsh"), help='eval "$(newswatch completion bash)"')
     return parser
@@ -176,6 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(script(parser, args.shell), end="")
         return EXIT_OK
+    if args.command == "config":  # about the file, not one config: nothing is loaded
+        return _config_schema()
     try:
         config = load_config(config_path(args.config))
         handler = {
@@ -198,6 +203,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         return EXIT_OK
+
+
+def _config_schema() -> int:
+    from core.schema import config_schema
+
+    print(json.dumps(config_schema(), ensure_ascii=False, indent=2))
+    return EXIT_OK
 
 
 def _check(config: Config, args: argparse.Namespace) -> int:
