@@ -21,35 +21,61 @@ from core.schema import ENV_REF, config_schema
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_FILE = ROOT / "config" / "newswatch.schema.json"
 REFERENCE_FILE = ROOT / "docs" / "configuration.md"
+# Every section with its defaults, shown on the page; tests load it as `newswatch check` would.
+EXAMPLE_FILE = ROOT / "config" / "full-example.yaml"
 
 PREAMBLE = """\
 # Configuration reference
 
 <!-- Generated from the config model (core/config.py) by `python -m scripts.config_reference`.
-     Do not edit by hand: tests/test_docs.py fails when this page is stale. -->
+     Do not edit by hand: tests/newswatch/test_config_schema.py fails when this page is stale. -->
 
 Newswatch reads one YAML file: `--config PATH`, else `$NEWSWATCH_CONFIG`, else
-`config/newswatch.yaml`. `newswatch check` validates it and runs the rules' examples.
+`config/newswatch.yaml` (the working demo). `newswatch check` validates it and runs the rules'
+examples.
 
 - **Paths** in the file (a folder source, an SQLite file, templates, certificates) are relative to
   the file's folder: the demo's `sqlite:///newswatch.db` is `config/newswatch.db`.
 - **`${VAR}`** in any value is read from the environment; `${VAR:-default}` gives a default. An
   unset variable without a default is a config error. Secrets belong in the environment, never in
   the file.
-- **Durations** are written `30s`, `10m`, `2h`, `1d` (or `500ms`); a bare number is seconds.
-- **Unknown keys are errors**, and every error is one line naming the key path and the item
-  (`sources[1].every (source 'wire'): 'soon' is not a duration…`), with exit code 2.
+- **Durations** are written `30s`, `10m`, `2h`, `1d` (or `500ms`); a bare number is seconds. Every
+  duration is above zero and at most 36500d; the tables below give each one's bounds.
 - **Editors**: `config/newswatch.schema.json` is the JSON Schema of this file (`newswatch config
   schema` prints the same). Start a config with
-  `# yaml-language-server: $schema=./newswatch.schema.json` (path relative to the config) and an
-  editor with the YAML language server (VS Code's YAML extension, for one) completes and checks
+  `# yaml-language-server: $schema=./newswatch.schema.json` (the path relative to the config) and
+  an editor with the YAML language server (VS Code's YAML extension, for one) completes and checks
   keys as you type.
 
-The file is bounded as well as typed: a file over 10 MB, aliases (`*name`) that would expand to
-more than 10,000 extra nodes, nesting deeper than 100 levels, or a YAML tag such as
-`!!python/object` is refused before anything in it is used. [Configuration in
-practice](operations.md) and [rules, channels and payloads](rules-and-channels.md) show the keys
-at work; the sections below list every key.
+## What is refused
+
+Unknown keys are errors. A bad config names what to fix: a YAML syntax error names the file, line
+and column; a schema error names the key path and the item (`sources[1].every (source 'wire'):
+'soon' is not a duration…`); a rule that notifies an unknown channel names it. Every config error
+is one line on standard error and exit code 2, for `check`, `run` and every other command.
+
+- **Bounds**: every number, duration and name has the bounds the tables below give; past them the
+  value is refused with its key path.
+- **URLs**: a `feed:` or `webhook:` URL must be one httpx can request, checked as httpx reads it:
+  `http://0177.0.0.1/` (an octal address), a port past 65535, an empty or 64-character host label
+  are refused with the words a poll would fail with (`… is not a URL that can be fetched: Invalid
+  IPv4 address: '0177.0.0.1'`).
+- **YAML**: read with the safe loader only: a `!!python/object…` (or any other unknown) tag is
+  refused (`YAML tag '…' is not allowed`). A file over 10 MB, a document whose aliases (`*name`)
+  would expand to more than 10,000 extra nodes (a "billion laughs"), an alias inside the node it
+  names, or nesting deeper than 100 levels is refused, naming the file, before anything is
+  expanded. A file that is not UTF-8 text is refused.
+- **No sources**: an empty file, or one with no `sources:`, is refused by `run`, `check` and
+  `reload`: `… has no sources; see config/newswatch.yaml for an example`.
+- **Retention** shorter than what deduplication or a cooldown looks back over is refused (see
+  [`retention`](#retention)).
+
+## A complete example
+
+Every section, with the defaults where a key has one. [Rules, channels and
+payloads](rules-and-channels.md) shows more rule and channel keys at work; the sections after this
+one list every key. It is `config/full-example.yaml`:
+
 """
 
 
@@ -160,7 +186,8 @@ def render_reference(schema: dict[str, Any]) -> str:
     """docs/configuration.md: the preamble, then one table per mapping of the config."""
     sections = list(_sections(schema))
     anchors = {name: _anchor(where[0]) for name, where, _ in sections}
-    out = [PREAMBLE]
+    example = EXAMPLE_FILE.read_text(encoding="utf-8")
+    out = [PREAMBLE, f"```yaml\n{example}```\n"]
     for name, where, node in sections:
         title = f"`{where[0]}`" if where[0] else "Top level"
         out.append(f"## {title} {{#{anchors[name]}}}\n")

@@ -13,7 +13,14 @@ from jsonschema import Draft202012Validator
 
 from core.schema import config_schema
 from newswatch.cli import main
-from scripts.config_reference import REFERENCE_FILE, SCHEMA_FILE, render_reference, render_schema
+from newswatch.settings import load_config
+from scripts.config_reference import (
+    EXAMPLE_FILE,
+    REFERENCE_FILE,
+    SCHEMA_FILE,
+    render_reference,
+    render_schema,
+)
 from tests.conftest import ROOT
 
 MODELINE = "# yaml-language-server: $schema=./newswatch.schema.json"
@@ -55,11 +62,21 @@ def test_config_schema_prints_the_schema_without_a_config_file(
 
 def test_the_shipped_configs_name_the_schema_for_editors_and_pass_it() -> None:
     validator = Draft202012Validator(json.loads(SCHEMA_FILE.read_text(encoding="utf-8")))
-    for name in ("newswatch.yaml", "compose.yaml"):
+    for name in ("newswatch.yaml", "compose.yaml", "full-example.yaml"):
         path = ROOT / "config" / name
         assert path.read_text(encoding="utf-8").splitlines()[0] == MODELINE
         errors = [e.message for e in validator.iter_errors(yaml.safe_load(path.read_text(encoding="utf-8")))]
         assert errors == [], f"{name}: {errors}"
+
+
+def test_the_complete_example_on_the_reference_page_loads_as_a_config(webhook_secret: str) -> None:
+    config = load_config(EXAMPLE_FILE, {"NEWSWATCH_WEBHOOK_SECRET": webhook_secret, "WIRE_TOKEN": "t"})
+    assert {s.name for s in config.sources} == {"desk", "wire"}
+    assert {c.kind for c in config.channels} == {"webhook", "email", "console"}
+    assert config.http is not None and config.retention.enabled
+    assert f"```yaml\n{EXAMPLE_FILE.read_text(encoding='utf-8')}```" in REFERENCE_FILE.read_text(
+        encoding="utf-8"
+    )
 
 
 def _docs_yaml() -> list[tuple[str, Any]]:
