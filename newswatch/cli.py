@@ -218,7 +218,7 @@ def _check(config: Config, args: argparse.Namespace) -> int:
 
     require_sources(config_path(args.config), config)
     problems, advice = check_examples(config.rules), notes(config.rules)
-    problems += _folder_problems(config)
+    problems += _folder_problems(config) + _address_problems(config)
     for problem in problems:
         print(f"newswatch: {problem}", file=sys.stderr)
     for note in advice:  # valid, but probably not what was meant: said, not failed
@@ -257,6 +257,20 @@ def _folder_problems(config: Config) -> list[str]:
         except FolderError as exc:
             problems.append(str(exc))
     return problems
+
+
+def _address_problems(config: Config) -> list[str]:
+    """Feeds at an address the guard refuses for certain (127.0.0.1, localhost): every poll would fail."""
+    from ingest.http import refused_without_lookup
+
+    allowance = config.fetch.allow_private_addresses
+    return [
+        f"source {source.name!r}: {refusal}"
+        for source in config.sources
+        if source.feed is not None
+        and source.enabled
+        and (refusal := refused_without_lookup(source.feed, allowance)) is not None
+    ]
 
 
 def _db(config: Config, args: argparse.Namespace) -> int:
