@@ -129,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     _json_flag(send_test, nested=True)
 
     commands.add_parser("reload", help="make the running `run` re-read its config (refused if not valid)")
+    config = commands.add_parser("config", help="about the config file itself")
+    config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    config_commands.add_parser("schema", help="print the JSON Schema of the config file (for editors)")
     completion = commands.add_parser("completion", help="print a shell completion script")
     completion.add_argument("shell", choices=("bash", "zsh"), help='eval "$(newswatch completion bash)"')
     return parser
@@ -176,6 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(script(parser, args.shell), end="")
         return EXIT_OK
+    if args.command == "config":  # about the file, not one config: nothing is loaded
+        return _config_schema()
     try:
         config = load_config(config_path(args.config))
         handler = {
@@ -200,13 +205,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
+def _config_schema() -> int:
+    from core.schema import config_schema
+
+    print(json.dumps(config_schema(), ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
 def _check(config: Config, args: argparse.Namespace) -> int:
     from alerts.rules import check_examples
     from alerts.throttle import notes
 
     require_sources(config_path(args.config), config)
     problems, advice = check_examples(config.rules), notes(config.rules)
-    problems += _folder_problems(config)
+    problems += _folder_problems(config) + _address_problems(config)
     for problem in problems:
         print(f"newswatch: {problem}", file=sys.stderr)
     for note in advice:  # valid, but probably not what was meant: said, not failed
@@ -245,6 +257,20 @@ def _folder_problems(config: Config) -> list[str]:
         except FolderError as exc:
             problems.append(str(exc))
     return problems
+
+
+def _address_problems(config: Config) -> list[str]:
+    """Feeds at an address the guard refuses for certain (127.0.0.1, localhost): every poll would fail."""
+    from ingest.http import refused_without_lookup
+
+    allowance = config.fetch.allow_private_addresses
+    return [
+        f"source {source.name!r}: {refusal}"
+        for source in config.sources
+        if source.feed is not None
+        and source.enabled
+        and (refusal := refused_without_lookup(source.feed, allowance)) is not None
+    ]
 
 
 def _db(config: Config, args: argparse.Namespace) -> int:
