@@ -79,16 +79,10 @@ def main() -> None:
                 )
         config = Config()
         per_call("outbox gauges refresh (5k alerts, SQLite)", lambda i: status.refresh_metrics(db), 200)
-        from newswatch.web import _templates
+        from newswatch.web import overview_page
 
         def page(_i: int) -> None:
-            _templates.get_template("status.html").render(
-                version="bench",
-                now="",
-                sources=status.sources(db, config, {}),
-                alerts=status.recent_alerts(db),
-                articles=status.recent_articles(db),
-            )
+            overview_page(db, config, {})
 
         per_call("status page render (5k articles/alerts)", page, 200)
         db.close()
