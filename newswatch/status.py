@@ -228,7 +228,8 @@ def _source_view(
         http_status=state.http_status if state else None,
         last_polled_at=state.last_polled_at if state else None,
         last_success_at=state.last_success_at if state else None,
-        next_poll_at=next_poll,
+        # The scheduler's (or cluster's) time; else what the last poll planned.
+        next_poll_at=next_poll or (state.next_poll_at if state and enabled and not state.disabled else None),
         failures=state.failures if state else 0,
         last_error=redact_text((state.last_error if state else None) or (flag.reason if flag else None)),
         articles_seen=state.articles_seen if state else 0,

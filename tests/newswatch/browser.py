@@ -149,12 +149,12 @@ class Browser:
 
     def open(self, url: str) -> None:
         """Load `url` in the tab and wait until it has loaded (its deferred script has run)."""
+        since = len(self.events)
         navigated = self.call("Page.navigate", {"url": url})
         if navigated.get("errorText"):
             raise BrowserError(f"{url}: {navigated['errorText']}")
-        self.wait_for(
-            f"document.readyState === 'complete' && location.href === {json.dumps(url)}", f"{url} to load"
-        )
+        if not any(e["method"] == "Page.loadEventFired" for e in self.events[since:]):
+            self._read_until(lambda m: m.get("method") == "Page.loadEventFired", timeout=30)
 
     def problems(self) -> list[str]:
         """What the page reported as wrong: script exceptions, console and browser errors (a
