@@ -8,6 +8,7 @@ person (scripts, the Content-Security-Policy, timers), and the test reads it wit
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import json
 import os
@@ -20,6 +21,8 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 FLAGS = [
     "--headless",
@@ -171,15 +174,13 @@ class Browser:
 
     def screenshot(self, path: Path) -> Path:
         """A PNG of what the tab shows now (the viewport), written to `path`."""
-        shot = self.call("Page.captureScreenshot", {"format": "png"})
+        shot = self.call("Page.captureScreenshot", {"format": "png", "optimizeForSpeed": True})
         path.write_bytes(base64.b64decode(shot["data"]))
         return path
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(BrowserError, OSError, AttributeError):  # it may be gone already
             self.call("Browser.close", tab=False)
-        except (BrowserError, OSError, AttributeError):
-            pass
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if os.waitpid(self.pid, os.WNOHANG)[0]:
@@ -192,8 +193,8 @@ class Browser:
             os.close(fd)
 
 
-def read_png(path: Path) -> tuple[int, int, list[bytes]]:
-    """(width, height, rows of RGB(A) bytes) of an 8-bit RGB or RGBA PNG, with the standard library."""
+def read_png(path: Path) -> tuple[int, int, np.ndarray]:
+    """(width, height, pixels as a height x width x 3 array of RGB) of an 8-bit RGB or RGBA PNG."""
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
     width, height, depth, colour = struct.unpack(">IIBB", data[16:26])
@@ -205,37 +206,49 @@ def read_png(path: Path) -> tuple[int, int, list[bytes]]:
         if data[pos + 4 : pos + 8] == b"IDAT":
             idat += data[pos + 8 : pos + 8 + length]
         pos += 12 + length
-    raw = zlib.decompress(idat)
     stride = width * channels
-    rows: list[bytes] = []
-    previous = bytearray(stride)
+    raw = np.frombuffer(zlib.decompress(idat), dtype=np.uint8).reshape(height, stride + 1)
+    image = np.zeros((height, stride), dtype=np.uint8)
+    previous = np.zeros(stride, dtype=np.uint8)
     for y in range(height):
-        kind = raw[y * (stride + 1)]
-        line = bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
-        for x in range(stride):
-            left = line[x - channels] if x >= channels else 0
-            up = previous[x]
-            corner = previous[x - channels] if x >= channels else 0
-            if kind == 1:
-                line[x] = (line[x] + left) & 0xFF
-            elif kind == 2:
-                line[x] = (line[x] + up) & 0xFF
-            elif kind == 3:
-                line[x] = (line[x] + (left + up) // 2) & 0xFF
-            elif kind == 4:
-                p = left + up - corner
-                pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
-                predictor = left if pa <= pb and pa <= pc else up if pb <= pc else corner
-                line[x] = (line[x] + predictor) & 0xFF
-        rows.append(bytes(line))
-        previous = line
-    return width, height, [bytes(r) if channels == 3 else _rgb(r) for r in rows]
+        kind, line = raw[y, 0], raw[y, 1:]
+        if kind == 0:
+            row = line.copy()
+        elif kind == 1:  # Sub: each byte adds the one a pixel to its left
+            row = (np.cumsum(line.reshape(width, channels), axis=0, dtype=np.uint64) % 256).astype(np.uint8)
+            row = row.reshape(stride)
+        elif kind == 2:  # Up: each byte adds the one above
+            row = line + previous
+        else:  # Average and Paeth depend on the byte just decoded: byte by byte
+            row = _unfilter_slowly(int(kind), line, previous, channels)
+        image[y] = row
+        previous = row
+    return width, height, image.reshape(height, width, channels)[:, :, :3]
 
 
-def _rgb(rgba: bytes) -> bytes:
-    return bytes(b for i, b in enumerate(rgba) if i % 4 != 3)
+def _unfilter_slowly(kind: int, line: np.ndarray, previous: np.ndarray, channels: int) -> np.ndarray:
+    out = bytearray(line.tobytes())
+    up_row = previous.tobytes()
+    for x in range(len(out)):
+        left = out[x - channels] if x >= channels else 0
+        up = up_row[x]
+        corner = up_row[x - channels] if x >= channels else 0
+        if kind == 3:
+            out[x] = (out[x] + (left + up) // 2) & 0xFF
+        else:
+            p = left + up - corner
+            pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
+            out[x] = (out[x] + (left if pa <= pb and pa <= pc else up if pb <= pc else corner)) & 0xFF
+    return np.frombuffer(bytes(out), dtype=np.uint8)
 
 
-def pixel(rows: list[bytes], x: int, y: int) -> tuple[int, int, int]:
-    r, g, b = rows[y][x * 3 : x * 3 + 3]
+def pixel(image: np.ndarray, x: int, y: int) -> tuple[int, int, int]:
+    r, g, b = (int(v) for v in image[y, x])
+    return r, g, b
+
+
+def main_colour(image: np.ndarray) -> tuple[int, int, int]:
+    """The colour most pixels of `image` have."""
+    colours, counts = np.unique(image.reshape(-1, 3), axis=0, return_counts=True)
+    r, g, b = (int(v) for v in colours[counts.argmax()])
     return r, g, b
