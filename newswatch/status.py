@@ -1,6 +1,7 @@
 """Read-only views of the running node for the status page, the metrics gauges and shutdown.
 
-Everything a page shows goes through here, and every URL and error in it is redacted (`redact_url`)."""
+What the pages show of sources, polls and alerts goes through here: source locations and every error
+are redacted (`redact_url`, `redact_text`). Articles' own links are public and shown as they are."""
 
 from __future__ import annotations
 
