@@ -46,16 +46,23 @@ class _ThreadCapture(logging.Handler):
                 lines.append(str(record.msg))
 
 
+# Apprise's loggers, and urllib3's (under `requests`, which Apprise's services use and nothing else
+# in Newswatch does): both can name a URL, path and token included.
+CAPTURED_LOGGERS = ("apprise", "urllib3")
+
+
 def _quiet() -> None:
-    """Take over the `apprise` logger once: its records are captured per thread, not propagated."""
+    """Take over Apprise's loggers once, before Apprise is imported: their warnings and errors are
+    kept by the thread that is sending (see `captured`), never propagated to our log."""
     global _quieted
     with _quiet_lock:
         if _quieted:
             return
-        logger = logging.getLogger("apprise")
-        logger.handlers[:] = [_ThreadCapture()]
-        logger.propagate = False
-        logger.setLevel(logging.WARNING)
+        for name in CAPTURED_LOGGERS:
+            logger = logging.getLogger(name)
+            logger.handlers[:] = [_ThreadCapture()]
+            logger.propagate = False
+            logger.setLevel(logging.WARNING)
         _quieted = True
 
 
@@ -72,12 +79,13 @@ def captured() -> Iterator[list[str]]:
         _capture.lines = previous
 
 
-def asset(**options: Any) -> Any:
-    """Apprise's settings for Newswatch: redirects are not followed (as for webhooks), secure logging."""
+def asset() -> Any:
+    """Apprise's settings for Newswatch: redirects are not followed (as for webhooks; a URL's own
+    `?redirect=yes` can say otherwise), secrets masked in its messages, nothing written to disk."""
     _quiet()
     from apprise import AppriseAsset
 
-    return AppriseAsset(http_redirects=False, secure_logging=True, **options)
+    return AppriseAsset(http_redirects=False, secure_logging=True, storage_mode="memory")
 
 
 def scheme(url: str) -> str | None:
@@ -88,6 +96,7 @@ def scheme(url: str) -> str | None:
 
 def instantiate(url: str) -> NotifyBase | None:
     """Apprise's service object for `url`, or None when Apprise cannot use it (nothing is logged)."""
+    _quiet()
     from apprise import Apprise
 
     with captured():
@@ -100,6 +109,7 @@ def instantiate(url: str) -> NotifyBase | None:
 def problem(url: str) -> str | None:
     """Why `url` is not an Apprise URL Newswatch can send to, or None when it is. Never echoes the
     URL (it may hold a secret): names its scheme only."""
+    _quiet()
     from apprise.manager_plugins import NotificationManager
 
     if not isinstance(url, str) or not url.strip():
@@ -107,7 +117,7 @@ def problem(url: str) -> str | None:
     found = scheme(url)
     if found is None:
         return "is not an Apprise URL (write scheme://..., e.g. tgram://, slack://, ntfy://, json://)"
-    plugins = NotificationManager()
+    plugins = NotificationManager()  # type: ignore[no-untyped-call]  # Apprise's table of services
     if found not in plugins:
         return f"unknown Apprise scheme {found}:// (the installed Apprise has no such service)"
     if instantiate(url) is None:
@@ -134,5 +144,5 @@ def display(url: str, secrets: Mapping[str, str]) -> str:
     if service is None:
         shown = f"{scheme(url) or '?'}://…"
     else:
-        shown = str(service.url(privacy=True)).split("?", 1)[0]
+        shown = str(service.url(privacy=True)).split("?", 1)[0]  # type: ignore[no-untyped-call]
     return redact(shown, secrets)

@@ -160,7 +160,8 @@ class AppriseChannel:
         waiting = asyncio.ensure_future(started.wait())
         bound = 2 * self._timeout
         try:
-            await asyncio.wait({future, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            first: set[asyncio.Future[Any]] = {future, waiting}
+            await asyncio.wait(first, return_when=asyncio.FIRST_COMPLETED)
             return await asyncio.wait_for(future, bound)
         except TimeoutError:
             return f"no answer within {bound:g} s"
