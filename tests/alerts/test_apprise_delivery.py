@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,6 +26,7 @@ from tests.conftest import HttpServer, Reply, Workspace
 RULE = "rules: [{name: kremlin, people: [Vladimir Putin], notify: [team]}]\n"
 TOKEN = "tok3n-Secret-in-the-path"
 PASSWORD = "pa55-Secret-in-userinfo"
+RUN: dict[str, Any] = {"capture_output": True, "text": True, "timeout": 60}
 
 
 class Clock:
@@ -188,6 +192,30 @@ def test_the_channel_timeout_is_apprises_read_timeout(workspace: Workspace, http
     svc.db.close()
 
 
+def test_the_event_loop_runs_while_apprise_waits_for_an_answer(
+    workspace: Workspace, http_server: HttpServer
+) -> None:
+    write_config(workspace, [json_url(http_server, "/slow")])
+    http_server.post_delay = 3  # the receiver holds the POST (counted in flight) before answering
+    svc = service(workspace, Clock(datetime.now(UTC)))
+    seen: dict[str, int] = {}
+
+    async def go() -> None:
+        async with svc:
+            await svc.poll(svc.config.sources[0])
+            delivering = asyncio.ensure_future(svc.deliver())
+            # A send that held the loop would let this look only after the receiver answered.
+            while http_server.in_flight == 0 and not delivering.done():
+                await asyncio.sleep(0.01)
+            seen["in flight while the loop ran"] = http_server.in_flight
+            await delivering
+
+    asyncio.run(go())
+    assert seen == {"in flight while the loop ran": 1}
+    assert [r["status"] for r in rows(svc)] == ["sent"]
+    svc.db.close()
+
+
 def test_a_short_timeout_fails_the_send_and_says_so(workspace: Workspace, http_server: HttpServer) -> None:
     write_config(workspace, [json_url(http_server, "/slow")], "    timeout: 1s\n    retry: [1h]\n")
     http_server.post_script = [Reply(200, stall=5)]
@@ -298,3 +326,20 @@ def test_a_bad_apprise_url_is_exit_2_with_its_key_path_and_no_secret(
     [line] = result.stderr.splitlines()
     assert message in line and "Traceback" not in result.stderr
     assert TOKEN not in result.stderr
+
+
+def test_apprise_is_imported_only_for_a_config_with_an_apprise_channel(bare_workspace: Workspace) -> None:
+    # Importing Apprise and loading its services takes a third of a second: no other config pays it.
+    probe = (
+        "import sys; from newswatch.cli import main; code = main(['--config', sys.argv[1], 'check']);"
+        " print('apprise' in sys.modules, code)"
+    )
+    bare_workspace.write_config(
+        "sources: [{name: desk, directory: ../seeds}]\nchannels: [{name: team, console: true}]\n" + RULE
+    )
+    env = {**os.environ, **bare_workspace.env}
+    plain = subprocess.run([sys.executable, "-c", probe, str(bare_workspace.config)], env=env, **RUN)
+    assert plain.stdout.split()[-2:] == ["False", "0"], plain.stderr
+    write_config(bare_workspace, ["json://127.0.0.1:9/x"])
+    with_apprise = subprocess.run([sys.executable, "-c", probe, str(bare_workspace.config)], env=env, **RUN)
+    assert with_apprise.stdout.split()[-2:] == ["True", "0"], with_apprise.stderr
