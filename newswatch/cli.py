@@ -569,13 +569,15 @@ def _rules(config: Config, args: argparse.Namespace) -> int:
             for v in verdicts
         ]
         if args.json:
-            print(json.dumps(rows, ensure_ascii=False, indent=2))
-        for row in [] if args.json else rows:
+            explained = {"article_id": args.article_id, "rules": rows, "sightings": sightings}
+            print(json.dumps(explained, ensure_ascii=False, indent=2))
+            return EXIT_OK
+        for row in rows:
             print(f"{row['rule']:<18} {'MATCH' if row['fired'] else 'no':<5}  {row['reason']}")
-        if not args.json and len(sightings) > 1:
+        if len(sightings) > 1:
             print("seen as:")  # why each copy joined this article (one story, one alert)
-            for line in sightings:
-                print(f"  {line}")
+            for sighting in sightings:
+                print(f"  {_sighting_line(sighting)}")
         return EXIT_OK
     report = replay(matcher, progress(articles, len(articles), "replaying"), args.rule)
     if args.json:
@@ -592,25 +594,36 @@ def _rules(config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _sightings(session: Any, article_id: int) -> list[str]:
-    """One line per sighting of an article: its source and item, how it joined, and for a near
-    duplicate the similarity, containment and check that confirmed it."""
+def _sightings(session: Any, article_id: int) -> list[dict[str, Any]]:
+    """Each sighting of an article: its source and item, how it joined, and for a near duplicate
+    the similarity, containment and check that confirmed it."""
     from sqlalchemy import select
 
     from core.db import SightingRow
 
     query = select(SightingRow).where(SightingRow.article_id == article_id).order_by(SightingRow.id)
-    lines = []
-    for s in session.scalars(query):
-        line = f"{s.source}: {s.item_key} ({s.how}"
-        if s.similarity is not None:
-            line += f", similarity {s.similarity:.2f}"
-        if s.containment is not None:
-            line += f", containment {s.containment:.2f}"
-        if s.checked is not None:
-            line += f", check {s.checked}"
-        lines.append(line + ")")
-    return lines
+    return [
+        {
+            "source": s.source,
+            "item_key": s.item_key,
+            "how": s.how,
+            "similarity": s.similarity,
+            "containment": s.containment,
+            "check": s.checked,
+        }
+        for s in session.scalars(query)
+    ]
+
+
+def _sighting_line(sighting: dict[str, Any]) -> str:
+    line = f"{sighting['source']}: {sighting['item_key']} ({sighting['how']}"
+    if sighting["similarity"] is not None:
+        line += f", similarity {sighting['similarity']:.2f}"
+    if sighting["containment"] is not None:
+        line += f", containment {sighting['containment']:.2f}"
+    if sighting["check"] is not None:
+        line += f", check {sighting['check']}"
+    return line + ")"
 
 
 def _import_opml(config: Config, args: argparse.Namespace) -> int:
