@@ -180,7 +180,7 @@ def test_sigterm_during_a_5000_item_poll_exits_in_grace_and_the_next_run_finishe
     partial = _count(db, ArticleRow)
     assert stored_at_signal <= partial < 5000
 
-    done = workspace.cli("run", "--once", timeout=240)
+    done = workspace.cli("run", "--once")
     assert done.returncode == 0, done.stderr
     assert _count(db, ArticleRow) == 5000
     assert _count(db, AlertRow) == matching
