@@ -511,6 +511,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto` (pyproject addopts): two workers per core. Most tests wait on a loopback peer, a
+    child process or a poll's schedule as much as they compute, so one per core leaves cores idle."""
+    return 2 * (os.cpu_count() or 1)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",

@@ -40,7 +40,7 @@ def test_status_page():
 """
 
 
-def run_pytest(tmp_path: Path, *, ci: bool) -> subprocess.CompletedProcess[str]:
+def run_pytest(tmp_path: Path, *, ci: bool, workers: int = 0) -> subprocess.CompletedProcess[str]:
     (tmp_path / "conftest.py").write_text("from tests.conftest import *  # noqa: F403\n")
     (tmp_path / "test_peers.py").write_text(TESTS)
     (tmp_path / "bin").mkdir(exist_ok=True)  # a PATH without openssl
@@ -53,7 +53,7 @@ def run_pytest(tmp_path: Path, *, ci: bool) -> subprocess.CompletedProcess[str]:
         **({"CI": "1"} if ci else {}),
     )
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-ra", "-p", "no:cacheprovider", "test_peers.py"],
+        [sys.executable, "-m", "pytest", "-ra", "-p", "no:cacheprovider", f"-n{workers}", "test_peers.py"],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -65,7 +65,7 @@ def run_pytest(tmp_path: Path, *, ci: bool) -> subprocess.CompletedProcess[str]:
 def test_outside_ci_a_missing_peer_skips_its_tests_and_the_summary_says_how_to_enable_them(
     tmp_path: Path,
 ) -> None:
-    done = run_pytest(tmp_path, ci=False)
+    done = run_pytest(tmp_path, ci=False, workers=2)  # as the suite runs: in xdist workers
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
     assert "1 passed, 4 skipped" in out
