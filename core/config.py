@@ -299,6 +299,38 @@ class RetentionSettings(_Model):
         return self.articles is not None or self.alerts is not None
 
 
+# `full_text: auto` fetches an item's page when the text its feed gave is shorter than this many
+# characters (after cleaning); `full_text.short_text` changes it.
+SHORT_TEXT = 500
+# The longest wait between two requests to one host, whatever `host_delay` or a robots.txt
+# Crawl-delay says.
+MAX_HOST_DELAY = timedelta(minutes=1)
+
+
+def _delay(value: object) -> timedelta:
+    """A duration that may be zero (`0`, `0s`): no wait."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value == 0:
+        return timedelta(0)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match is not None and float(match.group(1)) == 0:
+            return timedelta(0)
+    return parse_duration(value)
+
+
+FullTextMode = Literal["auto", "always", "never"]
+HostDelay = Annotated[timedelta, BeforeValidator(_delay), AfterValidator(_within(None, MAX_HOST_DELAY))]
+
+
+class FullTextSettings(_Model):
+    """How linked pages are fetched for sources with `full_text: auto` or `always` (ingest/pages.py)."""
+
+    short_text: int = Field(default=SHORT_TEXT, ge=0, le=1_000_000)
+    per_host: int = Field(default=2, gt=0, le=16)  # page requests at once to one host
+    # Between the starts of two requests to one host; a longer robots.txt Crawl-delay wins.
+    host_delay: HostDelay = timedelta(seconds=1)
+
+
 class SourceConfig(_Model):
     name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
     directory: Annotated[Path | None, AfterValidator(_path)] = None
@@ -309,11 +341,15 @@ class SourceConfig(_Model):
     user_agent: Annotated[str | None, AfterValidator(_header_value)] = None
     timeout: Timeout | None = None  # per request; default `fetch.timeout`
     stale_after: Schedule = timedelta(days=3)  # feed health: failing or silent this long -> unhealthy
+    # Fetch each new item's linked page for its text: when the feed's is short (auto), or always.
+    full_text: FullTextMode = "never"
 
     @model_validator(mode="after")
     def _one_kind(self) -> SourceConfig:
         if (self.directory is None) == (self.feed is None):
             raise ValueError("a source needs exactly one of `directory` or `feed`")
+        if self.directory is not None and self.full_text != "never":
+            raise ValueError("`full_text` applies to feed sources only")
         return self
 
     @field_validator("feed")
@@ -578,6 +614,7 @@ class Config(_Model):
     cleaning: CleaningSettings = CleaningSettings()
     dedup: DedupSettings = DedupSettings()
     pipeline: PipelineSettings = PipelineSettings()
+    full_text: FullTextSettings = FullTextSettings()
     sources: list[SourceConfig] = Field(default_factory=list)
     channels: list[ChannelConfig] = Field(default_factory=list)
     rules: list[RuleConfig] = Field(default_factory=list)
