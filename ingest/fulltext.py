@@ -66,7 +66,7 @@ def use_page(job: PageJob) -> Prepared:
     raw = RawItem(
         source=article.source,
         key=article.key,
-        content=page.text,
+        content=_without_headline(page.text, (title, page.title)),
         kind=ContentKind.TEXT,
         title=title,
         url=article.url,
@@ -129,6 +129,14 @@ def extract(body: bytes, url: str) -> Page | None:
         date=_date(document.date),
         author=storable_text(author) if author else None,
     )
+
+
+def _without_headline(text: str, titles: tuple[str | None, ...]) -> str:
+    """`text` without a first line that repeats the headline (kept when a page sets the body apart
+    from it with divs only)."""
+    first, _, rest = text.lstrip().partition("\n")
+    said = {normalize_text(t).casefold() for t in titles if t}
+    return rest if rest.strip() and normalize_text(first).casefold() in said else text
 
 
 def _date(value: str | None) -> datetime | None:

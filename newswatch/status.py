@@ -86,7 +86,12 @@ def recent_articles(db: Database, limit: int = 20) -> list[dict[str, Any]]:
     with db.session() as session:
         rows = session.execute(
             select(
-                ArticleRow.id, ArticleRow.title, ArticleRow.url, ArticleRow.source, ArticleRow.published_at
+                ArticleRow.id,
+                ArticleRow.title,
+                ArticleRow.url,
+                ArticleRow.source,
+                ArticleRow.published_at,
+                ArticleRow.text_source,
             )
             .order_by(ArticleRow.first_seen_at.desc(), ArticleRow.id.desc())
             .limit(limit)
@@ -106,6 +111,7 @@ def recent_articles(db: Database, limit: int = 20) -> list[dict[str, Any]]:
             "source": row.source,
             "published_at": _iso(row.published_at),
             "rules": sorted(rules.get(row.id, ())),
+            "text_source": row.text_source,
         }
         for row in rows
     ]
