@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import figures, peers, subject
+from bench import figures, fulltext, peers, subject
 from bench.data import Corpus, make_corpus, make_news_corpus, rss, write_feeds
 from bench.receiver import Receiver
 from bench.server import FeedServer
@@ -204,7 +204,9 @@ def print_table(rows: list[Row], args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, under a minute")
-    parser.add_argument("--only", default="1,1b,2,3-6", help="figures to run, of 1,1b,2,3-6 (default: all)")
+    parser.add_argument(
+        "--only", default="1,1b,2,3-6,7", help="figures to run, of 1,1b,2,3-6,7 (default: all)"
+    )
     args = parser.parse_args()
     only = set(args.only.split(","))
     rules = 200 if args.quick else 1000
@@ -229,7 +231,26 @@ def main() -> None:
             rows.append(steady_row(corpus, steady))
     if "3-6" in only:
         rows += other_figures(args.quick)
+    if "7" in only:
+        rows.append(full_text_row(args.quick))
     print_table(rows, args)
+
+
+def full_text_row(quick: bool) -> Row:
+    """Figure (7): linked pages fetched and extracted per second (bench/fulltext.py)."""
+    feeds, items, hosts = (8, 10, 4) if quick else (40, 25, 8)
+    print(f"(7) full text: {feeds * items:,} pages on {hosts} loopback hosts ...", flush=True)
+    with tempfile.TemporaryDirectory(prefix="newswatch-fulltext-") as tmp:
+        figure = fulltext.measure(feeds, items, hosts, Path(tmp))
+    return Row(
+        f"(7) full text, pages/s: {feeds} summary-only feeds, {feeds * items:,} ~70 KB article pages on"
+        f" {hosts} loopback hosts (2 at once per host, robots.txt read), fetched, extracted, stored, matched",
+        fulltext.describe(figure),
+        {},
+        "",
+        "0 pages not used",
+        figure.failed == 0 and figure.pages == feeds * items,
+    )
 
 
 def other_figures(quick: bool) -> list[Row]:
