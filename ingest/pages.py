@@ -56,6 +56,7 @@ class PageBody:
 @dataclass
 class _Host:
     slots: asyncio.Semaphore
+    starting: asyncio.Lock  # one request at a time waits for its start, so starts keep their spacing
     next_start: float = 0.0  # the event loop's clock: no request to the host starts before it
     users: int = 0
 
@@ -76,15 +77,16 @@ class HostGate:
         if state is None:
             if len(self._hosts) > 1000:
                 self._sweep(loop.time())
-            state = self._hosts[host] = _Host(asyncio.Semaphore(self.per_host))
+            state = self._hosts[host] = _Host(asyncio.Semaphore(self.per_host), asyncio.Lock())
         state.users += 1
         try:
             async with state.slots:
-                now = loop.time()
-                start = max(now, state.next_start)
-                state.next_start = start + (self.delay if delay is None else delay)
-                if start > now:
-                    await asyncio.sleep(start - now)
+                async with state.starting:
+                    wait = state.next_start - loop.time()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                    # From when this request really starts: a late wake-up does not shorten the gap.
+                    state.next_start = loop.time() + (self.delay if delay is None else delay)
                 yield
         finally:
             state.users -= 1
