@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import itertools
+import json
 import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,7 +22,8 @@ from ingest.store import article_dict
 from newswatch import status
 from newswatch.service import PollOutcome, Service
 from newswatch.settings import CONTEXT
-from tests.conftest import HttpServer, Served
+from newswatch.web import render_status
+from tests.conftest import HttpServer, Served, Workspace
 
 START = datetime(2026, 12, 3, 6, 0, tzinfo=UTC)
 NAME = "Ingrid Solberg-Maarten"
@@ -192,7 +194,8 @@ def test_the_stored_text_is_the_body_without_navigation_comments_or_banners(
     http_server: HttpServer, db: Database, layout: str
 ) -> None:
     site(http_server, layout=layout)
-    poll(config(http_server), db)
+    cfg = config(http_server)
+    poll(cfg, db)
     [article] = articles(db)
     assert article["text"].split("\n") == list(PARAGRAPHS)
     for furniture in FURNITURE:
@@ -205,6 +208,7 @@ def test_the_stored_text_is_the_body_without_navigation_comments_or_banners(
     assert article["title"] == "Council approves transit budget (transit)"  # the feed's title stays
     [shown] = status.recent_articles(db)
     assert shown["text_source"] == "page"
+    assert ">full text</span>" in render_status(Service(cfg, db))  # the status page marks it
 
 
 def test_a_long_enough_feed_text_is_kept_with_auto_and_replaced_with_always(
@@ -358,3 +362,29 @@ def test_the_host_gate_spaces_request_starts_by_the_delay() -> None:
     starts = sorted(asyncio.run(go()))
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert all(gap >= 0.05 - 0.005 for gap in gaps), gaps  # asyncio may wake a tick early
+
+
+def test_run_once_and_articles_json_show_where_the_text_came_from(
+    http_server: HttpServer, workspace: Workspace
+) -> None:
+    site(http_server, slugs=("transit", "budget"))
+    http_server.routes["/robots.txt"] = Served(
+        b"User-agent: *\nDisallow: /news/budget\n", content_type="text/plain"
+    )
+    workspace.write_config(
+        f"fetch: {{allow_private_addresses: true, timeout: 5s}}\n"
+        f"full_text: {{host_delay: 0}}\n"
+        f"sources:\n  - {{name: daily, feed: '{http_server.url('/feed.xml')}', full_text: auto}}\n"
+        f"channels:\n  - {{name: newsroom, webhook: '{http_server.url('/hook')}'}}\n"
+        f"rules:\n  - {{name: planner, people: ['{NAME}'], notify: [newsroom]}}\n"
+    )
+    done = workspace.cli("run", "--once")
+    assert done.returncode == 0, done.stderr  # a page not fetched is not a failed poll
+    assert "page not used, the feed's text kept: robots.txt of" in done.stderr
+    listed = workspace.cli("articles", "--json")
+    assert listed.returncode == 0, listed.stderr
+    shown = {a["sources"][0]["url"].rsplit("/", 1)[1]: a for a in json.loads(listed.stdout)}
+    assert shown["transit"]["text_source"] == "page" and shown["transit"]["page_error"] is None
+    assert shown["budget"]["text_source"] == "feed" and "disallows" in shown["budget"]["page_error"]
+    delivered = [json.loads(r.body) for r in http_server.received if r.path == "/hook"]
+    assert [d["data"]["article"]["text_source"] for d in delivered] == ["page"]  # in the webhook too
