@@ -6,13 +6,13 @@ from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy import String, Text, and_, func, insert, literal, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from alerts.models import Alert, Match
 from alerts.signing import new_message_id
-from core.db import AlertRow, ArticleRow
+from core.db import AlertRow, ArticleRow, DeliveryAttemptRow, UTCDateTime
 from ingest.store import article_dict
 
 PENDING, SENT, FAILED, DEAD = "pending", "sent", "failed", "dead"
@@ -361,6 +361,8 @@ def mark_sent(
         .where(_attempted(alert_id, message_ids))
         .values(status=SENT, sent_at=now, attempts=AlertRow.attempts + 1, last_error=None)
     )
+    # The message went out even for an alert queued again meanwhile as a new one (which stays pending).
+    _log_attempts(session, AlertRow.id.in_(_ids(alert_id)), now, SENT, None)
     if message_ids is None or not cooldowns:
         return
     requeued = select(AlertRow.id, AlertRow.rule, AlertRow.next_attempt_at).where(
@@ -394,7 +396,25 @@ def mark_failed(
     else:
         values["status"] = FAILED
         values["next_attempt_at"] = now + retry_in
-    session.execute(update(AlertRow).where(_attempted(alert_id, message_ids)).values(**values))
+    attempted = _attempted(alert_id, message_ids)
+    if count_attempt:
+        _log_attempts(session, attempted, now, values["status"], values["last_error"])
+    session.execute(update(AlertRow).where(attempted).values(**values))
+
+
+def _log_attempts(session: Session, where: Any, now: datetime, outcome: str, error: str | None) -> None:
+    """Write one delivery attempt, with its outcome, for each alert `where` selects."""
+    columns = (
+        AlertRow.id,
+        literal(now, UTCDateTime()),
+        literal(outcome, String()),
+        literal(error, Text()),
+    )
+    session.execute(
+        insert(DeliveryAttemptRow).from_select(
+            ["alert_id", "at", "outcome", "error"], select(*columns).where(where)
+        )
+    )
 
 
 def listing(session: Session, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:

@@ -19,10 +19,9 @@ from core.config import Config
 from core.db import AlertRow, ArticleRow, Database
 from ingest.pages import HostGate
 from ingest.store import article_dict
-from newswatch import status
+from newswatch import web
 from newswatch.service import PollOutcome, Service
 from newswatch.settings import CONTEXT
-from newswatch.web import render_status
 from tests.conftest import HttpServer, Served, Workspace
 
 START = datetime(2026, 12, 3, 6, 0, tzinfo=UTC)
@@ -194,8 +193,7 @@ def test_the_stored_text_is_the_body_without_navigation_comments_or_banners(
     http_server: HttpServer, db: Database, layout: str
 ) -> None:
     site(http_server, layout=layout)
-    cfg = config(http_server)
-    poll(cfg, db)
+    poll(config(http_server), db)
     [article] = articles(db)
     assert article["text"].split("\n") == list(PARAGRAPHS)
     for furniture in FURNITURE:
@@ -206,9 +204,8 @@ def test_the_stored_text_is_the_body_without_navigation_comments_or_banners(
     assert article["author"] == "Maria Jensen"
     assert article["published_at"] == "2026-11-30T08:15:00+00:00"
     assert article["title"] == "Council approves transit budget (transit)"  # the feed's title stays
-    [shown] = status.recent_articles(db)
-    assert shown["text_source"] == "page"
-    assert ">full text</span>" in render_status(Service(cfg, db))  # the status page marks it
+    page = web.article_page(db, article["id"])  # the status page's page of the article
+    assert page is not None and "the linked page (full text)" in page
 
 
 def test_a_long_enough_feed_text_is_kept_with_auto_and_replaced_with_always(

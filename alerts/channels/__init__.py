@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Protocol
-
-import httpx
+from typing import TYPE_CHECKING, Any, Protocol
 
 from alerts.models import Alert, Digest
 from core.config import ChannelConfig
 from core.errors import DeliveryError
+
+if TYPE_CHECKING:
+    import aiohttp
 
 
 class Channel(Protocol):
@@ -41,7 +42,7 @@ def test_event(channel: str, now: datetime | None = None) -> dict[str, Any]:
     }
 
 
-def make_channel(config: ChannelConfig, client: httpx.AsyncClient) -> Channel:
+def make_channel(config: ChannelConfig, client: aiohttp.ClientSession) -> Channel:
     """The channel a config entry describes; webhooks share `client`."""
     from alerts.channels.console import ConsoleChannel
     from alerts.channels.email import EmailChannel
