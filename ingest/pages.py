@@ -36,6 +36,13 @@ ROBOTS_RETRY = 600.0
 ROBOTS_HOSTS = 10_000  # hosts whose robots.txt is kept (the least recently used go first)
 
 
+def _origin(url: str) -> str:
+    """`scheme://host[:port]` of `url`, lower case, without any user name or password: the key of
+    the per-host limits and of the robots.txt cache."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}".lower()
+
+
 class PageError(Exception):
     """A page that was not fetched, and why (a robots.txt rule, a refused address, too large, ...)."""
 
@@ -120,8 +127,7 @@ class RobotsCache:
     async def check(self, url: str, gate: HostGate) -> float | None:
         """Raise PageError when robots.txt does not let this user agent fetch `url`; else return the
         host's Crawl-delay in seconds (None when it sets none)."""
-        parts = urlsplit(url)
-        origin = f"{parts.scheme}://{parts.netloc}".lower()
+        origin = _origin(url)
         robots = await self._robots(origin, gate)
         if robots.parser is None:
             raise PageError(f"robots.txt of {origin} could not be read ({robots.problem}); page not fetched")
@@ -209,7 +215,7 @@ class PageFetcher:
         delay = None
         if crawl_delay is not None:
             delay = min(max(crawl_delay, self.gate.delay), MAX_HOST_DELAY.total_seconds())
-        origin = f"{parts.scheme}://{parts.netloc}".lower()
+        origin = _origin(url)
         async with self.gate.slot(origin, delay), self._at_once:
             try:
                 result = await fetch_feed(
