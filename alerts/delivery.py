@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from alerts import channel_state, outbox
-from alerts.channels import Channel, ChannelGone
+from alerts.channels import Channel, ChannelGone, PartlyDelivered
 from alerts.models import Alert, Digest
 from alerts.ratelimit import next_token_at, take
 from core import metrics
@@ -355,8 +355,11 @@ class _Drain:
         except DeliveryError as exc:
             schedule = self.plan.policy(channel).schedule
             retry_in = retry_delay(attempts + 1, schedule, exc.retry_after) if exc.retryable else None
+            delivered = exc.delivered if isinstance(exc, PartlyDelivered) else None
             with self.db.session() as session:
-                outbox.mark_failed(session, ids, str(exc), self.now(), retry_in, message_ids=message_ids)
+                outbox.mark_failed(
+                    session, ids, str(exc), self.now(), retry_in, message_ids=message_ids, delivered=delivered
+                )
             if retry_in is None:
                 self._record(channel, ids, "dead", created)
                 log.error("alert is dead, no more retries: %s", exc, extra=context)

@@ -73,7 +73,7 @@ def enqueue_update(
     rearm = {column: statement.excluded[column] for column in _REARMED}
     statement = statement.on_conflict_do_update(
         index_elements=["rule", "article_id", "channel"],
-        set_={**rearm, "last_error": None},
+        set_={**rearm, "last_error": None, "delivered_to": None},
     ).returning(AlertRow.id)
     return len(session.connection().execute(statement, rows).all())
 
@@ -125,6 +125,7 @@ def _alert(alert: AlertRow, article: ArticleRow) -> Alert:
         article=article_dict(article),
         created_at=alert.created_at.isoformat(),
         batch=alert.batch,
+        delivered=tuple(alert.delivered_to or ()),
     )
 
 
@@ -386,9 +387,13 @@ def mark_failed(
     *,
     count_attempt: bool = True,
     message_ids: Collection[str] | None = None,
+    delivered: Collection[str] | None = None,
 ) -> None:
-    """Record a failed attempt: to be retried after `retry_in`, or dead when that is None."""
+    """Record a failed attempt: to be retried after `retry_in`, or dead when that is None. With
+    `delivered`, the targets of the channel that did take the message (the retry skips them)."""
     values: dict[str, Any] = {"last_error": error[:2000]}
+    if delivered:
+        values["delivered_to"] = list(delivered)
     if count_attempt:
         values["attempts"] = AlertRow.attempts + 1
     if retry_in is None:
@@ -444,6 +449,7 @@ def listing(session: Session, status: str | None = None, limit: int = 100) -> li
             "last_error": alert.last_error,
             "message_id": alert.message_id,
             "batch": alert.batch,
+            "delivered_to": list(alert.delivered_to) if alert.delivered_to else None,
         }
         for alert, title, url in session.execute(query)
     ]

@@ -20,6 +20,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     ValidationInfo,
     WithJsonSchema,
@@ -578,14 +579,41 @@ class RateLimit(_Model):
     )
 
 
+def _apprise_url(value: str) -> str:
+    from core.apprise_url import problem  # imports Apprise: only for a config with an apprise channel
+
+    found = problem(value)
+    if found is not None:
+        raise ValueError(found)
+    return value
+
+
+AppriseUrl = Annotated[str, AfterValidator(_apprise_url)]
+MAX_APPRISE_URLS = 100
+
+
 class ChannelConfig(_Model):
-    """Where alerts go: a webhook, an email address list, or the console (exactly one of them)."""
+    """Where alerts go: a webhook, Apprise URLs, an email address list, or the console (exactly one
+    of them)."""
 
     name: str = Field(
         min_length=1, max_length=NAME_MAX_LENGTH, description="Unique name; rules `notify` it by name."
     )
     webhook: str | None = Field(
         default=None, description="An http(s) URL that receives each alert as a signed JSON POST."
+    )
+    apprise: list[AppriseUrl] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_APPRISE_URLS,
+        description="Apprise URLs (tgram://, slack://, ntfy://, matrix://, mailto://, json://, ...): one"
+        " message to each; a retry goes only to those that have not taken it yet. Write secrets as"
+        " `${VAR}`.",
+    )
+    templates: Annotated[Path | None, AfterValidator(_path)] = Field(
+        default=None,
+        description="An apprise channel's folder of templates (apprise_title.txt, apprise_body.txt, ...)"
+        " replacing the built-in ones (an email channel's go under `email.templates`).",
     )
     secret: str | list[str] | None = Field(
         default=None,
@@ -627,12 +655,21 @@ class ChannelConfig(_Model):
         default=None,
         description="A token bucket; what goes over it is not dropped but sent in the next digest.",
     )
+    # The values the config took from the environment (`${VAR}`) into this channel's Apprise URLs,
+    # value -> variable name: what redaction hides (core/apprise_url.py). Set by load_config.
+    _url_secrets: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_kind(self) -> ChannelConfig:
-        kinds = [self.webhook is not None, self.email is not None, self.console]
+        kinds = [self.webhook is not None, self.email is not None, self.console, self.apprise is not None]
         if sum(kinds) != 1:
-            raise ValueError("a channel needs exactly one of `webhook`, `email` or `console: true`")
+            raise ValueError(
+                "a channel needs exactly one of `webhook`, `email`, `apprise` or `console: true`"
+            )
+        if self.templates is not None and self.apprise is None:
+            raise ValueError(
+                "`templates` applies to an apprise channel (an email channel's go under `email.templates`)"
+            )
         if (self.secret is not None or self.secret_file is not None) and self.webhook is None:
             raise ValueError("`secret` only applies to a webhook channel")
         if self.secret is not None and self.secret_file is not None:
@@ -669,13 +706,26 @@ class ChannelConfig(_Model):
         return value
 
     @property
-    def kind(self) -> Literal["webhook", "email", "console"]:
+    def kind(self) -> Literal["webhook", "email", "apprise", "console"]:
         """Which kind of channel this is."""
         if self.webhook is not None:
             return "webhook"
         if self.email is not None:
             return "email"
+        if self.apprise is not None:
+            return "apprise"
         return "console"
+
+    @property
+    def url_secrets(self) -> dict[str, str]:
+        """The environment values in this channel's Apprise URLs (value -> variable name)."""
+        return dict(self._url_secrets)
+
+    def apprise_targets(self) -> list[str]:
+        """This channel's Apprise URLs as they may be shown: secrets masked (core/apprise_url.py)."""
+        from core.apprise_url import display
+
+        return [display(url, self._url_secrets) for url in self.apprise or []]
 
 
 def _matchable(value: str, info: ValidationInfo) -> str:
@@ -988,7 +1038,8 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None, *, checks:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping (database:, sources:, ...)")
     _refuse_bombs(path, raw)
-    raw = _expand_env(raw, env, ())
+    substituted: list[Substitution] = []
+    raw = _expand_env(raw, env, (), substituted)
     if env.get(DATABASE_ENV):
         raw["database"] = env[DATABASE_ENV]
     try:
@@ -996,7 +1047,18 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None, *, checks:
     except ValidationError as exc:
         raise ConfigError(f"{path}: {_describe(exc, raw)}") from None
     _check_references(path, config)
-    return _resolve_paths(config, path.parent, checks, from_env=bool(env.get(DATABASE_ENV)))
+    config = _resolve_paths(config, path.parent, checks, from_env=bool(env.get(DATABASE_ENV)))
+    _note_url_secrets(config, substituted)
+    return config
+
+
+def _note_url_secrets(config: Config, substituted: list[Substitution]) -> None:
+    """Tell each apprise channel which of its URLs' text came from the environment (to redact)."""
+    for i, channel in enumerate(config.channels):
+        if channel.apprise is not None:
+            channel._url_secrets = {
+                value: name for where, name, value in substituted if where[:3] == ("channels", i, "apprise")
+            }
 
 
 def require_sources(path: Path, config: Config) -> None:
@@ -1091,18 +1153,27 @@ def _scalars(value: Any, seen: set[int]) -> int:
     return sum(_scalars(c, seen) if isinstance(c, dict | list) else 1 for c in children)
 
 
-def _expand_env(value: Any, env: Mapping[str, str], where: tuple[str | int, ...]) -> Any:
+# One `${VAR}` expanded: where in the document (key path), the variable's name, the value put in.
+Substitution = tuple[tuple[str | int, ...], str, str]
+
+
+def _expand_env(
+    value: Any, env: Mapping[str, str], where: tuple[str | int, ...], found: list[Substitution]
+) -> Any:
+    """`value` with every `${VAR}` (or `${VAR:-default}`) expanded; each expansion noted in `found`."""
     if isinstance(value, dict):
-        return {k: _expand_env(v, env, (*where, k)) for k, v in value.items()}
+        return {k: _expand_env(v, env, (*where, k), found) for k, v in value.items()}
     if isinstance(value, list):
-        return [_expand_env(v, env, (*where, i)) for i, v in enumerate(value)]
+        return [_expand_env(v, env, (*where, i), found) for i, v in enumerate(value)]
     if isinstance(value, str):
 
         def substitute(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)
             if name in env:
+                found.append((where, name, env[name]))
                 return env[name]
             if default is not None:
+                found.append((where, name, default))
                 return default
             raise ConfigError(
                 f"{_key_path(where)}: environment variable {name} is not set"
@@ -1216,6 +1287,8 @@ def _resolve_channel(channel: ChannelConfig, base: Path, checks: Checks) -> Chan
     update: dict[str, Any] = {}
     if channel.template is not None:
         update["template"] = (base / channel.template).resolve()
+    if channel.templates is not None:
+        update["templates"] = (base / channel.templates).resolve()
     if channel.email is not None:
         smtp, templates = channel.email.smtp, channel.email.templates
         if smtp.ca_file is not None or templates is not None:

@@ -191,6 +191,9 @@ class AlertRow(Base):
     # that dies leaves the claim to lapse, and the alert goes back to every drain.
     claimed_by: Mapped[str | None] = mapped_column(String(200))
     claimed_until: Mapped[datetime | None]
+    # For a channel with several targets (apprise URLs): those that took the current message, shown
+    # masked (core/apprise_url.py); a retry goes only to the others. None: none yet.
+    delivered_to: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class PollRow(Base):

@@ -231,6 +231,8 @@ def _check(config: Config, args: argparse.Namespace) -> int:
             "rules": len(config.rules),
             "problems": problems,
             "notes": advice,
+            # Each apprise channel's URLs as Apprise read them, secrets masked.
+            "apprise": {c.name: c.apprise_targets() for c in config.channels if c.apprise is not None},
         }
         print(json.dumps(summary, ensure_ascii=False, indent=2))
     if problems:

@@ -23,7 +23,7 @@ def _alembic(connection: object) -> AlembicConfig:
 def test_articles_from_before_it_come_from_the_feed(database_url: str) -> None:
     engine = make_engine(database_url)
     with engine.begin() as connection:
-        command.upgrade(_alembic(connection), "0019c")
+        command.upgrade(_alembic(connection), "0017")
         connection.execute(
             text(
                 "INSERT INTO articles (source, item_key, url, title, text, summary, topics, published_at,"
@@ -42,7 +42,7 @@ def test_articles_from_before_it_come_from_the_feed(database_url: str) -> None:
         assert (shown["text_source"], shown["page_error"], shown["author"]) == ("feed", None, None)
 
         with db.engine.begin() as connection:
-            command.downgrade(_alembic(connection), "0019c")
+            command.downgrade(_alembic(connection), "0017")
         assert not COLUMNS & {c["name"] for c in inspect(db.engine).get_columns("articles")}
         with db.engine.begin() as connection:
             command.upgrade(_alembic(connection), "head")

@@ -1,10 +1,10 @@
 """Full text: where an article's text came from (the feed or its linked page), why a wanted page was
 not used, and the author the page names. Existing articles are `feed`.
 
-Numbered 0014 and chained after 0019c, the head when it was merged (0014..0018 were not taken).
+Numbered 0014 and chained after 0017, the head when it was merged (revisions are ids, not an order).
 
 Revision ID: 0014
-Revises: 0019c
+Revises: 0017
 Create Date: 2026-12-03
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014"
-down_revision: str | None = "0019c"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
