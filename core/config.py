@@ -564,6 +564,44 @@ class HttpSettings(_Model):
         return host.strip("[]"), int(port)
 
 
+def _host_port(value: str) -> str:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isascii() or not port.isdigit() or len(port) > 5 or not int(port) < 65536:
+        raise ValueError(f"{value[:80]!r} is not host:port, e.g. 127.0.0.1:8787")
+    return value
+
+
+def _address(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+class WebSubSettings(_Model):
+    """WebSub push (newswatch/websub.py): subscribe to the hub a feed advertises, and take the hub's
+    pushes at `callback_url` (the public base URL a reverse proxy forwards to `listen`)."""
+
+    callback_url: str
+    # Where the callback listener binds: loopback unless configured (a reverse proxy sits in front).
+    listen: Annotated[str, AfterValidator(_host_port)] = "127.0.0.1:8788"
+    # How often a source is still polled while a hub pushes it (never more often than its `every`).
+    fallback_every: Schedule = timedelta(hours=1)
+    # The lease asked of the hub (it may grant another); renewed before it ends. 10 days by default.
+    lease_seconds: int = Field(default=864_000, ge=60, le=365 * 86_400)
+
+    @field_validator("callback_url")
+    @classmethod
+    def _public_base(cls, value: str) -> str:
+        _fetchable(value)
+        if "?" in value or "#" in value:
+            raise ValueError("the callback base URL cannot hold a query or a fragment")
+        return value.rstrip("/")
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """(host, port) the callback listener binds."""
+        return _address(self.listen)
+
+
 class HealthSettings(_Model):
     """Where `source.unhealthy` / `source.recovered` events go."""
 
@@ -582,6 +620,7 @@ class Config(_Model):
     channels: list[ChannelConfig] = Field(default_factory=list)
     rules: list[RuleConfig] = Field(default_factory=list)
     http: HttpSettings | None = None
+    websub: WebSubSettings | None = None
     health: HealthSettings = HealthSettings()
     retention: RetentionSettings = RetentionSettings()
     shutdown_grace: Timeout = timedelta(seconds=5)
