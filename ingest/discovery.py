@@ -41,7 +41,7 @@ NONE = FeedLinks()
 
 # One link-value of a Link header (RFC 8288): <uri> followed by ;-separated parameters. Commas inside
 # the <uri> or inside a quoted parameter do not separate values.
-_LINK_VALUE = re.compile(r'<([^>]*)>((?:\s*;\s*[^;,"]+(?:=(?:"[^"]*"|[^;,]*))?)*)')
+_LINK_VALUE = re.compile(r'<([^>]*)>((?:\s*;\s*[^;,"=]+(?:=(?:"[^"]*"|[^;,]*))?)*)')
 _PARAM = re.compile(r';\s*([^;=\s]+)\s*(?:=\s*(?:"([^"]*)"|([^;,]*)))?')
 
 

@@ -468,11 +468,12 @@ def _sources(config: Config, args: argparse.Namespace) -> int:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return EXIT_OK
     print_table(
-        ("name", "status", "last poll", "next poll", "seen", "url", "last error"),
+        ("name", "status", "websub", "last poll", "next poll", "seen", "url", "last error"),
         (
             (
                 r["name"],
                 r["status"],
+                r["websub"]["state"] if r["websub"] else "-",
                 (r["last_poll"] or "-")[:16].replace("T", " "),
                 (r["next_poll"] or "-")[:16].replace("T", " "),
                 r["articles_seen"],

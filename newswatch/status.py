@@ -12,7 +12,8 @@ from sqlalchemy import func, select, text
 from alerts.outbox import FAILED, PENDING, listing
 from core import metrics
 from core.config import Config
-from core.db import AlertRow, ArticleRow, Database, SourceHealth, SourceState, utcnow
+from core.db import AlertRow, ArticleRow, Database, SourceHealth, SourceState, WebSubRow, utcnow
+from ingest.sources.status import subscriptions
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ class SourceView:
     next_poll_at: str | None
     last_error: str | None
     articles_seen: int
+    websub: str | None = None  # the WebSub subscription's state (and lease end), when it has one
 
 
 def database_ok(db: Database) -> bool:
@@ -48,6 +50,7 @@ def sources(db: Database, config: Config, next_polls: dict[str, datetime]) -> li
     with db.session() as session:
         states = {s.name: s for s in session.scalars(select(SourceState))}
         flags = {h.name: h for h in session.scalars(select(SourceHealth))}
+        pushes = subscriptions(session)
         views = []
         for source in config.sources:
             state, flag = states.get(source.name), flags.get(source.name)
@@ -70,6 +73,7 @@ def sources(db: Database, config: Config, next_polls: dict[str, datetime]) -> li
                     next_poll_at=_iso(next_polls.get(source.name)),
                     last_error=(state.last_error if state else None) or (flag.reason if flag else None),
                     articles_seen=state.articles_seen if state else 0,
+                    websub=_websub(pushes.get(source.name)),
                 )
             )
     return views
@@ -157,6 +161,14 @@ def record_left_pending(db: Database) -> int:
     else:
         log.info("outbox empty at shutdown", extra={"pending": 0})
     return depth
+
+
+def _websub(row: WebSubRow | None) -> str | None:
+    if row is None:
+        return None
+    if row.state == "subscribed" and row.expires_at is not None:
+        return f"subscribed until {row.expires_at:%Y-%m-%d %H:%M}Z"
+    return row.state
 
 
 def _iso(value: datetime | None) -> str | None:

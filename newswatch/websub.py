@@ -218,14 +218,13 @@ class WebSub:
                 row.pending, row.requested_at = UNSUBSCRIBE, now
                 return _request(row, UNSUBSCRIBE)
             return None
-        if stuck:
-            self._note_failure(
-                row, row.pending or SUBSCRIBE, f"the hub did not verify within {VERIFY_WAIT}", now
-            )
         if row.state == SUBSCRIBED and not lease_runs:
-            row.state, row.retry_at = EXPIRED, now
+            row.state, row.pending, row.retry_at = EXPIRED, None, now  # asked again below, at once
             row.last_error = "the lease lapsed without a verified renewal"
             log.warning("websub: the lease on %s lapsed; polling as usual again", row.topic, extra=context)
+        elif stuck:
+            reason = f"the hub did not verify within {VERIFY_WAIT}"
+            self._note_failure(row, row.pending or SUBSCRIBE, reason, now)
         if row.pending is not None:
             return None
         if row.retry_at is not None and row.retry_at > now:
@@ -576,13 +575,16 @@ def _handler_for(
             return 204
 
         def _send(self, code: int, body: bytes) -> None:
-            self.send_response(code)
-            self.send_header("Content-Type", "text/plain; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-store")
-            self.send_header("X-Content-Type-Options", "nosniff")
-            self.end_headers()
-            self.wfile.write(body)
+            try:
+                self.send_response(code)
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.send_header("X-Content-Type-Options", "nosniff")
+                self.end_headers()
+                self.wfile.write(body)
+            except OSError as exc:  # the hub hung up first
+                log.debug("websub: could not answer %d: %s", code, exc)
 
         def log_message(self, format: str, *args: Any) -> None:
             log.debug("websub: " + format, *args)
