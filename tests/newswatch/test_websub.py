@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -36,6 +37,51 @@ from tests.websub_hub import Hub
 LEASE = 3600  # seconds the subscriber asks for (and the hub grants)
 
 
+WORDS = [
+    "harbour",
+    "council",
+    "budget",
+    "ferry",
+    "vote",
+    "school",
+    "river",
+    "bridge",
+    "market",
+    "clinic",
+    "farmers",
+    "tram",
+    "museum",
+    "election",
+    "police",
+    "court",
+    "festival",
+    "airport",
+    "teachers",
+    "hospital",
+    "rail",
+    "drought",
+    "library",
+    "union",
+    "housing",
+    "energy",
+    "wind",
+    "solar",
+    "mayor",
+    "protest",
+    "strike",
+    "lorry",
+    "port",
+    "cargo",
+    "fishing",
+    "forest",
+]
+
+
+def story(guid: str) -> str:
+    """A text of its own for each item, so deduplication keeps the items apart."""
+    return " ".join(random.Random(guid).choices(WORDS, k=60))
+
+
 def feed(hub: str | None, topic: str | None, items: list[tuple[str, str]], *, links: bool = True) -> bytes:
     """An RSS feed of `items` (guid, title) naming `hub` and `topic` as atom:links when `links`."""
     head = ""
@@ -43,7 +89,7 @@ def feed(hub: str | None, topic: str | None, items: list[tuple[str, str]], *, li
         head = f'<atom:link rel="hub" href="{hub}"/><atom:link rel="self" href="{topic}"/>'
     entries = "".join(
         f"<item><guid>{guid}</guid><title>{title}</title><link>https://wire.example/{guid}</link>"
-        f"<description>{title}. Reporters on the coast filed this story, item {guid}.</description></item>"
+        f"<description>{title}. {story(guid)}.</description></item>"
         for guid, title in items
     )
     return (
@@ -87,16 +133,16 @@ class Desk:
             feed(self.hub.url, self.topic, items, links=not headers), headers=links
         )
 
-    def config(self, every: str = "1s", extra_sources: str = "", websub_extra: str = "") -> Config:
+    def config(self, every: str = "1s", extra_sources: str = "", listen: str | None = None) -> Config:
         self.workspace.write_config(
             f"""\
 fetch: {{allow_private_addresses: true, timeout: 5s}}
 pipeline: {{workers: 0}}
 websub:
   callback_url: {self.callback_base}
-  listen: 127.0.0.1:{self.port}
+  listen: {listen or f"127.0.0.1:{self.port}"}
   lease_seconds: {LEASE}
-{websub_extra}sources:
+sources:
   - name: wire
     feed: {self.server.url("/feed")}
     every: {every}
@@ -494,30 +540,47 @@ def test_websub_settings(bare_workspace: Workspace) -> None:
             load(bad)
 
 
+def _start(desk: Desk, name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """`newswatch ARGS` in a child process, its output in `<name>.log` of the workspace."""
+    with (desk.workspace.root / f"{name}.log").open("w") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "newswatch", "--config", str(desk.workspace.config), *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **desk.workspace.env, **(env or {})},
+        )
+
+
+def _wait(
+    condition: Callable[[], object], deadline: float, desk: Desk, *processes: subprocess.Popen[bytes]
+) -> None:
+    """Wait for `condition` while the processes run; fail with their logs."""
+    end = time.monotonic() + deadline
+    while not condition():
+        logs = "\n".join(p.read_text() for p in desk.workspace.root.glob("*.log"))
+        assert all(p.poll() is None for p in processes), logs
+        assert time.monotonic() < end, logs
+        time.sleep(0.05)
+
+
+def _stop(desk: Desk, *processes: subprocess.Popen[bytes]) -> None:
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+    for process in processes:
+        logs = "\n".join(p.read_text() for p in desk.workspace.root.glob("*.log"))
+        assert process.wait(60) == 0, logs
+
+
 def test_run_serves_the_callback_and_sources_shows_the_subscription(desk: Desk) -> None:
     """`newswatch run` as a user starts it: subscribes, takes a push, alerts; `sources` says so."""
     desk.serve([("a-1", "Harbour reopens")])
     desk.config(every="1h")
-    log = desk.workspace.root / "run.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "newswatch", "--config", str(desk.workspace.config), "run"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **desk.workspace.env},
-        )
+    process = _start(desk, "run", "run")
     try:
-        deadline = time.monotonic() + 30
-        while not desk.hub.active(desk.topic):
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
+        _wait(lambda: desk.hub.active(desk.topic), 30, desk, process)
         body = feed(desk.hub.url, desk.topic, [("a-2", "Storm hits the coast")])
         assert desk.hub.publish(desk.topic, body) == [204]
-        deadline = time.monotonic() + 10
-        while not desk.hooks():
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
+        _wait(desk.hooks, 10, desk, process)
         listed = desk.workspace.cli("sources", "--json")
         assert listed.returncode == 0, listed.stderr
         [wire] = json.loads(listed.stdout)
@@ -526,8 +589,41 @@ def test_run_serves_the_callback_and_sources_shows_the_subscription(desk: Desk) 
         table = desk.workspace.cli("sources", env={"COLUMNS": "250"})
         assert "subscribed" in table.stdout
     finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(30) == 0, log.read_text()
+        _stop(desk, process)
+
+
+@pytest.mark.only_backend("postgresql", reason="distributed mode runs on PostgreSQL only")
+def test_every_distributed_node_serves_the_callback(desk: Desk) -> None:
+    """A scheduler and a worker, each with its own listener: the hub's callback URL reaches the
+    scheduler, and a push to the worker's listener is taken there just the same."""
+    desk.serve([("a-1", "Harbour reopens")])
+    config = desk.config(every="1h", listen="127.0.0.1:${WEBSUB_PORT:-1}")
+    worker_port = free_port()
+    scheduler = _start(desk, "scheduler", "run", "--distributed", env={"WEBSUB_PORT": str(desk.port)})
+    worker = _start(desk, "worker", "worker", env={"WEBSUB_PORT": str(worker_port)})
+    try:
+        _wait(lambda: desk.hub.active(desk.topic), 60, desk, scheduler, worker)
+        first = feed(desk.hub.url, desk.topic, [("a-2", "Storm hits the coast")])
+        assert desk.hub.publish(desk.topic, first) == [204]
+        _wait(lambda: len(desk.hooks()) == 1, 15, desk, scheduler, worker)
+        db = Database(config.database)
+        try:
+            [row] = rows(db)
+        finally:
+            db.close()
+        second = feed(desk.hub.url, desk.topic, [("a-3", "Second storm on its way")])
+        on_worker = httpx.post(
+            f"http://127.0.0.1:{worker_port}/websub/{row.token}",
+            content=second,
+            headers={"Content-Type": "application/rss+xml", "X-Hub-Signature": sign(second, row.secret)},
+            timeout=30,
+        )
+        assert on_worker.status_code == 204
+        _wait(lambda: len(desk.hooks()) == 2, 15, desk, scheduler, worker)
+        titles = {json.loads(h.body)["data"]["article"]["title"] for h in desk.hooks()}
+        assert titles == {"Storm hits the coast", "Second storm on its way"}
+    finally:
+        _stop(desk, worker, scheduler)
 
 
 def test_the_callback_address_must_be_free(desk: Desk) -> None:
