@@ -482,7 +482,8 @@ def _handler_for(
                 log.exception("websub: verification failed")
                 status, body, changed = 500, b"", False
             if status == 200:
-                metrics.websub_callback("verification", "confirmed")
+                denied = params.get("hub.mode") == "denied"
+                metrics.websub_callback("verification", "denied" if denied else "confirmed")
             if changed:
                 asyncio.run_coroutine_threadsafe(service.sync_schedules(), loop)
             self._send(status, body)
