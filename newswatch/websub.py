@@ -45,12 +45,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core import metrics
 from core.config import FetchSettings, SourceConfig, WebSubSettings
-from core.db import Database, WebSubRow
+from core.db import Database, SourceState, WebSubRow
 from ingest.discovery import FeedLinks
 from ingest.polling import backoff
 from ingest.websub import HubError, check_signature, hub_request
@@ -222,9 +222,10 @@ class WebSub:
             row.state, row.pending, row.retry_at = EXPIRED, None, now  # asked again below, at once
             row.last_error = "the lease lapsed without a verified renewal"
             log.warning("websub: the lease on %s lapsed; polling as usual again", row.topic, extra=context)
+            poll_soon(session, row.source, now)
         elif stuck:
             reason = f"the hub did not verify within {VERIFY_WAIT}"
-            self._note_failure(row, row.pending or SUBSCRIBE, reason, now)
+            self._note_failure(session, row, row.pending or SUBSCRIBE, reason, now)
         if row.pending is not None:
             return None
         if row.retry_at is not None and row.retry_at > now:
@@ -235,7 +236,7 @@ class WebSub:
             return _request(row, SUBSCRIBE)
         return None
 
-    def _note_failure(self, row: WebSubRow, mode: str, reason: str, now: datetime) -> None:
+    def _note_failure(self, session: Session, row: WebSubRow, mode: str, reason: str, now: datetime) -> None:
         row.pending = None
         row.failures += 1
         row.last_error = reason[:2000]
@@ -248,6 +249,7 @@ class WebSub:
                     reason,
                     extra={"source": row.source},
                 )
+                poll_soon(session, row.source, now)
             row.state = FAILED
 
     async def _send_all(self, requests: Sequence[Request]) -> None:
@@ -302,7 +304,7 @@ class WebSub:
             row = session.get(WebSubRow, request.token, with_for_update=True)
             if row is None or row.pending != request.mode:
                 return  # verified (or replaced) while the request was out
-            self._note_failure(row, request.mode, reason, now)
+            self._note_failure(session, row, request.mode, reason, now)
 
     # --- the callback listener's side (called in its threads) ----------------------------------
 
@@ -329,6 +331,8 @@ class WebSub:
                     extra=context,
                 )
                 was_pushed = row.state == SUBSCRIBED
+                if was_pushed:
+                    poll_soon(session, row.source, now)
                 if row.state == UNSUBSCRIBING:
                     session.delete(row)
                 else:
@@ -387,8 +391,21 @@ def _request(row: WebSubRow, mode: str) -> Request:
     return Request(row.token, mode, row.source, row.hub, row.topic, row.secret)
 
 
+def poll_soon(session: Session, source: str, now: datetime) -> None:
+    """A source no hub pushes any more is due for a poll now: it may have missed pushes, and a
+    cluster's claims (newswatch/distributed.py) had moved its next poll `fallback_every` away. (A
+    single node reschedules its job: Service.sync_schedules.)"""
+    session.execute(
+        update(SourceState)
+        .where(SourceState.name == source, SourceState.next_poll_at > now)
+        .values(next_poll_at=now)
+    )
+
+
 def _retire(session: Session, row: WebSubRow, now: datetime) -> list[Request]:
     """Unsubscribe `row` when the hub may hold it (a lease that runs, or a request out); else drop it."""
+    if row.state == SUBSCRIBED:
+        poll_soon(session, row.source, now)
     if (row.expires_at is not None and row.expires_at > now) or row.pending == SUBSCRIBE:
         row.state, row.pending, row.requested_at = UNSUBSCRIBING, UNSUBSCRIBE, now
         row.failures, row.retry_at = 0, None

@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.config import Config
-from core.db import ArticleRow, Database, WebSubRow, utcnow
+from core.db import ArticleRow, Database, SourceState, WebSubRow, utcnow
 from core.errors import ConfigError
 from ingest.sources.status import source_rows
 from ingest.websub import sign
@@ -645,3 +645,54 @@ def test_the_callback_address_must_be_free(desk: Desk) -> None:
             db.close()
 
     asyncio.run(go())
+
+
+def test_a_cluster_polls_a_source_at_once_when_its_hub_stops(desk: Desk) -> None:
+    """What a distributed cluster's claims read (newswatch/distributed.py `claim_due`): the pushed
+    sources and their next poll. A failed renewal takes the source off the pushed list and brings
+    the next poll, which the claims had set an hour away, to now."""
+    config = desk.config(every="30s")
+    source = config.source("wire")
+    clock = Clock()
+    now = clock()
+    db = Database(config.database)
+    try:
+        with db.session() as session:
+            session.add(SourceState(name="wire", location=source.location, failures=0, articles_seen=0))
+            session.flush()
+            session.get_one(SourceState, "wire").next_poll_at = now + timedelta(hours=1)
+            session.add(
+                WebSubRow(
+                    token="t" * 43,
+                    source="wire",
+                    hub=f"http://127.0.0.1:{free_port()}/",  # nothing listens: the hub is gone
+                    topic=desk.topic,
+                    secret="s" * 43,
+                    state="subscribed",
+                    verified_at=now,
+                    lease_seconds=LEASE,
+                    expires_at=now + timedelta(seconds=LEASE),
+                    renew_at=now - timedelta(seconds=1),  # due for renewal
+                    failures=0,
+                    pushes=0,
+                    created_at=now,
+                )
+            )
+        with db.session() as session:
+            assert websub.pushed_sources(session, now) == {"wire"}
+        assert websub.poll_every(source, config.websub, True) == timedelta(hours=1)
+
+        async def renew() -> int:
+            async with Service(config, db, now=clock) as service:
+                assert config.websub is not None
+                return await service.start_websub(config.websub).maintain(config.sources)
+
+        assert asyncio.run(renew()) == 1
+        with db.session() as session:
+            assert websub.pushed_sources(session, clock()) == set()
+            state = session.get_one(SourceState, "wire")
+            assert state.next_poll_at is not None and state.next_poll_at <= clock()
+            row = session.get_one(WebSubRow, "t" * 43)
+            assert row.state == "failed" and row.retry_at is not None and row.retry_at > now
+    finally:
+        db.close()
