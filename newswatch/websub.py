@@ -548,7 +548,11 @@ def _handler_for(
                 log.warning("websub: too many pushes at once; the hub will retry", extra=context)
                 return 503
             try:
-                body = self.rfile.read(int(length))
+                try:
+                    body = self.rfile.read(int(length))
+                except OSError as exc:  # a read timeout: a hub that stalls mid-body
+                    log.warning("websub: a push's body did not arrive: %s", exc, extra=context)
+                    return 408
                 if len(body) != int(length):
                     log.warning("websub: a push ended before its Content-Length", extra=context)
                     return 400
