@@ -16,7 +16,7 @@ def test_migration_0016_goes_down_and_up_and_matches_the_model(database_url: str
     try:
         with db.engine.begin() as connection:
             cfg.attributes["connection"] = connection
-            command.downgrade(cfg, "0013")
+            command.downgrade(cfg, "0017")
         assert "websub_subscriptions" not in inspect(db.engine).get_table_names()
         with db.engine.begin() as connection:
             cfg.attributes["connection"] = connection

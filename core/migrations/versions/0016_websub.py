@@ -1,7 +1,9 @@
 """WebSub: one row per subscription to a hub, found by its callback token.
 
+Numbered 0016 (the issue's number) and chained after 0017, the head when it was merged.
+
 Revision ID: 0016
-Revises: 0013
+Revises: 0017
 Create Date: 2026-12-03
 """
 
@@ -13,7 +15,7 @@ from alembic import op
 from core.db import UTCDateTime
 
 revision: str = "0016"
-down_revision: str | None = "0013"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
