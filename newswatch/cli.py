@@ -495,12 +495,16 @@ def _sources(config: Config, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return EXIT_OK
+    # The WebSub column only where WebSub is in use: set up, or a subscription left from before.
+    pushes = config.websub is not None or any(r["websub"] for r in rows)
+    websub_column = ("websub",) if pushes else ()
     print_table(
-        ("name", "status", "last poll", "next poll", "seen", "url", "last error"),
+        ("name", "status", *websub_column, "last poll", "next poll", "seen", "url", "last error"),
         (
             (
                 r["name"],
                 r["status"],
+                *((r["websub"]["state"] if r["websub"] else "-",) if pushes else ()),
                 (r["last_poll"] or "-")[:16].replace("T", " "),
                 (r["next_poll"] or "-")[:16].replace("T", " "),
                 r["articles_seen"],
