@@ -1,0 +1,239 @@
+"""Full-text search: an index over every article's title and text, kept in step by triggers, and
+built here for the articles stored before it (in batches, with a progress bar on a terminal).
+
+SQLite: `articles_fts`, an FTS5 external-content table over articles (tokenizer `unicode61
+remove_diacritics 2`), with triggers on insert, update and delete. They index the title and text
+with the letters of FOLDS folded (what unaccent folds on PostgreSQL and unicode61 does not), and
+only letters become letters, so a snippet's word positions stay those of the stored text.
+PostgreSQL: the text search configuration `newswatch_search` (`simple`, with `unaccent` when the
+extension can be created; compound hyphenated words are left out so `Jean-Luc` is the two words
+on both backends), a `search` tsvector column set by a trigger, and a GIN index on it.
+
+A later migration that rebuilds `articles` on SQLite (batch mode: create, copy, drop, rename) drops
+its triggers with the old table and must create them again (see `_sqlite_triggers`).
+
+Revision ID: 0015
+Revises: 0013
+Create Date: 2026-12-03
+"""
+
+import logging
+import sys
+from collections.abc import Callable, Iterator, Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.engine import Connection
+
+revision: str = "0015"
+down_revision: str | None = "0013"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+log = logging.getLogger("newswatch.migrate")
+
+BATCH = 2000
+
+# A copy of ingest.search.FOLDS as of this revision (the index is built with these; a test holds
+# the two equal, so a change there comes with a migration that rebuilds the index).
+FOLDS: tuple[tuple[str, str], ...] = (
+    ("Æ", "AE"), ("æ", "ae"), ("Ð", "D"), ("ð", "d"), ("Ø", "O"), ("ø", "o"), ("Þ", "TH"), ("þ", "th"),
+    ("ß", "ss"), ("ẞ", "SS"), ("Đ", "D"), ("đ", "d"), ("Ħ", "H"), ("ħ", "h"), ("ı", "i"),
+    ("Ŀ", "L"), ("ŀ", "l"), ("Ł", "L"), ("ł", "l"), ("Œ", "OE"), ("œ", "oe"), ("Ŧ", "T"), ("ŧ", "t"),
+    ("Ё", "Е"), ("ё", "е"),
+    ("Ά", "Α"), ("Έ", "Ε"), ("Ή", "Η"), ("Ί", "Ι"), ("Ό", "Ο"), ("Ύ", "Υ"), ("Ώ", "Ω"), ("Ϊ", "Ι"),
+    ("Ϋ", "Υ"), ("ά", "α"), ("έ", "ε"), ("ή", "η"), ("ί", "ι"), ("ό", "ο"), ("ύ", "υ"), ("ώ", "ω"),
+    ("ϊ", "ι"), ("ϋ", "υ"), ("ΐ", "ι"), ("ΰ", "υ"),
+)  # fmt: skip
+
+PG_CONFIG = "newswatch_search"
+
+
+def _replaced(value: str, folds: Sequence[tuple[str, str]]) -> str:
+    for letter, folded in folds:
+        value = f"replace({value}, '{letter}', '{folded}')"
+    return value
+
+
+def folded(title: str, text: str, source: str = "", key: str | None = None) -> str:
+    """A SELECT of `title` and `text` (and `key`, if given) with FOLDS applied. The replace() calls
+    go 15 deep at most per subquery: SQLite's parser stack (100 entries) overflows at about 25."""
+    chunks = [FOLDS[start : start + 15] for start in range(0, len(FOLDS), 15)]
+    carry = f"{key} AS key, " if key is not None else ""
+    query = f"SELECT {carry}{_replaced(title, chunks[0])} AS title, {_replaced(text, chunks[0])} AS text {source}"
+    for chunk in chunks[1:]:
+        carry = "key, " if key is not None else ""
+        query = f"SELECT {carry}{_replaced('title', chunk)} AS title, {_replaced('text', chunk)} AS text FROM ({query})"
+    return query
+
+
+def _sqlite_triggers() -> list[str]:
+    def fts(row: str) -> str:
+        return f"{row}.id, title, text FROM ({folded(f'{row}.title', f'{row}.text')})"
+
+    remove = f"INSERT INTO articles_fts(articles_fts, rowid, title, text) SELECT 'delete', {fts('old')};"
+    add = f"INSERT INTO articles_fts(rowid, title, text) SELECT {fts('new')};"
+    changed = "old.title IS NOT new.title OR old.text IS NOT new.text"
+    return [
+        f"CREATE TRIGGER articles_fts_insert AFTER INSERT ON articles BEGIN {add} END",
+        f"CREATE TRIGGER articles_fts_delete AFTER DELETE ON articles BEGIN {remove} END",
+        f"CREATE TRIGGER articles_fts_update AFTER UPDATE OF title, text ON articles WHEN {changed}"
+        f" BEGIN {remove} {add} END",
+    ]
+
+
+def upgrade() -> None:
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite":
+        _upgrade_sqlite(bind)
+    elif bind.dialect.name == "postgresql":
+        _upgrade_postgresql(bind)
+
+
+def _upgrade_sqlite(bind: Connection) -> None:
+    op.execute(
+        "CREATE VIRTUAL TABLE articles_fts USING fts5(title, text, content='articles',"
+        " content_rowid='id', tokenize='unicode61 remove_diacritics 2')"
+    )
+    rows = folded("title", "text", "FROM articles WHERE id > :low AND id <= :high", key="id")
+    fill = sa.text(f"INSERT INTO articles_fts(rowid, title, text) SELECT key, title, text FROM ({rows})")
+    built = _backfill(bind, lambda low, high: bind.execute(fill, {"low": low, "high": high}))
+    if built:
+        op.execute("INSERT INTO articles_fts(articles_fts) VALUES ('optimize')")
+    for trigger in _sqlite_triggers():
+        op.execute(trigger)
+
+
+def _upgrade_postgresql(bind: Connection) -> None:
+    unaccent = _unaccent_schema(bind)
+    op.execute(f"CREATE TEXT SEARCH CONFIGURATION {PG_CONFIG} (COPY = pg_catalog.simple)")
+    # The whole of a hyphenated word (`jean-luc`) would take a position of its own before its parts,
+    # so the phrase "said jean" would not find "said Jean-Luc"; its parts are enough.
+    op.execute(f"ALTER TEXT SEARCH CONFIGURATION {PG_CONFIG} DROP MAPPING FOR asciihword, hword, numhword")
+    if unaccent is not None:
+        op.execute(
+            f"ALTER TEXT SEARCH CONFIGURATION {PG_CONFIG} ALTER MAPPING FOR word, hword_part, numword,"
+            f' hword_numpart WITH "{unaccent}".unaccent, simple'
+        )
+    else:
+        log.warning(
+            "the PostgreSQL extension unaccent is not available (or may not be created by this user):"
+            " search on this database does not fold accents (café is not found by cafe)"
+        )
+    schema = bind.execute(sa.text("SELECT current_schema()")).scalar_one()
+    config = f'"{schema}".{PG_CONFIG}'
+    vector = (
+        f"setweight(to_tsvector('{config}'::regconfig, coalesce(NEW.title, '')), 'A')"
+        f" || setweight(to_tsvector('{config}'::regconfig, coalesce(NEW.text, '')), 'B')"
+    )
+    op.execute("ALTER TABLE articles ADD COLUMN search tsvector")
+    op.execute(
+        "CREATE FUNCTION newswatch_articles_search() RETURNS trigger LANGUAGE plpgsql AS $$"
+        f" BEGIN NEW.search := {vector}; RETURN NEW; END $$"
+    )
+    op.execute(
+        "CREATE TRIGGER articles_search BEFORE INSERT OR UPDATE OF title, text ON articles"
+        " FOR EACH ROW EXECUTE FUNCTION newswatch_articles_search()"
+    )
+    fill = sa.text(
+        f"UPDATE articles SET search = {vector.replace('NEW.', '')} WHERE id > :low AND id <= :high"
+    )
+    _backfill(bind, lambda low, high: bind.execute(fill, {"low": low, "high": high}))
+    op.execute("CREATE INDEX ix_articles_search ON articles USING gin (search)")
+
+
+def _unaccent_schema(bind: Connection) -> str | None:
+    """The schema of the unaccent extension, created here if the server has it and allows it."""
+    available = bind.execute(
+        sa.text("SELECT 1 FROM pg_available_extensions WHERE name = 'unaccent'")
+    ).scalar()
+    if available:
+        try:
+            with bind.begin_nested():  # a refusal must not abort the migration's transaction
+                bind.execute(sa.text("CREATE EXTENSION IF NOT EXISTS unaccent"))
+        except sa.exc.DBAPIError as exc:
+            log.warning("cannot create the extension unaccent: %s", " ".join(str(exc.orig).split()))
+    schema: str | None = bind.execute(
+        sa.text(
+            "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace"
+            " WHERE e.extname = 'unaccent'"
+        )
+    ).scalar()
+    return schema
+
+
+def _backfill(bind: Connection, index: Callable[[int, int], object]) -> int:
+    """Index the stored articles in batches of ids; a progress bar on standard error when it is a
+    terminal. Returns how many articles there were."""
+    total = bind.execute(sa.text("SELECT count(*) FROM articles")).scalar_one()
+    if not total:
+        return 0
+    log.info("building the search index for %d stored articles", total)
+    done = 0
+    with _progress(total) as advance:
+        for low, high, count in _id_batches(bind):
+            index(low, high)
+            done += count
+            advance(count)
+    log.info("search index built for %d articles", done)
+    return int(total)
+
+
+def _id_batches(bind: Connection) -> Iterator[tuple[int, int, int]]:
+    """(after id, up to id, rows) for consecutive batches of BATCH articles, in id order."""
+    low = 0
+    edge = sa.text(
+        "SELECT max(id), count(*) FROM (SELECT id FROM articles WHERE id > :low ORDER BY id LIMIT :n) AS b"
+    )
+    while True:
+        high, count = bind.execute(edge, {"low": low, "n": BATCH}).one()
+        if not count:
+            return
+        yield low, int(high), int(count)
+        low = int(high)
+
+
+class _progress:
+    """`advance(n)` per batch: a rich progress bar on standard error if it is a terminal, else nothing."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.bar: object | None = None
+
+    def __enter__(self) -> Callable[[int], None]:
+        if not sys.stderr.isatty():
+            return lambda n: None
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        bar.start()
+        task = bar.add_task("building the search index", total=self.total)
+        self.bar = bar
+        return lambda n: bar.advance(task, n)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()  # type: ignore[attr-defined]
+
+
+def downgrade() -> None:
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite":
+        for trigger in ("articles_fts_insert", "articles_fts_delete", "articles_fts_update"):
+            op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+        op.execute("DROP TABLE IF EXISTS articles_fts")
+    elif bind.dialect.name == "postgresql":
+        op.execute("DROP INDEX IF EXISTS ix_articles_search")
+        op.execute("DROP TRIGGER IF EXISTS articles_search ON articles")
+        op.execute("DROP FUNCTION IF EXISTS newswatch_articles_search()")
+        op.execute("ALTER TABLE articles DROP COLUMN IF EXISTS search")
+        op.execute(f"DROP TEXT SEARCH CONFIGURATION IF EXISTS {PG_CONFIG}")
+        # The unaccent extension stays: other things on this server may use it.

@@ -1,0 +1,346 @@
+"""Full-text search over stored articles: one small query language, two backends.
+
+The language (`newswatch articles --search`, the status page's filter):
+
+    putin kyiv          both words, anywhere in the title or text (no OR)
+    "prime minister"    a phrase: these words, in this order, next to each other
+    -sport              not this word (or -"a phrase"); a search needs one word it looks for
+    zelensk*            a prefix (at least two letters); also at the end of a phrase: "prime min*"
+
+Words are what is left between anything that is not a letter or a digit, so `Jean-Luc`, `U.S.` and
+`O'Brien` are the phrases "jean luc", "u s" and "o brien", on both backends alike. Nothing the user
+typed reaches the database's own query syntax: `parse` keeps only words (letters and digits) and the
+four forms above, and `fts5_match` and `tsquery` write the backend's syntax from those.
+
+Case and accents do not matter: SQLite indexes with FTS5's `unicode61 remove_diacritics 2` tokenizer
+(é -> e), PostgreSQL with the `newswatch_search` text search configuration (the `simple` one, plus
+the `unaccent` dictionary when the server has that extension). Letters that Unicode does not compose
+from a base letter and an accent (ł, ø, ß, æ, œ, đ, ё, Greek tonos...) are folded by `FOLDS` on SQLite,
+in the triggers that keep the index in step (migration 0015) and in the query, as `unaccent` folds
+them on PostgreSQL: `Łódź` is found by `lodz`, `Straße` by `strasse`, `Лёша` by `леша` on both.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    bindparam,
+    column,
+    exists,
+    func,
+    literal_column,
+    select,
+    table,
+    text,
+)
+from sqlalchemy.orm import Session
+
+from core.db import AlertRow, ArticleRow, SightingRow
+from core.errors import ConfigError
+
+# The text search configuration migration 0015 creates on PostgreSQL.
+PG_CONFIG = "newswatch_search"
+
+MAX_QUERY = 500  # characters
+MAX_TERMS = 32
+MIN_PREFIX = 2  # letters before a `*`: a one-letter prefix would read most of the index
+
+# Where a snippet's matches start and end (private-use characters, which news text does not carry);
+# `spans` and `marked` turn them into what a caller shows.
+MARK_START, MARK_END = "\ue000", "\ue001"
+SNIPPET_WORDS = 24
+
+# Letters SQLite's unicode61 tokenizer keeps as they are and PostgreSQL's unaccent folds. Migration
+# 0015 holds a copy in its triggers: changing this list needs a migration that rebuilds the index
+# (tests/ingest/test_search.py holds the two equal).
+FOLDS: tuple[tuple[str, str], ...] = (
+    ("Æ", "AE"), ("æ", "ae"), ("Ð", "D"), ("ð", "d"), ("Ø", "O"), ("ø", "o"), ("Þ", "TH"), ("þ", "th"),
+    ("ß", "ss"), ("ẞ", "SS"), ("Đ", "D"), ("đ", "d"), ("Ħ", "H"), ("ħ", "h"), ("ı", "i"),
+    ("Ŀ", "L"), ("ŀ", "l"), ("Ł", "L"), ("ł", "l"), ("Œ", "OE"), ("œ", "oe"), ("Ŧ", "T"), ("ŧ", "t"),
+    ("Ё", "Е"), ("ё", "е"),
+    ("Ά", "Α"), ("Έ", "Ε"), ("Ή", "Η"), ("Ί", "Ι"), ("Ό", "Ο"), ("Ύ", "Υ"), ("Ώ", "Ω"), ("Ϊ", "Ι"),
+    ("Ϋ", "Υ"), ("ά", "α"), ("έ", "ε"), ("ή", "η"), ("ί", "ι"), ("ό", "ο"), ("ύ", "υ"), ("ώ", "ω"),
+    ("ϊ", "ι"), ("ϋ", "υ"), ("ΐ", "ι"), ("ΰ", "υ"),
+)  # fmt: skip
+_FOLD_TABLE = str.maketrans(dict(FOLDS))
+
+_WORD = re.compile(r"[^\W_]+")  # letters and digits: what both backends' tokenizers keep
+
+
+class SearchError(ConfigError):
+    """A search that cannot be run as written (a usage error: exit code 2)."""
+
+
+@dataclass(frozen=True)
+class Term:
+    """A word or a phrase (its words in order), perhaps a prefix (its last word), perhaps excluded."""
+
+    words: tuple[str, ...]
+    prefix: bool = False
+    exclude: bool = False
+
+
+@dataclass(frozen=True)
+class Query:
+    """A parsed search: every term that is not excluded, and none of those that are."""
+
+    terms: tuple[Term, ...]
+
+    @property
+    def included(self) -> tuple[Term, ...]:
+        return tuple(t for t in self.terms if not t.exclude)
+
+    @property
+    def excluded(self) -> tuple[Term, ...]:
+        return tuple(t for t in self.terms if t.exclude)
+
+
+def parse(query: str) -> Query:
+    """The terms of `query`; SearchError (one clear line) when there is nothing to look for in it."""
+    if len(query) > MAX_QUERY:
+        raise SearchError(f"the search is too long ({len(query)} characters; at most {MAX_QUERY})")
+    query = unicodedata.normalize("NFC", query)
+    terms: list[Term] = []
+    position = 0
+    while position < len(query):
+        char = query[position]
+        if char.isspace():
+            position += 1
+            continue
+        exclude = char == "-" and position + 1 < len(query) and not query[position + 1].isspace()
+        if exclude:
+            position += 1
+        if query[position] == '"':
+            end = query.find('"', position + 1)
+            end = len(query) if end < 0 else end  # an unclosed quote runs to the end
+            raw = query[position + 1 : end]
+            position = end + 1
+            if position < len(query) and query[position] == "*":  # "prime min"*
+                raw += "*"
+                position += 1
+        else:
+            end = position
+            while end < len(query) and not query[end].isspace() and query[end] != '"':
+                end += 1
+            raw = query[position:end]
+            position = end
+        term = _term(raw, exclude)
+        if term is not None:
+            terms.append(term)
+    if len(terms) > MAX_TERMS:
+        raise SearchError(f"the search has too many terms ({len(terms)}; at most {MAX_TERMS})")
+    parsed = Query(tuple(terms))
+    if not parsed.included:
+        if parsed.excluded:
+            raise SearchError(f"{query!r} only excludes: add a word to look for")
+        raise SearchError(f"{query!r} has no word to look for (letters or digits)")
+    return parsed
+
+
+def _term(raw: str, exclude: bool) -> Term | None:
+    words = tuple(_WORD.findall(raw))
+    if not words:
+        return None
+    prefix = raw.rstrip().endswith("*") and raw.rstrip()[-2:-1].isalnum()
+    if prefix and len(words[-1]) < MIN_PREFIX:
+        raise SearchError(f"a prefix needs at least {MIN_PREFIX} letters: {raw.strip()!r}")
+    return Term(words, prefix, exclude)
+
+
+def fold(word: str) -> str:
+    """`word` with the letters of FOLDS folded, as SQLite's index holds them."""
+    return word.translate(_FOLD_TABLE)
+
+
+def fts5_match(query: Query) -> str:
+    """The FTS5 MATCH expression of `query`: every word a quoted string (folded as the index is)."""
+
+    def phrase(term: Term) -> str:
+        quoted = " + ".join('"' + fold(word).replace('"', '""') + '"' for word in term.words)
+        return quoted + (" *" if term.prefix else "")
+
+    expression = " AND ".join(phrase(t) for t in query.included)
+    if query.excluded:
+        expression = f"({expression})" + "".join(f" NOT {phrase(t)}" for t in query.excluded)
+    return expression
+
+
+def tsquery(query: Query) -> str:
+    """The to_tsquery text of `query` (`&`, `!`, `<->`, `:*`); its operands are words of letters and
+    digits only, which the tsquery syntax has no operator among."""
+
+    def phrase(term: Term) -> str:
+        words = list(term.words)
+        if term.prefix:
+            words[-1] += ":*"
+        joined = " <-> ".join(words)
+        return f"({joined})" if len(words) > 1 else joined
+
+    parts = [phrase(t) for t in query.included] + [f"!{phrase(t)}" for t in query.excluded]
+    return " & ".join(parts)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A found article, its rank (higher first; None when listing without a search), and the text
+    around the match with MARK_START/MARK_END around each matching word ("" without a search)."""
+
+    article: ArticleRow
+    score: float | None
+    snippet: str
+
+
+def search_articles(
+    session: Session,
+    query: str | None,
+    *,
+    since: datetime | None = None,
+    source: str | None = None,
+    rule: str | None = None,
+    limit: int = 20,
+    offset: int = 0,
+) -> list[Hit]:
+    """Articles matching `query`, best first, each with a snippet around the match; without a query,
+    the newest articles. `since`: published at or after; `source`: seen in that source (also as a
+    duplicate); `rule`: matched by that rule (it has an alert from it). SearchError for a query
+    `parse` refuses."""
+    parsed = parse(query) if query is not None and query.strip() else None
+    filters = _filters(since, source, rule)
+    if parsed is None:
+        newest = (
+            select(ArticleRow)
+            .where(*filters)
+            .order_by(ArticleRow.published_at.desc(), ArticleRow.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        return [Hit(row, None, "") for row in session.scalars(newest)]
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        ranked, snippets = _sqlite(session, parsed, filters, limit, offset)
+    elif dialect == "postgresql":
+        ranked, snippets = _postgresql(session, parsed, filters, limit, offset)
+    else:  # pragma: no cover - the two backends Newswatch supports
+        raise SearchError(f"search is not available on {dialect}")
+    rows = {row.id: row for row in session.scalars(select(ArticleRow).where(ArticleRow.id.in_(ranked)))}
+    return [Hit(rows[i], score, snippets.get(i, "")) for i, score in ranked.items() if i in rows]
+
+
+def _filters(since: datetime | None, source: str | None, rule: str | None) -> list[ColumnElement[bool]]:
+    filters: list[ColumnElement[bool]] = []
+    if since is not None:
+        filters.append(ArticleRow.published_at >= since)
+    if source is not None:
+        seen = exists().where(SightingRow.article_id == ArticleRow.id, SightingRow.source == source)
+        filters.append(seen)
+    if rule is not None:
+        filters.append(exists().where(AlertRow.article_id == ArticleRow.id, AlertRow.rule == rule))
+    return filters
+
+
+_FTS = table("articles_fts", column("rowid", Integer))
+
+
+def _sqlite(
+    session: Session, query: Query, filters: list[ColumnElement[bool]], limit: int, offset: int
+) -> tuple[dict[int, float], dict[int, str]]:
+    """Rank with bm25 (a title word weighs four text words), then snippets for the page's rows only."""
+    match = text("articles_fts MATCH :match").bindparams(match=fts5_match(query))
+    score = literal_column("bm25(articles_fts, 4.0, 1.0)")
+    ranking = (
+        select(ArticleRow.id, score.label("score"))
+        .join_from(_FTS, ArticleRow, ArticleRow.id == _FTS.c.rowid)
+        .where(match, *filters)
+        .order_by(score, ArticleRow.published_at.desc(), ArticleRow.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    ranked = {row.id: -float(row.score) for row in session.execute(ranking)}
+    if not ranked:
+        return ranked, {}
+    snippet = literal_column(
+        f"snippet(articles_fts, 1, '{MARK_START}', '{MARK_END}', '…', {SNIPPET_WORDS})"
+    )
+    around = select(_FTS.c.rowid, snippet).where(match, _FTS.c.rowid.in_(list(ranked)))
+    return ranked, {rowid: text_ for rowid, text_ in session.execute(around)}
+
+
+def _postgresql(
+    session: Session, query: Query, filters: list[ColumnElement[bool]], limit: int, offset: int
+) -> tuple[dict[int, float], dict[int, str]]:
+    """Rank with ts_rank (title words weigh A, text words B) over the GIN index; ts_headline only for
+    the page's rows."""
+    config = literal_column(f"'{PG_CONFIG}'::regconfig")
+    tsq = select(func.to_tsquery(config, bindparam("tsq")).label("q")).subquery("query")
+    search = literal_column("articles.search")
+    score = literal_column("ts_rank(articles.search, query.q, 1)")
+    ranking = (
+        select(ArticleRow.id, score.label("score"))
+        .select_from(ArticleRow)
+        .join(tsq, search.op("@@")(tsq.c.q))
+        .where(*filters)
+        .order_by(score.desc(), ArticleRow.published_at.desc(), ArticleRow.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    parameters: dict[str, Any] = {"tsq": tsquery(query)}
+    ranked = {row.id: float(row.score) for row in session.execute(ranking, parameters)}
+    if not ranked:
+        return ranked, {}
+    options = (
+        f'StartSel="{MARK_START}", StopSel="{MARK_END}", MaxWords={SNIPPET_WORDS},'
+        f' MinWords={SNIPPET_WORDS // 2}, MaxFragments=1, FragmentDelimiter=" … "'
+    )
+    headline = literal_column(f"ts_headline('{PG_CONFIG}'::regconfig, articles.text, query.q, '{options}')")
+    around = (
+        select(ArticleRow.id, ArticleRow.text, headline.label("snippet"))
+        .select_from(ArticleRow)
+        .join(tsq, literal_column("true"))
+        .where(ArticleRow.id.in_(bindparam("ids", expanding=True)))
+    )
+    snippets = {}
+    for row in session.execute(around, {**parameters, "ids": list(ranked)}):
+        snippets[row.id] = _ellipsis(row.snippet, row.text)
+    return ranked, snippets
+
+
+def _ellipsis(snippet: str, whole: str) -> str:
+    """ts_headline's fragment with `…` where it cuts the text, as FTS5's snippet() writes it."""
+    words = _WORD.findall(snippet.replace(MARK_START, "").replace(MARK_END, ""))
+    if not words:
+        return snippet
+    every = _WORD.findall(whole)
+    out = snippet.strip()
+    if every[: len(words[:3])] != words[:3]:
+        out = "…" + out
+    if every[-len(words[-3:]) :] != words[-3:]:
+        out += "…"
+    return out
+
+
+def spans(snippet: str) -> list[tuple[str, bool]]:
+    """The snippet as (text, is a match) pieces, for a caller that styles the matches (HTML, rich)."""
+    pieces: list[tuple[str, bool]] = []
+    for n, chunk in enumerate(snippet.split(MARK_START)):
+        if n == 0:
+            if chunk:
+                pieces.append((chunk, False))
+            continue
+        matched, _, rest = chunk.partition(MARK_END)
+        if matched:
+            pieces.append((matched, True))
+        if rest:
+            pieces.append((rest, False))
+    return pieces
+
+
+def marked(snippet: str, start: str = "**", end: str = "**") -> str:
+    """The snippet as plain text with `start`/`end` around each match (`--json`: **word**)."""
+    return "".join(f"{start}{piece}{end}" if match else piece for piece, match in spans(snippet))
