@@ -7,6 +7,8 @@ The language (`newswatch articles --search`, the status page's filter):
     -sport              not this word (or -"a phrase"); a search needs one word it looks for
     zelensk*            a prefix (at least two letters); also at the end of a phrase: "prime min*"
 
+AND alone in capitals is allowed (every word must match anyway); OR and NOT are refused with a hint.
+
 Words are what is left between anything that is not a letter or a digit, so `Jean-Luc`, `U.S.` and
 `O'Brien` are the phrases "jean luc", "u s" and "o brien", on both backends alike. Nothing the user
 typed reaches the database's own query syntax: `parse` keeps only words (letters and digits) and the
@@ -71,6 +73,14 @@ FOLDS: tuple[tuple[str, str], ...] = (
 )  # fmt: skip
 _FOLD_TABLE = str.maketrans(dict(FOLDS))
 
+# Other search languages' operators, written alone and in capitals: AND is what a search does anyway;
+# OR and NOT would silently become words to look for, so they are refused with what to write instead.
+_OPERATORS = {
+    "AND": "",
+    "OR": "OR is not part of the search language: run one search per alternative (or use a prefix*)",
+    "NOT": "NOT is not part of the search language: put a minus before the word to exclude (-word)",
+}
+
 _WORD = re.compile(r"[^\W_]+")  # letters and digits: what both backends' tokenizers keep
 
 
@@ -131,6 +141,10 @@ def parse(query: str) -> Query:
                 end += 1
             raw = query[position:end]
             position = end
+            if not exclude and raw in _OPERATORS:
+                if _OPERATORS[raw]:
+                    raise SearchError(_OPERATORS[raw])
+                continue
         term = _term(raw, exclude)
         if term is not None:
             terms.append(term)
@@ -253,7 +267,7 @@ def _sqlite(
 ) -> tuple[dict[int, float], dict[int, str]]:
     """Rank with bm25 (a title word weighs four text words), then snippets for the page's rows only."""
     match = text("articles_fts MATCH :match").bindparams(match=fts5_match(query))
-    score = literal_column("bm25(articles_fts, 4.0, 1.0)")
+    score: ColumnElement[Any] = literal_column("bm25(articles_fts, 4.0, 1.0)")
     ranking = (
         select(ArticleRow.id, score.label("score"))
         .join_from(_FTS, ArticleRow, ArticleRow.id == _FTS.c.rowid)
@@ -265,7 +279,7 @@ def _sqlite(
     ranked = {row.id: -float(row.score) for row in session.execute(ranking)}
     if not ranked:
         return ranked, {}
-    snippet = literal_column(
+    snippet: ColumnElement[Any] = literal_column(
         f"snippet(articles_fts, 1, '{MARK_START}', '{MARK_END}', '…', {SNIPPET_WORDS})"
     )
     around = select(_FTS.c.rowid, snippet).where(match, _FTS.c.rowid.in_(list(ranked)))
@@ -277,10 +291,10 @@ def _postgresql(
 ) -> tuple[dict[int, float], dict[int, str]]:
     """Rank with ts_rank (title words weigh A, text words B) over the GIN index; ts_headline only for
     the page's rows."""
-    config = literal_column(f"'{PG_CONFIG}'::regconfig")
+    config: ColumnElement[Any] = literal_column(f"'{PG_CONFIG}'::regconfig")
     tsq = select(func.to_tsquery(config, bindparam("tsq")).label("q")).subquery("query")
-    search = literal_column("articles.search")
-    score = literal_column("ts_rank(articles.search, query.q, 1)")
+    search: ColumnElement[Any] = literal_column("articles.search")
+    score: ColumnElement[Any] = literal_column("ts_rank(articles.search, query.q, 1)")
     ranking = (
         select(ArticleRow.id, score.label("score"))
         .select_from(ArticleRow)
@@ -298,7 +312,9 @@ def _postgresql(
         f'StartSel="{MARK_START}", StopSel="{MARK_END}", MaxWords={SNIPPET_WORDS},'
         f' MinWords={SNIPPET_WORDS // 2}, MaxFragments=1, FragmentDelimiter=" … "'
     )
-    headline = literal_column(f"ts_headline('{PG_CONFIG}'::regconfig, articles.text, query.q, '{options}')")
+    headline: ColumnElement[Any] = literal_column(
+        f"ts_headline('{PG_CONFIG}'::regconfig, articles.text, query.q, '{options}')"
+    )
     around = (
         select(ArticleRow.id, ArticleRow.text, headline.label("snippet"))
         .select_from(ArticleRow)

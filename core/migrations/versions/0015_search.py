@@ -60,10 +60,12 @@ def folded(title: str, text: str, source: str = "", key: str | None = None) -> s
     go 15 deep at most per subquery: SQLite's parser stack (100 entries) overflows at about 25."""
     chunks = [FOLDS[start : start + 15] for start in range(0, len(FOLDS), 15)]
     carry = f"{key} AS key, " if key is not None else ""
-    query = f"SELECT {carry}{_replaced(title, chunks[0])} AS title, {_replaced(text, chunks[0])} AS text {source}"
+    query = f"SELECT {carry}{_replaced(title, chunks[0])} AS title, {_replaced(text, chunks[0])} AS text"
+    query += f" {source}"
     for chunk in chunks[1:]:
         carry = "key, " if key is not None else ""
-        query = f"SELECT {carry}{_replaced('title', chunk)} AS title, {_replaced('text', chunk)} AS text FROM ({query})"
+        columns = f"{_replaced('title', chunk)} AS title, {_replaced('text', chunk)} AS text"
+        query = f"SELECT {carry}{columns} FROM ({query})"
     return query
 
 
