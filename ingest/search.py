@@ -33,9 +33,9 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Integer,
+    Select,
     bindparam,
     column,
-    exists,
     func,
     literal_column,
     select,
@@ -224,59 +224,81 @@ def search_articles(
     """Articles matching `query`, best first, each with a snippet around the match; without a query,
     the newest articles. `since`: published at or after; `source`: seen in that source (also as a
     duplicate); `rule`: matched by that rule (it has an alert from it). SearchError for a query
-    `parse` refuses."""
+    `parse` refuses.
+
+    Relevance ranks the newest WINDOW matches (or `limit + offset`, if more): a word found in most
+    articles would otherwise cost a score for each of them, where these cost a few thousand row reads
+    at most on either backend (bench/search.py). A search that matches more sees its newest matches;
+    more words, a phrase or `since` reach older ones."""
     parsed = parse(query) if query is not None and query.strip() else None
-    filters = _filters(since, source, rule)
     if parsed is None:
         newest = (
             select(ArticleRow)
-            .where(*filters)
+            .where(*(ArticleRow.id.in_(ids) for ids in _filters(since, source, rule)))
             .order_by(ArticleRow.published_at.desc(), ArticleRow.id.desc())
             .limit(limit)
             .offset(offset)
         )
         return [Hit(row, None, "") for row in session.scalars(newest)]
+    window = max(WINDOW, limit + offset)
+    filters = _filters(since, source, rule)
     dialect = session.get_bind().dialect.name
     if dialect == "sqlite":
-        ranked, snippets = _sqlite(session, parsed, filters, limit, offset)
+        ranked, snippets = _sqlite(session, parsed, filters, window, limit, offset)
     elif dialect == "postgresql":
-        ranked, snippets = _postgresql(session, parsed, filters, limit, offset)
+        ranked, snippets = _postgresql(session, parsed, filters, window, limit, offset)
     else:  # pragma: no cover - the two backends Newswatch supports
         raise SearchError(f"search is not available on {dialect}")
     rows = {row.id: row for row in session.scalars(select(ArticleRow).where(ArticleRow.id.in_(ranked)))}
     return [Hit(rows[i], score, snippets.get(i, "")) for i, score in ranked.items() if i in rows]
 
 
-def _filters(since: datetime | None, source: str | None, rule: str | None) -> list[ColumnElement[bool]]:
-    filters: list[ColumnElement[bool]] = []
+WINDOW = 500
+
+
+def _filters(since: datetime | None, source: str | None, rule: str | None) -> list[Select[Any]]:
+    """The article ids each filter allows, as subqueries."""
+    filters: list[Select[Any]] = []
     if since is not None:
-        filters.append(ArticleRow.published_at >= since)
+        filters.append(select(ArticleRow.id).where(ArticleRow.published_at >= since))
     if source is not None:
-        seen = exists().where(SightingRow.article_id == ArticleRow.id, SightingRow.source == source)
-        filters.append(seen)
+        filters.append(select(SightingRow.article_id).where(SightingRow.source == source))
     if rule is not None:
-        filters.append(exists().where(AlertRow.article_id == ArticleRow.id, AlertRow.rule == rule))
+        filters.append(select(AlertRow.article_id).where(AlertRow.rule == rule))
     return filters
 
 
 _FTS = table("articles_fts", column("rowid", Integer))
+# `+rowid`: checked on each match, not handed to FTS5 as a list of rowids to look up one at a time.
+_FTS_ROWID: ColumnElement[int] = literal_column("+articles_fts.rowid", Integer)
 
 
 def _sqlite(
-    session: Session, query: Query, filters: list[ColumnElement[bool]], limit: int, offset: int
+    session: Session,
+    query: Query,
+    filters: list[Select[Any]],
+    window: int,
+    limit: int,
+    offset: int,
 ) -> tuple[dict[int, float], dict[int, str]]:
-    """Rank with bm25 (a title word weighs four text words), then snippets for the page's rows only."""
+    """The newest `window` matches by rowid (FTS5 reads its index in rowid order), ranked with bm25
+    (a title word weighs four text words); then snippets for the page's rows only."""
     match = text("articles_fts MATCH :match").bindparams(match=fts5_match(query))
+    where: list[Any] = [match, *(_FTS_ROWID.in_(ids) for ids in filters)]
+    floor = session.scalar(
+        select(_FTS.c.rowid).where(*where).order_by(_FTS.c.rowid.desc()).limit(1).offset(window - 1)
+    )
+    if floor is not None:
+        where.append(_FTS.c.rowid >= floor)
     score: ColumnElement[Any] = literal_column("bm25(articles_fts, 4.0, 1.0)")
     ranking = (
-        select(ArticleRow.id, score.label("score"))
-        .join_from(_FTS, ArticleRow, ArticleRow.id == _FTS.c.rowid)
-        .where(match, *filters)
-        .order_by(score, ArticleRow.published_at.desc(), ArticleRow.id.desc())
+        select(_FTS.c.rowid, score.label("score"))
+        .where(*where)
+        .order_by(score, _FTS.c.rowid.desc())
         .limit(limit)
         .offset(offset)
     )
-    ranked = {row.id: -float(row.score) for row in session.execute(ranking)}
+    ranked = {row.rowid: -float(row.score) for row in session.execute(ranking)}
     if not ranked:
         return ranked, {}
     snippet: ColumnElement[Any] = literal_column(
@@ -286,44 +308,53 @@ def _sqlite(
     return ranked, {rowid: text_ for rowid, text_ in session.execute(around)}
 
 
+_VECTORS = table("article_search", column("article_id", Integer), column("search"))
+
+
 def _postgresql(
-    session: Session, query: Query, filters: list[ColumnElement[bool]], limit: int, offset: int
+    session: Session,
+    query: Query,
+    filters: list[Select[Any]],
+    window: int,
+    limit: int,
+    offset: int,
 ) -> tuple[dict[int, float], dict[int, str]]:
-    """Rank with ts_rank (title words weigh A, text words B) over the GIN index; ts_headline only for
-    the page's rows."""
+    """The newest `window` matches (the GIN index, or the newest rows checked one by one, whichever
+    the planner finds cheaper for this query's words), ranked with ts_rank (title words weigh A,
+    text words B); then ts_headline for the page's rows only."""
+    # Plan each search for its own words: a plan cached for "some query" cannot tell a word in every
+    # article (read the newest rows) from a rare one (ask the index).
+    session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     config: ColumnElement[Any] = literal_column(f"'{PG_CONFIG}'::regconfig")
-    tsq = select(func.to_tsquery(config, bindparam("tsq")).label("q")).subquery("query")
-    search: ColumnElement[Any] = literal_column("articles.search")
-    score: ColumnElement[Any] = literal_column("ts_rank(articles.search, query.q, 1)")
+    tsq = func.to_tsquery(config, bindparam("tsq"))
+    vectors = _VECTORS.c
+    candidates = (
+        select(vectors.article_id, vectors.search)
+        .where(vectors.search.op("@@")(tsq), *(vectors.article_id.in_(ids) for ids in filters))
+        .order_by(vectors.article_id.desc())
+        .limit(window)
+        .subquery("candidates")
+    )
+    score = func.ts_rank(candidates.c.search, tsq, 1)
     ranking = (
-        select(ArticleRow.id, score.label("score"))
-        .select_from(ArticleRow)
-        .join(tsq, search.op("@@")(tsq.c.q))
-        .where(*filters)
-        .order_by(score.desc(), ArticleRow.published_at.desc(), ArticleRow.id.desc())
+        select(candidates.c.article_id, score.label("score"))
+        .order_by(score.desc(), candidates.c.article_id.desc())
         .limit(limit)
         .offset(offset)
     )
     parameters: dict[str, Any] = {"tsq": tsquery(query)}
-    ranked = {row.id: float(row.score) for row in session.execute(ranking, parameters)}
+    ranked = {row.article_id: float(row.score) for row in session.execute(ranking, parameters)}
     if not ranked:
         return ranked, {}
     options = (
         f'StartSel="{MARK_START}", StopSel="{MARK_END}", MaxWords={SNIPPET_WORDS},'
         f' MinWords={SNIPPET_WORDS // 2}, MaxFragments=1, FragmentDelimiter=" … "'
     )
-    headline: ColumnElement[Any] = literal_column(
-        f"ts_headline('{PG_CONFIG}'::regconfig, articles.text, query.q, '{options}')"
+    headline = func.ts_headline(config, ArticleRow.text, tsq, literal_column(f"'{options}'"))
+    around = select(ArticleRow.id, ArticleRow.text, headline.label("snippet")).where(
+        ArticleRow.id.in_(list(ranked))
     )
-    around = (
-        select(ArticleRow.id, ArticleRow.text, headline.label("snippet"))
-        .select_from(ArticleRow)
-        .join(tsq, literal_column("true"))
-        .where(ArticleRow.id.in_(bindparam("ids", expanding=True)))
-    )
-    snippets = {}
-    for row in session.execute(around, {**parameters, "ids": list(ranked)}):
-        snippets[row.id] = _ellipsis(row.snippet, row.text)
+    snippets = {row.id: _ellipsis(row.snippet, row.text) for row in session.execute(around, parameters)}
     return ranked, snippets
 
 

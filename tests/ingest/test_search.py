@@ -378,3 +378,20 @@ def test_the_index_is_kept_by_triggers_at_head(db: Database) -> None:
         )  # fmt: skip
         (raw_id,) = session.scalars(select(ArticleRow.id)).all()
     assert _found(db, "quokka") == [raw_id]
+
+
+def test_relevance_ranks_the_newest_matches_of_a_word_found_everywhere(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A word in more articles than the window is ranked among its newest matches (by id); a page
+    beyond the window widens it."""
+    ids = _corpus(db)
+    matches = set(_found(db, "the", limit=50))
+    newest = sorted(matches, reverse=True)
+    monkeypatch.setattr("ingest.search.WINDOW", 3)
+    assert set(_found(db, "the", limit=2)) <= set(newest[:3])
+    assert set(_found(db, "the", limit=3)) == set(newest[:3])
+    assert set(_found(db, "the", limit=5)) == set(newest[:5])  # limit + offset > WINDOW: wider
+    assert set(_found(db, "the", limit=2, offset=2)) <= set(newest[:4])
+    assert _found(db, "zelensk*", limit=10) != []  # fewer matches than the window: all ranked
+    assert ids["kyiv"] in matches
