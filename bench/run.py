@@ -204,7 +204,9 @@ def print_table(rows: list[Row], args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, under a minute")
-    parser.add_argument("--only", default="1,1b,2,3-6", help="figures to run, of 1,1b,2,3-6 (default: all)")
+    parser.add_argument(
+        "--only", default="1,1b,2,3-6,search", help="figures to run, of 1,1b,2,3-6,search (default: all)"
+    )
     args = parser.parse_args()
     only = set(args.only.split(","))
     rules = 200 if args.quick else 1000
@@ -229,7 +231,26 @@ def main() -> None:
             rows.append(steady_row(corpus, steady))
     if "3-6" in only:
         rows += other_figures(args.quick)
+    if "search" in only:
+        rows.append(search_row(args.quick))
     print_table(rows, args)
+
+
+def search_row(quick: bool) -> Row:
+    """Figure (search): query times over stored articles on both backends (bench/search.py)."""
+    from bench import search
+
+    count, rounds = (10_000, 5) if quick else (100_000, 30)
+    print(f"(search) {count:,} articles, {rounds} queries of each of 10 kinds, SQLite and PostgreSQL ...")
+    line, met = search.summary(search.run(count, rounds, ("sqlite", "postgresql")))
+    return Row(
+        f"(search) query time over {count:,} stored articles, a mix of 10 kinds: median, p99 (wall)",
+        line,
+        {},
+        "",
+        "p99 < 100 ms",
+        met,
+    )
 
 
 def other_figures(quick: bool) -> list[Row]:
