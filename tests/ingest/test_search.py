@@ -86,6 +86,12 @@ CORPUS = {
         "Asked about the festival, the jury said Jean-Luc Godard shaped modern film. O'Brien agreed.",
         9,
     ),
+    "numbers": (
+        "U.S. inflation at 2.5% in 2024-12",
+        "The U.S. central bank said inflation stood at 2.5% on 2024-12-03; write to desk@wire.example"
+        " or see https://wire.example/markets for COVID-19 figures.",
+        10,
+    ),
     "football": (
         "Kyiv football club wins the cup",
         "Dynamo Kyiv beat Shakhtar in the cup final; the prime minister congratulated the team.",
@@ -147,6 +153,15 @@ TABLE = [
     ('"said jean luc godard"', {"hyphen"}),
     ("o'brien", {"hyphen"}),
     ("brien", {"hyphen"}),
+    # abbreviations, numbers, dates, addresses: their words and numbers
+    ("U.S.", {"numbers"}),
+    ('"u s" inflation', {"numbers"}),
+    ("2.5%", {"numbers"}),
+    ("2024-12-03", {"numbers"}),
+    ("desk@wire.example", {"numbers"}),
+    ("wire.example/markets", {"numbers"}),
+    ("covid-19", {"numbers"}),
+    ("covid19", set()),
     # no match at all
     ("xylophone", set()),
 ]

@@ -6,9 +6,10 @@ remove_diacritics 2`), with triggers on insert, update and delete. They index th
 with the letters of FOLDS folded (what unaccent folds on PostgreSQL and unicode61 does not), and
 only letters become letters, so a snippet's word positions stay those of the stored text.
 PostgreSQL: the text search configuration `newswatch_search` (`simple`, with `unaccent` when the
-extension can be created; compound hyphenated words are left out so `Jean-Luc` is the two words
-on both backends), and `article_search`: a `search` tsvector column per article (title weighted A,
-text B), set by triggers on articles, with a GIN index; it goes with its article (ON DELETE CASCADE).
+extension can be created; hyphenated compounds are left out and punctuation is read as a space, so
+`Jean-Luc`, `U.S.` and `3.14` are their words and numbers on both backends), and `article_search`:
+a `search` tsvector per article (title weighted A, text B), set by triggers on articles, with a GIN
+index; a row goes with its article (ON DELETE CASCADE).
 
 A later migration that rebuilds `articles` on SQLite (batch mode: create, copy, drop, rename) drops
 its triggers with the old table and must create them again (see `_sqlite_triggers`).
@@ -48,6 +49,12 @@ FOLDS: tuple[tuple[str, str], ...] = (
 )  # fmt: skip
 
 PG_CONFIG = "newswatch_search"
+
+# PostgreSQL's parser keeps `U.S.`, `3.14`, `2024-12-03`, an e-mail address or a URL as one token
+# where FTS5 (and the query language) see the words and numbers in them; with punctuation read as
+# a space it sees them the same way. ASCII punctuation, then the typographic kind: a parser in a C
+# locale would read those as letters.
+PUNCTUATION = "[!-/:-@[-`{-~’‘“”«»–—…]"
 
 
 def _replaced(value: str, folds: Sequence[tuple[str, str]]) -> str:
@@ -126,10 +133,13 @@ def _upgrade_postgresql(bind: Connection) -> None:
     schema = bind.execute(sa.text("SELECT current_schema()")).scalar_one()
     config, table = f'"{schema}".{PG_CONFIG}', f'"{schema}".article_search'
 
+    def words(column: str) -> str:
+        return f"regexp_replace(coalesce({column}, ''), '{PUNCTUATION}', ' ', 'g')"
+
     def vector(row: str) -> str:
         return (
-            f"setweight(to_tsvector('{config}'::regconfig, coalesce({row}title, '')), 'A')"
-            f" || setweight(to_tsvector('{config}'::regconfig, coalesce({row}text, '')), 'B')"
+            f"setweight(to_tsvector('{config}'::regconfig, {words(row + 'title')}), 'A')"
+            f" || setweight(to_tsvector('{config}'::regconfig, {words(row + 'text')}), 'B')"
         )
 
     # The vectors live in a narrow table of their own, stored in the row up to 8 kB (not TOASTed):
