@@ -4,13 +4,16 @@ the index is built for them, goes down and up again, and shows a progress bar on
 from __future__ import annotations
 
 import json
+import logging
 import os
 import pty
 import select
 import subprocess
 import sys
 import time
+import uuid
 
+import pytest
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import inspect, text
@@ -133,3 +136,47 @@ def test_the_backfill_draws_nothing_when_not_on_a_terminal(workspace: Workspace)
     assert upgraded.returncode == 0, upgraded.stderr
     assert "building the search index" not in upgraded.stderr
     assert "\x1b[" not in upgraded.stderr
+
+
+@pytest.mark.only_backend("postgresql", reason="the unaccent extension is PostgreSQL's")
+def test_without_unaccent_the_migration_warns_and_search_still_works(
+    backend: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A user who may not create extensions (not the database's owner): the migration logs why
+    accents are not folded, and everything else about search works."""
+    import psycopg
+
+    from tests.conftest import POSTGRES_ADMIN_URL, postgres_database
+
+    role = f"nw_limited_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE ROLE "{role}" LOGIN')
+    try:
+        with postgres_database() as url:
+            name = url.rsplit("/", 1)[1]
+            with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as owner:
+                owner.execute(f'GRANT USAGE, CREATE ON SCHEMA public TO "{role}"')
+            limited = url.replace("postgresql+psycopg://postgres@", f"postgresql+psycopg://{role}@")
+            assert limited.endswith(name) and role in limited
+            with caplog.at_level(logging.WARNING, logger="newswatch.migrate"):
+                db = Database(limited)
+            try:
+                assert "search on this database does not fold accents" in caplog.text
+                with db.session() as session:
+                    session.execute(
+                        text(
+                            "INSERT INTO articles (source, item_key, title, text, summary, topics,"
+                            " published_at, first_seen_at, updated_at, content_hash, html) VALUES"
+                            " ('desk', 'a', 'Путин в Кремле', 'Владимир Путин ел в café Lyon.', '', '[]',"
+                            " now(), now(), now(), 'h', '')"
+                        )
+                    )
+                assert _found(db, "путин") == ["a"]
+                assert _found(db, '"владимир путин" -moscow') == ["a"]
+                assert _found(db, "café") == ["a"]
+                assert _found(db, "cafe") == []  # what the warning says
+            finally:
+                db.close()
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP ROLE IF EXISTS "{role}"')

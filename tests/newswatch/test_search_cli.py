@@ -58,3 +58,15 @@ def test_a_search_that_cannot_run_is_one_line_and_exit_2(workspace: Workspace) -
     hostile = workspace.cli("articles", "--search", "AND( NEAR ^x:*", "--json")
     assert hostile.returncode == 0, hostile.stderr
     assert json.loads(hostile.stdout) == []
+
+
+def test_articles_copied_by_migrate_from_are_found(workspace: Workspace) -> None:
+    """`db migrate-from` copies the articles table row by row; the target's triggers index them."""
+    workspace.write_config(CONFIG)
+    old_db = workspace.root / "old.db"
+    ran = workspace.cli("run", "--once", env={"NEWSWATCH_DATABASE_URL": f"sqlite:///{old_db}"})
+    assert ran.returncode == 0, ran.stderr
+    moved = workspace.cli("db", "migrate-from", f"sqlite:///{old_db}")
+    assert moved.returncode == 0, moved.stderr
+    rows = json.loads(workspace.cli("articles", "--search", '"Lyse Doucet"', "--json").stdout)
+    assert [r["source"] for r in rows] == ["desk"]
