@@ -57,32 +57,26 @@ PG_CONFIG = "newswatch_search"
 PUNCTUATION = "[!-/:-@[-`{-~’‘“”«»–—…]"
 
 
-def _replaced(value: str, folds: Sequence[tuple[str, str]]) -> str:
-    for letter, folded in folds:
-        value = f"replace({value}, '{letter}', '{folded}')"
-    return value
-
-
-def folded(title: str, text: str, source: str = "", key: str | None = None) -> str:
-    """A SELECT of `title` and `text` (and `key`, if given) with FOLDS applied. The replace() calls
-    go 15 deep at most per subquery: SQLite's parser stack (100 entries) overflows at about 25."""
+def folded(value: str) -> str:
+    """The SQL expression of `value` (a column) with FOLDS applied: as it is when it is ASCII (as many
+    characters as bytes: most text, checked in one pass), else replace() calls in subqueries 15 deep
+    at most (SQLite's parser stack overflows at about 25), each referring to the one before once."""
     chunks = [FOLDS[start : start + 15] for start in range(0, len(FOLDS), 15)]
-    carry = f"{key} AS key, " if key is not None else ""
-    query = f"SELECT {carry}{_replaced(title, chunks[0])} AS title, {_replaced(text, chunks[0])} AS text"
-    query += f" {source}"
-    for chunk in chunks[1:]:
-        carry = "key, " if key is not None else ""
-        columns = f"{_replaced('title', chunk)} AS title, {_replaced('text', chunk)} AS text"
-        query = f"SELECT {carry}{columns} FROM ({query})"
-    return query
+    query = ""
+    for chunk in chunks:
+        replaced = "v" if query else value
+        for letter, into in chunk:
+            replaced = f"replace({replaced}, '{letter}', '{into}')"
+        query = f"SELECT {replaced} AS v" + (f" FROM ({query})" if query else "")
+    return f"CASE WHEN length({value}) = length(CAST({value} AS BLOB)) THEN {value} ELSE ({query}) END"
 
 
 def _sqlite_triggers() -> list[str]:
     def fts(row: str) -> str:
-        return f"{row}.id, title, text FROM ({folded(f'{row}.title', f'{row}.text')})"
+        return f"{row}.id, {folded(f'{row}.title')}, {folded(f'{row}.text')}"
 
-    remove = f"INSERT INTO articles_fts(articles_fts, rowid, title, text) SELECT 'delete', {fts('old')};"
-    add = f"INSERT INTO articles_fts(rowid, title, text) SELECT {fts('new')};"
+    remove = f"INSERT INTO articles_fts(articles_fts, rowid, title, text) VALUES ('delete', {fts('old')});"
+    add = f"INSERT INTO articles_fts(rowid, title, text) VALUES ({fts('new')});"
     changed = "old.title IS NOT new.title OR old.text IS NOT new.text"
     return [
         f"CREATE TRIGGER articles_fts_insert AFTER INSERT ON articles BEGIN {add} END",
@@ -105,8 +99,10 @@ def _upgrade_sqlite(bind: Connection) -> None:
         "CREATE VIRTUAL TABLE articles_fts USING fts5(title, text, content='articles',"
         " content_rowid='id', tokenize='unicode61 remove_diacritics 2')"
     )
-    rows = folded("title", "text", "FROM articles WHERE id > :low AND id <= :high", key="id")
-    fill = sa.text(f"INSERT INTO articles_fts(rowid, title, text) SELECT key, title, text FROM ({rows})")
+    fill = sa.text(
+        f"INSERT INTO articles_fts(rowid, title, text) SELECT id, {folded('title')}, {folded('text')}"
+        " FROM articles WHERE id > :low AND id <= :high"
+    )
     built = _backfill(bind, lambda low, high: bind.execute(fill, {"low": low, "high": high}))
     if built:
         op.execute("INSERT INTO articles_fts(articles_fts) VALUES ('optimize')")
