@@ -229,7 +229,8 @@ def search_articles(
     Relevance ranks the newest WINDOW matches (or `limit + offset`, if more): a word found in most
     articles would otherwise cost a score for each of them, where these cost a few thousand row reads
     at most on either backend (bench/search.py). A search that matches more sees its newest matches;
-    more words, a phrase or `since` reach older ones."""
+    more words, a phrase or `since` reach older ones. (`matching` is the condition alone, for a list
+    in another order.)"""
     parsed = parse(query) if query is not None and query.strip() else None
     if parsed is None:
         newest = (
@@ -358,6 +359,21 @@ def _postgresql(
     )
     snippets = {row.id: _ellipsis(row.snippet, row.text) for row in session.execute(around, parameters)}
     return ranked, snippets
+
+
+def matching(query: str, dialect: str) -> ColumnElement[bool]:
+    """A condition on ArticleRow: the article matches `query` (SearchError if `parse` refuses it),
+    on `dialect` ("sqlite" or "postgresql"). For a caller with its own order and count (a list
+    newest first, with its total): every match, unranked."""
+    parsed = parse(query)
+    if dialect == "sqlite":
+        match = text("articles_fts MATCH :match").bindparams(
+            bindparam("match", fts5_match(parsed), unique=True)
+        )
+        return ArticleRow.id.in_(select(_FTS.c.rowid).where(match))
+    config: ColumnElement[Any] = literal_column(f"'{PG_CONFIG}'::regconfig")
+    tsq = func.to_tsquery(config, bindparam("tsq", tsquery(parsed), unique=True))
+    return ArticleRow.id.in_(select(_VECTORS.c.article_id).where(_VECTORS.c.search.op("@@")(tsq)))
 
 
 def _ellipsis(snippet: str, whole: str) -> str:

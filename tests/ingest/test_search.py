@@ -25,6 +25,7 @@ from ingest.search import (
     Term,
     fts5_match,
     marked,
+    matching,
     parse,
     search_articles,
     spans,
@@ -190,6 +191,9 @@ def test_a_table_of_queries_finds_the_same_articles_on_each_backend(db: Database
         found = _found(db, query)
         assert sorted(found) == sorted(ids[k] for k in keys), query
         assert len(found) == len(set(found)), query
+        with db.session() as session:  # the condition alone (a list with its own order) agrees
+            condition = matching(query, session.get_bind().dialect.name)
+            assert sorted(session.scalars(select(ArticleRow.id).where(condition))) == sorted(found), query
 
 
 def test_ranks_a_title_match_above_a_passing_mention(db: Database) -> None:
