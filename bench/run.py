@@ -205,7 +205,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, under a minute")
     parser.add_argument(
-        "--only", default="1,1b,2,3-6,7,8", help="figures to run, of 1,1b,2,3-6,7,8 (default: all)"
+        "--only",
+        default="1,1b,2,3-6,7,8,search",
+        help="figures to run, of 1,1b,2,3-6,7,8,search (default: all)",
     )
     args = parser.parse_args()
     only = set(args.only.split(","))
@@ -235,6 +237,8 @@ def main() -> None:
         rows.append(full_text_row(args.quick))
     if "8" in only:
         rows.append(websub_figure(args.quick))
+    if "search" in only:
+        rows.append(search_row(args.quick))
     print_table(rows, args)
 
 
@@ -276,6 +280,23 @@ def websub_figure(quick: bool) -> Row:
         f"push p99 {polled / max(pushed, 1e-9):.0f}x lower than polling p99",
         "push p99 < 2 s, all delivered",
         pushed < 2 and len(figure.pushed) == samples,
+    )
+
+
+def search_row(quick: bool) -> Row:
+    """Figure (search): query times over stored articles on both backends (bench/search.py)."""
+    from bench import search
+
+    count, rounds = (10_000, 5) if quick else (100_000, 30)
+    print(f"(search) {count:,} articles, {rounds} queries of each of 10 kinds, SQLite and PostgreSQL ...")
+    line, met = search.summary(search.run(count, rounds, ("sqlite", "postgresql")))
+    return Row(
+        f"(search) query time over {count:,} stored articles, a mix of 10 kinds: median, p99 (wall)",
+        line,
+        {},
+        "",
+        "p99 < 100 ms",
+        met,
     )
 
 

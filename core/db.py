@@ -98,7 +98,12 @@ class SourceState(Base):
 
 
 class ArticleRow(Base):
-    """One stored article; (source, item_key) is the identity of the item it came from."""
+    """One stored article; (source, item_key) is the identity of the item it came from.
+
+    Its title and text are indexed for search outside the model (migration 0015, ingest/search.py):
+    on SQLite the FTS5 table `articles_fts`, on PostgreSQL the table `article_search`, both kept in
+    step by triggers on this table. A migration that rebuilds this table on SQLite (batch mode)
+    drops those triggers and must create them again."""
 
     __tablename__ = "articles"
     __table_args__ = (

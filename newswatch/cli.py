@@ -86,9 +86,17 @@ def build_parser() -> argparse.ArgumentParser:
     prune.add_argument("--dry-run", action="store_true", help="count what would go; delete nothing")
     _json_flag(prune)
 
-    articles = commands.add_parser("articles", help="list stored articles, newest first")
+    articles = commands.add_parser("articles", help="list stored articles, newest first, or search them")
     articles.add_argument("--json", action="store_true", help="print JSON for scripts")
     articles.add_argument("--limit", type=_positive, default=20, metavar="N", help="how many (default 20)")
+    articles.add_argument(
+        "--search",
+        metavar="QUERY",
+        help='best matches first: words, "a phrase", -excluded, prefix*',
+    )
+    articles.add_argument("--since", type=_duration, metavar="AGE", help="published this recently (e.g. 7d)")
+    articles.add_argument("--source", metavar="NAME", help="only articles seen in this source")
+    articles.add_argument("--rule", metavar="NAME", help="only articles this rule matched")
 
     rules = commands.add_parser("rules", help="try rules on stored articles or files, sending nothing")
     rules_commands = rules.add_subparsers(dest="rules_command", metavar="ACTION", required=True)
@@ -415,16 +423,36 @@ def _reload(config: Config, args: argparse.Namespace) -> int:
 
 
 def _articles(config: Config, args: argparse.Namespace) -> int:
-    from ingest.store import article_dict, recent_articles
+    from ingest.search import marked, search_articles
+    from ingest.store import article_dict
 
+    since = utcnow() - args.since if args.since is not None else None
     db = Database(config.database)
     try:
         with db.session() as session:
-            rows = [article_dict(row) for row in recent_articles(session, args.limit)]
+            _known_filters(session, config, args.source, args.rule)
+            hits = search_articles(
+                session, args.search, since=since, source=args.source, rule=args.rule, limit=args.limit
+            )
+            rows = [article_dict(hit.article) for hit in hits]
     finally:
         db.close()
+    searched = bool(args.search and args.search.strip())
+    if searched:
+        for row, hit in zip(rows, hits, strict=True):
+            row["snippet"] = marked(hit.snippet)
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if searched:
+        print_table(
+            ("id", "published", "source", "title", "snippet"),
+            (
+                (r["id"], r["published_at"][:16], r["source"], _cut(r["title"], 50), _snippet(h.snippet))
+                for r, h in zip(rows, hits, strict=True)
+            ),
+            empty=f"no stored article matches {args.search!r}",
+        )
         return EXIT_OK
     print_table(
         ("id", "published", "source", "title", "topics"),
@@ -432,9 +460,38 @@ def _articles(config: Config, args: argparse.Namespace) -> int:
             (r["id"], r["published_at"][:16], r["source"], _cut(r["title"], 70), ", ".join(r["topics"]))
             for r in rows
         ),
-        empty="no articles stored yet; run `newswatch run --once`",
+        empty="no articles stored yet; run `newswatch run --once`"
+        if since is None and args.source is None and args.rule is None
+        else "no stored article is in that selection",
     )
     return EXIT_OK
+
+
+def _known_filters(session: Any, config: Config, source: str | None, rule: str | None) -> None:
+    """A --source or --rule that is neither configured nor in the database is a typo: say so."""
+    from sqlalchemy import exists, select
+
+    from core.db import AlertRow, SightingRow
+
+    for kind, name, names, stored in (
+        ("source", source, [s.name for s in config.sources], SightingRow.source),
+        ("rule", rule, [r.name for r in config.rules], AlertRow.rule),
+    ):
+        if name is None or name in names or session.scalar(select(exists().where(stored == name))):
+            continue
+        raise ConfigError(f"no {kind} is named {name!r} ({kind}s: {', '.join(names) or 'none defined'})")
+
+
+def _snippet(snippet: str) -> Any:
+    """The snippet for the table, its matches in bold (plain when not on a terminal)."""
+    from rich.text import Text
+
+    from ingest.search import spans
+
+    shown = Text()
+    for piece, match in spans(" ".join(snippet.split())):
+        shown.append(piece, style="bold yellow" if match else None)
+    return shown
 
 
 def _alerts(config: Config, args: argparse.Namespace) -> int:

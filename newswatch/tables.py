@@ -19,6 +19,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 T = TypeVar("T")
 
@@ -47,7 +48,9 @@ def print_table(
     empty: str = "nothing to show",
     out: Console | None = None,
 ) -> int:
-    """Print `rows` under `columns` as a table; print `empty` when there are none. Returns the row count."""
+    """Print `rows` under `columns` as a table; print `empty` when there are none. Returns the row count.
+
+    A cell may be a rich `Text` (styled, e.g. a search snippet's matches); other cells are shown as text."""
     out = out or console()
     table = Table(title=title, header_style="bold", show_edge=False, pad_edge=False)
     for name in columns:
@@ -55,8 +58,7 @@ def print_table(
         table.add_column(name, justify="right" if numeric else "left", overflow="fold")
     count = 0
     for row in rows:
-        cells = ["" if cell is None else str(cell) for cell in row]
-        table.add_row(*(f"[{STYLES[c]}]{c}[/]" if c in STYLES else _escape(c) for c in cells))
+        table.add_row(*(_cell(cell) for cell in row))
         count += 1
     if count:
         out.print(table)
@@ -115,6 +117,14 @@ def counters(out: Console | None = None) -> Iterator[Counter]:
             bar.update(tasks[label], completed=done, total=total)
 
         yield advance
+
+
+def _cell(cell: object) -> str | Text:
+    """A rich Text is shown as styled; anything else as its text, status words in their colour."""
+    if isinstance(cell, Text):
+        return cell
+    shown = "" if cell is None else str(cell)
+    return f"[{STYLES[shown]}]{shown}[/]" if shown in STYLES else _escape(shown)
 
 
 def _escape(text: str) -> str:
