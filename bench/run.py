@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import figures, peers, subject
+from bench import cli_start, figures, peers, subject
 from bench.data import Corpus, make_corpus, make_news_corpus, rss, write_feeds
 from bench.receiver import Receiver
 from bench.server import FeedServer
@@ -204,7 +204,9 @@ def print_table(rows: list[Row], args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, under a minute")
-    parser.add_argument("--only", default="1,1b,2,3-6", help="figures to run, of 1,1b,2,3-6 (default: all)")
+    parser.add_argument(
+        "--only", default="1,1b,2,3-6,7", help="figures to run, of 1,1b,2,3-6,7 (default: all)"
+    )
     args = parser.parse_args()
     only = set(args.only.split(","))
     rules = 200 if args.quick else 1000
@@ -229,7 +231,24 @@ def main() -> None:
             rows.append(steady_row(corpus, steady))
     if "3-6" in only:
         rows += other_figures(args.quick)
+    if "7" in only or "cli" in only:
+        rows.append(cli_row())
     print_table(rows, args)
+
+
+def cli_row() -> Row:
+    """Figure (7): the median start-up of `newswatch --version`, `--help` and `check` (bench/cli_start.py)."""
+    print("(7) CLI start-up, 10 runs of each command ...", flush=True)
+    starts = cli_start.measure(10)
+    cli_start.report(starts)
+    return Row(
+        "(7) CLI start-up, median of 10 runs: `newswatch --version` / `--help` / `check` (demo config)",
+        " / ".join(f"{s.median:.2f} s" for s in starts),
+        {},
+        "",
+        " / ".join(f"< {s.target:g} s" for s in starts),
+        all(s.met for s in starts),
+    )
 
 
 def other_figures(quick: bool) -> list[Row]:
