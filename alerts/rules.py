@@ -304,3 +304,13 @@ def check_examples(rules: Sequence[RuleConfig]) -> list[str]:
                     want = "match" if expected else "not match"
                     problems.append(f"rule {rule.name!r} should {want} {text!r}: {verdict.reason}")
     return problems
+
+
+def notes(rules: Sequence[RuleConfig]) -> list[str]:
+    """Settings that are valid but do nothing, as sentences for `newswatch check`."""
+    return [
+        f"rule {rule.name!r}: `cooldown` only spaces out the re-alerts of `on_update: true`;"
+        " without it an article alerts once per rule anyway"
+        for rule in rules
+        if rule.cooldown is not None and not rule.on_update
+    ]

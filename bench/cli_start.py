@@ -8,6 +8,7 @@ is not counted, to warm the file cache) and the median wall time is reported.
 from __future__ import annotations
 
 import argparse
+import resource
 import shutil
 import statistics
 import subprocess
@@ -29,9 +30,10 @@ COMMANDS: tuple[tuple[str, tuple[str, ...], float], ...] = (
 @dataclass(frozen=True)
 class Start:
     label: str
-    median: float
+    median: float  # wall seconds
     runs: tuple[float, ...]
     target: float
+    cpu: float  # median CPU seconds (user + system): less swayed by a busy machine than the wall time
 
     @property
     def met(self) -> bool:
@@ -47,13 +49,19 @@ def command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "newswatch"]
 
 
-def time_one(argv: list[str]) -> float:
-    began = time.perf_counter()
+def time_one(argv: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds of one run of `argv`."""
+
+    def cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
+    before, began = cpu(), time.perf_counter()
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
     spent = time.perf_counter() - began
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.strip()[:300]}")
-    return spent
+    return spent, cpu() - before
 
 
 def measure(runs: int = 10) -> list[Start]:
@@ -62,8 +70,10 @@ def measure(runs: int = 10) -> list[Start]:
     starts = []
     for label, args, target in COMMANDS:
         time_one([*base, *args])  # warm-up, not counted
-        times = tuple(time_one([*base, *args]) for _ in range(runs))
-        starts.append(Start(label, statistics.median(times), times, target))
+        measured = [time_one([*base, *args]) for _ in range(runs)]
+        times = tuple(wall for wall, _ in measured)
+        cpu = statistics.median(c for _, c in measured)
+        starts.append(Start(label, statistics.median(times), times, target, cpu))
     return starts
 
 
@@ -73,7 +83,7 @@ def report(starts: list[Start]) -> None:
         verdict = "met" if s.met else "MISSED"
         print(
             f"  newswatch {s.label:<10} median {s.median:.3f} s over {len(s.runs)} runs"
-            f" (range {spread} s); target < {s.target:g} s: {verdict}",
+            f" (range {spread} s, CPU {s.cpu:.3f} s); target < {s.target:g} s: {verdict}",
             flush=True,
         )
 

@@ -1,28 +1,96 @@
-"""The `newswatch` command: a thin edge over the service, storage and config."""
+"""The `newswatch` command: a thin edge over the service, storage and config.
+
+It answers at once: only the standard library and the small modules below are imported when it
+starts; each command imports what it needs (the config model, SQLAlchemy, the matcher, HTTP) when
+it runs, so `--version`, `--help` and `check` never pay for the database (bench/cli_start.py).
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import logging
-import signal
 import sys
 from collections.abc import Sequence
-from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.config import Config, config_path, parse_duration, require_sources
-from core.db import Database, utcnow
 from core.errors import ConfigError, NewswatchError
-from newswatch import __version__, logs
-from newswatch.settings import load_config
-from newswatch.tables import counters, print_table, progress
+from newswatch import logs
 
-log = logging.getLogger("newswatch")
+if TYPE_CHECKING:
+    from datetime import timedelta
+
+    from core.config import Config
+    from core.db import Database
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _Version(argparse.Action):
+    """`--version`, reading the installed version only when asked (importlib.metadata is not free)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        from core.version import __version__
+
+        print(f"newswatch {__version__}")
+        parser.exit()
+
+
+def _global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """The options every command takes, before the command (`top`) or after it.
+
+    After a command they default to SUPPRESS, so an option given before the command is not reset
+    by the command's parser: `newswatch -c x.yaml check` and `newswatch check -c x.yaml` are the
+    same. `-v` after the command counts apart (`verbose_after`) and adds to the one before it."""
+    group = parser if top else parser.add_argument_group("global options (also before the command)")
+    unset: dict[str, Any] = {} if top else {"default": argparse.SUPPRESS}
+    group.add_argument(
+        "-c",
+        "--config",
+        metavar="PATH",
+        help="config file (default: $NEWSWATCH_CONFIG, else config/newswatch.yaml)",
+        **({"default": None} if top else unset),
+    )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        dest="verbose" if top else "verbose_after",
+        help="more log detail (-vv for debug)",
+        **({"default": 0} if top else unset),
+    )
+    group.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="log only warnings and errors",
+        **({"default": False} if top else unset),
+    )
+    group.add_argument(
+        "--log-format",
+        choices=logs.FORMATS,
+        help="log lines as text or JSON (default auto: text on a terminal, JSON otherwise)",
+        **({"default": "auto"} if top else unset),
+    )
+
+
+class _Commands:
+    """Adds command parsers that take the global options too (after the command)."""
+
+    def __init__(self, action: Any) -> None:
+        self._action = action
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = self._action.add_parser(name, **kwargs)
+        _global_options(parser, top=False)
+        return parser
+
+
+def _commands(parser: argparse.ArgumentParser, dest: str, metavar: str, *, required: bool) -> _Commands:
+    return _Commands(parser.add_subparsers(dest=dest, metavar=metavar, required=required))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,22 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="newswatch",
         description="Poll news sources, store clean articles, and alert on watched people and topics.",
     )
-    parser.add_argument("--version", action="version", version=f"newswatch {__version__}")
-    parser.add_argument(
-        "-c",
-        "--config",
-        metavar="PATH",
-        help="config file (default: $NEWSWATCH_CONFIG, else config/newswatch.yaml)",
-    )
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log detail (-vv for debug)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="log only warnings and errors")
-    parser.add_argument(
-        "--log-format",
-        choices=logs.FORMATS,
-        default="auto",
-        help="log lines as text or JSON (default auto: text on a terminal, JSON otherwise)",
-    )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser.add_argument("--version", action=_Version, help="print the version and exit")
+    _global_options(parser, top=True)
+    commands = _commands(parser, "command", "COMMAND", required=True)
 
     run = commands.add_parser("run", help="poll sources on their schedules and send alerts")
     run.add_argument(
@@ -75,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     db = commands.add_parser(
         "db", help="database maintenance: schema upgrades, moving to PostgreSQL, pruning old data"
     )
-    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_commands = _commands(db, "db_command", "ACTION", required=True)
     _json_flag(db_commands.add_parser("upgrade", help="run the schema migrations on the configured database"))
     migrate = db_commands.add_parser(
         "migrate-from", help="copy an SQLite database into the configured (empty) database"
@@ -91,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     articles.add_argument("--limit", type=_positive, default=20, metavar="N", help="how many (default 20)")
 
     rules = commands.add_parser("rules", help="try rules on stored articles or files, sending nothing")
-    rules_commands = rules.add_subparsers(dest="rules_command", metavar="ACTION", required=True)
+    rules_commands = _commands(rules, "rules_command", "ACTION", required=True)
     rules_test = rules_commands.add_parser("test", help="replay rules: hit counts and would-be alerts")
     rules_test.add_argument(
         "--since", type=_duration, default="30d", metavar="AGE", help="stored articles this recent (30d)"
@@ -107,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sources = commands.add_parser("sources", help="list sources and how their last polls went")
     sources.add_argument("--json", action="store_true", help="print JSON for scripts")
-    opml = sources.add_subparsers(dest="sources_action", metavar="ACTION")
+    opml = _commands(sources, "sources_action", "ACTION", required=False)
     opml_import = opml.add_parser("import", help="append the feeds of an OPML file to the config")
     opml_import.add_argument("opml", metavar="FILE.opml")
     _json_flag(opml_import, nested=True)
@@ -118,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument("--json", action="store_true", help="print JSON for scripts")
     alerts.add_argument("--limit", type=_positive, default=50, metavar="N", help="how many (default 50)")
     alerts.add_argument("--status", choices=("pending", "sent", "failed", "dead"), help="only these")
-    alert_commands = alerts.add_subparsers(dest="alerts_command", metavar="ACTION")
+    alert_commands = _commands(alerts, "alerts_command", "ACTION", required=False)
     retry = alert_commands.add_parser("retry", help="send a failed or dead alert again, now")
     which = retry.add_mutually_exclusive_group(required=True)
     which.add_argument("id", nargs="?", type=_positive, metavar="ID", help="the alert (see `alerts`)")
@@ -159,6 +214,8 @@ def _positive(value: str) -> int:
 
 
 def _duration(value: str) -> timedelta:
+    from core.config import parse_duration
+
     try:
         return parse_duration(value)
     except ValueError as exc:
@@ -169,7 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    verbosity = -1 if args.quiet else args.verbose + (1 if args.command in ("run", "worker") else 0)
+    verbose = args.verbose + getattr(args, "verbose_after", 0)
+    verbosity = -1 if args.quiet else verbose + (1 if args.command in ("run", "worker") else 0)
     logs.setup(verbosity, args.log_format)
     if args.command == "completion":
         from newswatch.completion import script
@@ -177,6 +235,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(script(parser, args.shell), end="")
         return EXIT_OK
     try:
+        from core.config import config_path
+        from newswatch.settings import load_config
+
         config = load_config(config_path(args.config))
         handler = {
             "run": _run,
@@ -200,9 +261,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
+def _open(config: Config) -> Database:
+    """The configured database (created and upgraded if it is new)."""
+    from core.db import Database
+
+    return Database(config.database)
+
+
 def _check(config: Config, args: argparse.Namespace) -> int:
-    from alerts.rules import check_examples
-    from alerts.throttle import notes
+    from alerts.rules import check_examples, notes
+    from core.config import config_path, require_sources
 
     require_sources(config_path(args.config), config)
     problems, advice = check_examples(config.rules), notes(config.rules)
@@ -249,6 +317,7 @@ def _folder_problems(config: Config) -> list[str]:
 
 def _db(config: Config, args: argparse.Namespace) -> int:
     from newswatch.migrate import migrate_from, upgrade_database
+    from newswatch.tables import counters
 
     if args.db_command == "prune":
         return _db_prune(config, args)
@@ -270,6 +339,7 @@ def _db(config: Config, args: argparse.Namespace) -> int:
 
 def _db_prune(config: Config, args: argparse.Namespace) -> int:
     from core.config import format_duration
+    from core.db import utcnow
     from newswatch.retention import Pruned, prune
 
     retention = config.retention
@@ -278,7 +348,7 @@ def _db_prune(config: Config, args: argparse.Namespace) -> int:
         for kind, value in (("articles", retention.articles), ("alerts", retention.alerts))
     }
     if retention.enabled:
-        db = Database(config.database)
+        db = _open(config)
         try:
             names = [s.name for s in config.sources]
             pruned = prune(db, retention, names, utcnow(), dry_run=args.dry_run)
@@ -313,13 +383,14 @@ def _worker(config: Config, args: argparse.Namespace) -> int:
 
 
 def _distributed(config: Config, queues: tuple[str, ...], role: str) -> int:
+    import asyncio
     import os
     import socket
 
     from newswatch.distributed import conninfo, run_node
 
     conninfo(config.database)  # refuses SQLite with a clear message
-    db = Database(config.database)
+    db = _open(config)
     try:
         asyncio.run(run_node(config, db, queues, f"{role}@{socket.gethostname()}:{os.getpid()}", role))
         return EXIT_OK
@@ -328,6 +399,9 @@ def _distributed(config: Config, queues: tuple[str, ...], role: str) -> int:
 
 
 def _run(config: Config, args: argparse.Namespace) -> int:
+    import asyncio
+
+    from core.config import config_path, require_sources
     from newswatch.guard import single_node
     from newswatch.service import Service
 
@@ -336,7 +410,7 @@ def _run(config: Config, args: argparse.Namespace) -> int:
         from newswatch.distributed import ALL_QUEUES
 
         return _distributed(config, ALL_QUEUES, "scheduler")
-    db = Database(config.database)
+    db = _open(config)
     try:
         with single_node(db.engine):
             _release_claims(db)
@@ -356,6 +430,8 @@ def _release_claims(db: Database) -> None:
     with db.session() as session:
         released = release_all(session)
     if released:
+        import logging
+
         logging.getLogger("newswatch").info("%d alerts claimed by a stopped run are due again", released)
 
 
@@ -366,6 +442,9 @@ async def _run_once(service: Any) -> bool:
 
 
 async def _run_forever(service: Any, path: Path) -> None:
+    import asyncio
+    import signal
+
     from newswatch.runtime import serving
 
     stop = asyncio.Event()
@@ -378,6 +457,7 @@ async def _run_forever(service: Any, path: Path) -> None:
 
 
 def _reload(config: Config, args: argparse.Namespace) -> int:
+    from core.config import config_path, require_sources
     from newswatch.runtime import signal_reload
 
     require_sources(config_path(args.config), config)
@@ -388,8 +468,9 @@ def _reload(config: Config, args: argparse.Namespace) -> int:
 
 def _articles(config: Config, args: argparse.Namespace) -> int:
     from ingest.store import article_dict, recent_articles
+    from newswatch.tables import print_table
 
-    db = Database(config.database)
+    db = _open(config)
     try:
         with db.session() as session:
             rows = [article_dict(row) for row in recent_articles(session, args.limit)]
@@ -411,12 +492,13 @@ def _articles(config: Config, args: argparse.Namespace) -> int:
 
 def _alerts(config: Config, args: argparse.Namespace) -> int:
     from alerts.outbox import listing
+    from newswatch.tables import print_table
 
     if args.alerts_command == "retry":
         return _alerts_retry(config, args)
     if args.alerts_command == "send-test":
         return _alerts_send_test(config, args)
-    db = Database(config.database)
+    db = _open(config)
     try:
         with db.session() as session:
             rows = listing(session, status=args.status, limit=args.limit)
@@ -457,8 +539,9 @@ def _sources(config: Config, args: argparse.Namespace) -> int:
             print(document, end="")
         return EXIT_OK
     from ingest.sources.status import source_rows
+    from newswatch.tables import print_table
 
-    db = Database(config.database)
+    db = _open(config)
     try:
         with db.session() as session:
             rows = source_rows(session, config.sources)
@@ -487,11 +570,13 @@ def _sources(config: Config, args: argparse.Namespace) -> int:
 
 
 def _alerts_retry(config: Config, args: argparse.Namespace) -> int:
+    import asyncio
+
     from alerts.outbox import requeue, status_of
     from core.db import utcnow
     from newswatch.service import Service
 
-    db = Database(config.database)
+    db = _open(config)
     try:
         with db.session() as session:
             if args.id is not None:
@@ -520,12 +605,14 @@ async def _deliver(service: Any) -> Any:
 
 
 def _alerts_send_test(config: Config, args: argparse.Namespace) -> int:
+    import asyncio
+
     from newswatch.service import Service
 
     if args.channel not in {c.name for c in config.channels}:
         known = ", ".join(sorted(c.name for c in config.channels)) or "none defined"
         raise ConfigError(f"no channel named {args.channel!r} (channels: {known})")
-    db = Database(config.database)
+    db = _open(config)
     try:
         message_id = asyncio.run(_send_test(Service(config, db), args.channel))
     finally:
@@ -546,10 +633,12 @@ async def _send_test(service: Any, channel: str) -> str:
 def _rules(config: Config, args: argparse.Namespace) -> int:
     from alerts.replay import file_articles, replay, stored_article, stored_articles
     from alerts.rules import Matcher
+    from core.db import utcnow
+    from newswatch.tables import progress
 
     matcher = Matcher(config.rules)
     if args.rules_command == "explain" or not args.file:
-        db = Database(config.database)
+        db = _open(config)
         try:
             with db.session() as session:
                 if args.rules_command == "explain":
@@ -612,7 +701,9 @@ def _sightings(session: Any, article_id: int) -> list[str]:
 
 
 def _import_opml(config: Config, args: argparse.Namespace) -> int:
+    from core.config import config_path
     from ingest.sources.opml import append_to_config, new_sources, read_opml
+    from newswatch.settings import load_config
 
     path = config_path(args.config)
     try:
