@@ -468,7 +468,7 @@ def _reload(config: Config, args: argparse.Namespace) -> int:
 
 def _articles(config: Config, args: argparse.Namespace) -> int:
     from ingest.store import article_dict, recent_articles
-    from newswatch.tables import print_table
+    from newswatch.tables import When, print_table
 
     db = _open(config)
     try:
@@ -482,7 +482,7 @@ def _articles(config: Config, args: argparse.Namespace) -> int:
     print_table(
         ("id", "published", "source", "title", "topics"),
         (
-            (r["id"], r["published_at"][:16], r["source"], _cut(r["title"], 70), ", ".join(r["topics"]))
+            (r["id"], When(r["published_at"]), r["source"], _cut(r["title"], 70), ", ".join(r["topics"]))
             for r in rows
         ),
         empty="no articles stored yet; run `newswatch run --once`",
@@ -492,7 +492,7 @@ def _articles(config: Config, args: argparse.Namespace) -> int:
 
 def _alerts(config: Config, args: argparse.Namespace) -> int:
     from alerts.outbox import listing
-    from newswatch.tables import print_table
+    from newswatch.tables import When, print_table
 
     if args.alerts_command == "retry":
         return _alerts_retry(config, args)
@@ -508,7 +508,7 @@ def _alerts(config: Config, args: argparse.Namespace) -> int:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return EXIT_OK
     print_table(
-        ("id", "status", "rule", "channel", "attempts", "title", "last error"),
+        ("id", "status", "rule", "channel", "attempts", "sent", "title", "last error"),
         (
             (
                 r["id"],
@@ -516,6 +516,7 @@ def _alerts(config: Config, args: argparse.Namespace) -> int:
                 r["rule"],
                 r["channel"],
                 r["attempts"],
+                When(r["sent_at"]),
                 _cut(r["title"], 50),
                 _cut(r["last_error"] or "", 60),
             )
@@ -539,7 +540,7 @@ def _sources(config: Config, args: argparse.Namespace) -> int:
             print(document, end="")
         return EXIT_OK
     from ingest.sources.status import source_rows
-    from newswatch.tables import print_table
+    from newswatch.tables import When, print_table
 
     db = _open(config)
     try:
@@ -550,14 +551,18 @@ def _sources(config: Config, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return EXIT_OK
+    columns = ("name", "status", "http", "failures", "last poll", "last success", "next poll", "seen")
     print_table(
-        ("name", "status", "last poll", "next poll", "seen", "url", "last error"),
+        (*columns, "url", "last error"),
         (
             (
                 r["name"],
                 r["status"],
-                (r["last_poll"] or "-")[:16].replace("T", " "),
-                (r["next_poll"] or "-")[:16].replace("T", " "),
+                r["http_status"] or "-",
+                r["failures"],
+                When(r["last_poll"]),
+                When(r["last_success"]),
+                When(r["next_poll"]),
                 r["articles_seen"],
                 _cut(r["url"], 60),
                 _cut(r["error"] or "", 60),
