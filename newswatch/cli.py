@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from core.config import Config
     from core.db import Database
+    from newswatch.service import RunReport, Service
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -415,8 +416,9 @@ def _run(config: Config, args: argparse.Namespace) -> int:
         with single_node(db.engine):
             _release_claims(db)
             if args.once:
-                ok = asyncio.run(_run_once(Service(config, db)))
-                return EXIT_OK if ok else EXIT_FAILED
+                report = asyncio.run(_run_once(Service(config, db)))
+                print(_once_summary(db, report))
+                return EXIT_OK if report.ok else EXIT_FAILED
             asyncio.run(_run_forever(Service(config, db), config_path(args.config)))
             return EXIT_OK
     finally:
@@ -435,10 +437,19 @@ def _release_claims(db: Database) -> None:
         logging.getLogger("newswatch").info("%d alerts claimed by a stopped run are due again", released)
 
 
-async def _run_once(service: Any) -> bool:
+async def _run_once(service: Service) -> RunReport:
     async with service:
-        ok: bool = await service.run_once()
-        return ok
+        return await service.run_once()
+
+
+def _once_summary(db: Database, report: RunReport) -> str:
+    from alerts.outbox import standing
+    from core.db import utcnow
+    from newswatch.summary import run_summary
+
+    with db.session() as session:
+        pending, last_sent = standing(session)
+    return run_summary(report, pending, last_sent, utcnow())
 
 
 async def _run_forever(service: Any, path: Path) -> None:
