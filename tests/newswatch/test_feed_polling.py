@@ -252,8 +252,10 @@ def test_run_once_respects_retry_after_across_runs_and_sources_shows_it(
     assert row["name"] == "wire" and row["status"] == "error" and row["http_status"] == 429
     assert row["url"] == http_server.url("/rss") and "HTTP 429" in row["error"]
     assert row["retry_not_before"] is not None and row["next_poll"] is not None
-    table = workspace.cli("sources")
-    assert table.returncode == 0 and "wire" in table.stdout and "HTTP 429" in table.stdout
+    table = workspace.cli("sources", env={"COLUMNS": "250"})  # wide enough that no cell folds
+    assert table.returncode == 0 and "HTTP 429" in table.stdout
+    [line] = [line for line in table.stdout.splitlines() if line.startswith("wire ")]
+    assert [cell.strip() for cell in line.split("│")][:4] == ["wire", "error", "429", "1"]
 
 
 def test_unchanged_items_are_not_cleaned_again_and_a_changed_one_is(
