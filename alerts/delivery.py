@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from alerts import channel_state, outbox
-from alerts.channels import Channel, ChannelGone
+from alerts.channels import Channel, ChannelGone, PartlyDelivered
 from alerts.models import Alert, Digest
 from alerts.ratelimit import next_token_at, take
 from core import metrics
@@ -173,7 +173,9 @@ class _Drain:
                 await asyncio.gather(
                     *(self._channel(name, alerts, seen) for name, alerts in by_channel.items())
                 )
-                await self._flush_sent()
+                # What was sent is no longer due, so only the rest (failed, held) stays excluded
+                # from the next claims: the exclusion list stays short in a burst of thousands.
+                seen.difference_update(await self._flush_sent())
         finally:
             renewing.cancel()
             if self.claimed:  # stopped mid-page: what was not marked goes back to every drain now
@@ -222,15 +224,15 @@ class _Drain:
         if singles:
             await asyncio.gather(*singles)
 
-    async def _flush_sent(self) -> None:
+    async def _flush_sent(self) -> list[int]:
         """Mark what the channels acknowledged as sent and give the page's claims back: one
         transaction for the page, in a thread. A crash before this re-sends those alerts with the
         same webhook-id (receivers deduplicate), once the claims lapse."""
         sent, self.sent = self.sent, []
         claimed = list(self.claimed)
-        if not sent and not claimed:
-            return
         ids = [i for ids, _ in sent for i in ids]
+        if not sent and not claimed:
+            return ids
         message_ids = [m for _, messages in sent for m in messages]
         now = self.now()
 
@@ -243,6 +245,7 @@ class _Drain:
 
         await asyncio.to_thread(mark)
         self.claimed.difference_update(claimed)
+        return ids
 
     def _take_token(self, channel: str) -> datetime | None:
         """Take a rate-limit token for `channel`: None when taken, else when the next one comes."""
@@ -352,8 +355,11 @@ class _Drain:
         except DeliveryError as exc:
             schedule = self.plan.policy(channel).schedule
             retry_in = retry_delay(attempts + 1, schedule, exc.retry_after) if exc.retryable else None
+            delivered = exc.delivered if isinstance(exc, PartlyDelivered) else None
             with self.db.session() as session:
-                outbox.mark_failed(session, ids, str(exc), self.now(), retry_in, message_ids=message_ids)
+                outbox.mark_failed(
+                    session, ids, str(exc), self.now(), retry_in, message_ids=message_ids, delivered=delivered
+                )
             if retry_in is None:
                 self._record(channel, ids, "dead", created)
                 log.error("alert is dead, no more retries: %s", exc, extra=context)

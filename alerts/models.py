@@ -61,6 +61,9 @@ class Alert:
     article: dict[str, Any]
     created_at: str
     batch: str | None = None  # the digest it waits for, if any
+    # The targets of a channel with several (apprise URLs) that already took this message: a retry
+    # goes only to the others.
+    delivered: tuple[str, ...] = ()
 
     def event(self) -> dict[str, Any]:
         """The webhook event body (Standard Webhooks style: type, timestamp, data)."""
@@ -84,6 +87,14 @@ class Digest:
     @property
     def attempts(self) -> int:
         return max((a.attempts for a in self.alerts), default=0)
+
+    @property
+    def delivered(self) -> tuple[str, ...]:
+        """The targets every alert of the digest was delivered to (a retry skips only those)."""
+        if not self.alerts:
+            return ()
+        common = set(self.alerts[0].delivered).intersection(*(a.delivered for a in self.alerts[1:]))
+        return tuple(t for t in self.alerts[0].delivered if t in common)
 
     def event(self) -> dict[str, Any]:
         """The webhook event body for a digest: every alert's rule, hits and article."""

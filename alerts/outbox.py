@@ -6,13 +6,13 @@ from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy import String, Text, and_, func, insert, literal, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from alerts.models import Alert, Match
 from alerts.signing import new_message_id
-from core.db import AlertRow, ArticleRow
+from core.db import AlertRow, ArticleRow, DeliveryAttemptRow, UTCDateTime
 from ingest.store import article_dict
 
 PENDING, SENT, FAILED, DEAD = "pending", "sent", "failed", "dead"
@@ -73,7 +73,7 @@ def enqueue_update(
     rearm = {column: statement.excluded[column] for column in _REARMED}
     statement = statement.on_conflict_do_update(
         index_elements=["rule", "article_id", "channel"],
-        set_={**rearm, "last_error": None},
+        set_={**rearm, "last_error": None, "delivered_to": None},
     ).returning(AlertRow.id)
     return len(session.connection().execute(statement, rows).all())
 
@@ -125,6 +125,7 @@ def _alert(alert: AlertRow, article: ArticleRow) -> Alert:
         article=article_dict(article),
         created_at=alert.created_at.isoformat(),
         batch=alert.batch,
+        delivered=tuple(alert.delivered_to or ()),
     )
 
 
@@ -361,6 +362,8 @@ def mark_sent(
         .where(_attempted(alert_id, message_ids))
         .values(status=SENT, sent_at=now, attempts=AlertRow.attempts + 1, last_error=None)
     )
+    # The message went out even for an alert queued again meanwhile as a new one (which stays pending).
+    _log_attempts(session, AlertRow.id.in_(_ids(alert_id)), now, SENT, None)
     if message_ids is None or not cooldowns:
         return
     requeued = select(AlertRow.id, AlertRow.rule, AlertRow.next_attempt_at).where(
@@ -384,9 +387,13 @@ def mark_failed(
     *,
     count_attempt: bool = True,
     message_ids: Collection[str] | None = None,
+    delivered: Collection[str] | None = None,
 ) -> None:
-    """Record a failed attempt: to be retried after `retry_in`, or dead when that is None."""
+    """Record a failed attempt: to be retried after `retry_in`, or dead when that is None. With
+    `delivered`, the targets of the channel that did take the message (the retry skips them)."""
     values: dict[str, Any] = {"last_error": error[:2000]}
+    if delivered:
+        values["delivered_to"] = list(delivered)
     if count_attempt:
         values["attempts"] = AlertRow.attempts + 1
     if retry_in is None:
@@ -394,7 +401,25 @@ def mark_failed(
     else:
         values["status"] = FAILED
         values["next_attempt_at"] = now + retry_in
-    session.execute(update(AlertRow).where(_attempted(alert_id, message_ids)).values(**values))
+    attempted = _attempted(alert_id, message_ids)
+    if count_attempt:
+        _log_attempts(session, attempted, now, values["status"], values["last_error"])
+    session.execute(update(AlertRow).where(attempted).values(**values))
+
+
+def _log_attempts(session: Session, where: Any, now: datetime, outcome: str, error: str | None) -> None:
+    """Write one delivery attempt, with its outcome, for each alert `where` selects."""
+    columns = (
+        AlertRow.id,
+        literal(now, UTCDateTime()),
+        literal(outcome, String()),
+        literal(error, Text()),
+    )
+    session.execute(
+        insert(DeliveryAttemptRow).from_select(
+            ["alert_id", "at", "outcome", "error"], select(*columns).where(where)
+        )
+    )
 
 
 def standing(session: Session) -> tuple[int, datetime | None]:
@@ -432,6 +457,7 @@ def listing(session: Session, status: str | None = None, limit: int = 100) -> li
             "last_error": alert.last_error,
             "message_id": alert.message_id,
             "batch": alert.batch,
+            "delivered_to": list(alert.delivered_to) if alert.delivered_to else None,
         }
         for alert, title, url in session.execute(query)
     ]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from core import metrics
 from core.config import Config
-from core.db import AlertRow, ArticleRow, Database, utcnow
+from core.db import AlertRow, ArticleRow, Database, SourceState, utcnow
 from newswatch import status
 
 
@@ -77,20 +77,20 @@ def main() -> None:
                         next_attempt_at=now,
                     )
                 )
+            session.add(SourceState(name="s3", location="https://s3.example/feed", articles_seen=250))
         config = Config()
         per_call("outbox gauges refresh (5k alerts, SQLite)", lambda i: status.refresh_metrics(db), 200)
-        from newswatch.web import _templates
+        from newswatch.web import article_page, overview_page, source_page
 
         def page(_i: int) -> None:
-            _templates.get_template("status.html").render(
-                version="bench",
-                now="",
-                sources=status.sources(db, config, {}),
-                alerts=status.recent_alerts(db),
-                articles=status.recent_articles(db),
-            )
+            overview_page(db, config, {})
 
         per_call("status page render (5k articles/alerts)", page, 200)
+        per_call("  filtered: one source", lambda i: overview_page(db, config, {}, source="s3"), 200)
+        per_call("  filtered: text in 5k texts", lambda i: overview_page(db, config, {}, text="x"), 200)
+        per_call("  page 100 of 200", lambda i: overview_page(db, config, {}, page=100), 200)
+        per_call("source page (250 articles)", lambda i: source_page(db, config, "s3", {}), 200)
+        per_call("article page", lambda i: article_page(db, 1 + i % 5000), 200)
         db.close()
 
 

@@ -19,8 +19,10 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -90,6 +92,15 @@ def parse_duration(value: object) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def format_duration(value: timedelta) -> str:
+    """A duration as the config writes it: `90d`, `6h`, `10m`, `30s` (the largest whole unit)."""
+    seconds = value.total_seconds()
+    for unit in ("d", "h", "m", "s"):
+        if seconds >= _UNITS[unit] and seconds % _UNITS[unit] == 0:
+            return f"{int(seconds // _UNITS[unit])}{unit}"
+    return f"{seconds:g}s"
+
+
 def _within(low: timedelta | None, high: timedelta) -> Callable[[timedelta], timedelta]:
     def check(value: timedelta) -> timedelta:
         if low is not None and value < low:
@@ -101,15 +112,40 @@ def _within(low: timedelta | None, high: timedelta) -> Callable[[timedelta], tim
     return check
 
 
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+# `${VAR}` or `${VAR:-default}` somewhere in a value: expanded before validation, so the JSON Schema
+# (core/schema.py) lets any value be written this way.
+ENV_REF_PATTERN = r"\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}"
+DURATION_PATTERN = r"^\s*\d+(\.\d+)?\s*(ms|s|m|h|d)?\s*$"
+
+
+def _duration_schema(low: timedelta | None, high: timedelta) -> WithJsonSchema:
+    """How a duration is written, for the JSON Schema: `30s`, `10m`, `2h`, `1d`, or seconds as a
+    number; `x-duration` carries the bounds that `_within` checks, so the reference page shows them."""
+    bounds = {"max": format_duration(high)} | ({"min": format_duration(low)} if low is not None else {})
+    return WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": DURATION_PATTERN},
+                {"type": "number", "exclusiveMinimum": 0, "maximum": high.total_seconds()}
+                | ({"minimum": low.total_seconds()} if low is not None else {}),
+                {"type": "string", "pattern": ENV_REF_PATTERN},
+            ],
+            "x-duration": bounds,
+        }
+    )
+
+
 SECOND, HOUR, DAY = timedelta(seconds=1), timedelta(hours=1), timedelta(days=1)
+Duration = Annotated[timedelta, BeforeValidator(parse_duration), _duration_schema(None, MAX_DURATION)]
 # A timeout or grace period: at most an hour.
-Timeout = Annotated[Duration, AfterValidator(_within(None, HOUR))]
+Timeout = Annotated[Duration, AfterValidator(_within(None, HOUR)), _duration_schema(None, HOUR)]
 # A schedule, window or cooldown: 1 s to a year.
-Schedule = Annotated[Duration, AfterValidator(_within(SECOND, 365 * DAY))]
+Schedule = Annotated[
+    Duration, AfterValidator(_within(SECOND, 365 * DAY)), _duration_schema(SECOND, 365 * DAY)
+]
 # A wait before trying again: at most 30 days (the first backoff step at most a day).
-Wait = Annotated[Duration, AfterValidator(_within(None, 30 * DAY))]
-FirstWait = Annotated[Duration, AfterValidator(_within(None, DAY))]
+Wait = Annotated[Duration, AfterValidator(_within(None, 30 * DAY)), _duration_schema(None, 30 * DAY)]
+FirstWait = Annotated[Duration, AfterValidator(_within(None, DAY)), _duration_schema(None, DAY)]
 MAX_BYTES = 1024 * 1024 * 1024  # 1 GiB: the largest body or file `fetch.max_bytes` may allow
 MAX_COUNT = 1_000_000  # rate limits and per-hour caps
 
@@ -183,33 +219,62 @@ def _private_allowance(value: bool | list[str]) -> bool | list[str]:
     return value
 
 
-def format_duration(value: timedelta) -> str:
-    """A duration as the config writes it: `90d`, `6h`, `10m`, `30s` (the largest whole unit)."""
-    seconds = value.total_seconds()
-    for unit in ("d", "h", "m", "s"):
-        if seconds >= _UNITS[unit] and seconds % _UNITS[unit] == 0:
-            return f"{int(seconds // _UNITS[unit])}{unit}"
-    return f"{seconds:g}s"
-
-
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class FetchSettings(_Model):
+    """How feeds are fetched: one shared HTTP client, bounded in time and size, guarded against
+    private addresses."""
+
     # true, or the networks (CIDR) and host names whose private addresses feeds may use; all other
     # private addresses (169.254.169.254, ...) stay refused.
-    allow_private_addresses: Annotated[bool | list[str], AfterValidator(_private_allowance)] = False
-    timeout: Timeout = timedelta(seconds=30)
-    deadline: Timeout | None = None  # a whole fetch, all hops and the body; default twice `timeout`
-    max_bytes: int = Field(default=15 * 1024 * 1024, gt=0, le=MAX_BYTES)
-    user_agent: Annotated[str | None, AfterValidator(_header_value)] = None
-    concurrency: int = Field(default=20, gt=0, le=1000)
-    max_redirects: int = Field(default=5, ge=0, le=20)
-    backoff: FirstWait = timedelta(minutes=1)  # first wait after a failure; doubles per failure
-    max_backoff: Wait = timedelta(hours=6)
+    allow_private_addresses: Annotated[bool | list[str], AfterValidator(_private_allowance)] = Field(
+        default=False,
+        description="Let feed URLs reach loopback, private, link-local and other non-public addresses:"
+        " `true` for all, or a list of networks (CIDR) and host names (`[10.20.0.0/16, intranet.example]`)"
+        " whose private addresses are allowed while every other one (169.254.169.254, ...) stays refused."
+        " Checked at connect time on every redirect hop.",
+    )
+    timeout: Timeout = Field(
+        default=timedelta(seconds=30), description="Connect and read timeout of each feed request."
+    )
+    deadline: Timeout | None = Field(
+        default=None,
+        description="The most one whole fetch may take, every redirect and the body included;"
+        " unset is twice `timeout`.",
+    )
+    max_bytes: int = Field(
+        default=15 * 1024 * 1024,
+        gt=0,
+        le=MAX_BYTES,
+        description="Largest feed body, raw and decompressed, or fixture file, in bytes; a larger one"
+        " is refused as soon as it passes the limit.",
+    )
+    user_agent: Annotated[str | None, AfterValidator(_header_value)] = Field(
+        default=None,
+        description="User-Agent of feed requests; unset is `Newswatch/<version> (+project URL)`.",
+    )
+    concurrency: int = Field(default=20, gt=0, le=1000, description="Feeds fetched at once.")
+    max_redirects: int = Field(
+        default=5, ge=0, le=20, description="Redirects followed per fetch (http and https only)."
+    )
+    backoff: FirstWait = Field(
+        default=timedelta(minutes=1),
+        description="First wait after a failed poll; it doubles with each further failure, with jitter.",
+    )
+    max_backoff: Wait = Field(
+        default=timedelta(hours=6),
+        description="Cap on the backoff and on a server's Retry-After.",
+    )
     # The most items one poll processes: the newest by date, or the first in feed order.
-    max_items: int = Field(default=1000, gt=0, le=1_000_000)
+    max_items: int = Field(
+        default=1000,
+        gt=0,
+        le=1_000_000,
+        description="The most items one poll processes: the newest by date, or the first in feed order"
+        " when undated; the rest is counted in the log.",
+    )
 
     @property
     def fetch_deadline(self) -> timedelta:
@@ -218,8 +283,16 @@ class FetchSettings(_Model):
 
 
 class CleaningSettings(_Model):
-    boilerplate: list[str] = Field(default_factory=list)
-    replace_default_boilerplate: bool = False
+    """How article text is cleaned before it is stored (ingest/clean.py, ingest/boilerplate.py)."""
+
+    boilerplate: list[str] = Field(
+        default_factory=list,
+        description="More boilerplate lines to drop: case-insensitive regular expressions matched"
+        " against a whole line, added to the built-in list.",
+    )
+    replace_default_boilerplate: bool = Field(
+        default=False, description="Use only the `boilerplate` patterns, not the built-in list."
+    )
 
     @field_validator("boilerplate")
     @classmethod
@@ -235,28 +308,61 @@ class CleaningSettings(_Model):
 class PipelineSettings(_Model):
     """How a poll's work is done after the fetch (newswatch/pipeline.py)."""
 
-    # Processes that parse, clean and sign items: None is one per core; 0 runs that in a thread.
-    workers: int | None = Field(default=None, ge=0, le=256)
-    # Items stored per transaction: a shutdown stops a big poll between two batches.
-    batch: int = Field(default=500, gt=0, le=100_000)
-    # The time budget for parsing and cleaning one poll, apart from the fetch deadline.
-    process_timeout: Timeout = timedelta(seconds=60)
+    workers: int | None = Field(
+        default=None,
+        ge=0,
+        le=256,
+        description="Worker processes that parse, clean and sign items: unset is one per core, 0 runs"
+        " that work in a thread.",
+    )
+    batch: int = Field(
+        default=500,
+        gt=0,
+        le=100_000,
+        description="Items stored per transaction; a shutdown stops a big poll between two batches.",
+    )
+    process_timeout: Timeout = Field(
+        default=timedelta(seconds=60),
+        description="Time budget for parsing and cleaning one poll, apart from the fetch deadline;"
+        " a feed over it is that poll's failure.",
+    )
 
 
 class DedupSettings(_Model):
     """What makes two texts one story (ingest/dedup.py `confirm`). Candidates come from a MinHash
     LSH index over the articles first seen within `window`; each is then checked on the two texts'
-    3-word shingles. The README's Cleaning and deduplication section says what each one does."""
+    3-word shingles. docs/concepts.md, "Deduplication", says what each one does."""
 
-    # Jaccard similarity at which two texts are one story (as before; now exact, not estimated).
-    threshold: float = Field(default=0.5, gt=0, le=1)
-    # A copy holding this share of the other's shingles (whichever is longer) is the same story.
-    containment: float = Field(default=0.8, gt=0, le=1)
-    # Below `threshold`, down to this Jaccard, a copy with scattered edits is the same story when
-    # its shared shingles spread over at least `spread` of the shorter text (not one shared paragraph).
-    min_similarity: float = Field(default=0.2, gt=0, le=1)
-    spread: float = Field(default=0.7, gt=0, le=1)
-    window: Schedule = timedelta(days=7)
+    threshold: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Jaccard similarity of the two texts' 3-word shingles at which they are one story.",
+    )
+    containment: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="A copy holding this share of the other text's shingles (whichever is longer) is"
+        " the same story: a truncated copy, or one with an intro added.",
+    )
+    min_similarity: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        description="Below `threshold`, down to this Jaccard, a copy with scattered edits is the same"
+        " story when its shared shingles spread over `spread` of the shorter text.",
+    )
+    spread: float = Field(
+        default=0.7,
+        gt=0,
+        le=1,
+        description="Share of the shorter text's stretches that the shared shingles must reach for a"
+        " `min_similarity` match (scattered edits, not one shared paragraph).",
+    )
+    window: Schedule = Field(
+        default=timedelta(days=7), description="How far back near-duplicates are looked for."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -284,8 +390,17 @@ class RetentionSettings(_Model):
     """How long finished alerts and articles no source carries any more are kept; unset (the
     default) keeps them forever. newswatch/retention.py says exactly what goes and what stays."""
 
-    articles: Duration | None = None
-    alerts: Duration | None = None
+    articles: Annotated[Duration | None, _duration_schema(MIN_RETENTION, MAX_DURATION)] = Field(
+        default=None,
+        description="Delete articles that no source has carried for this long and that no kept alert"
+        " refers to; at least `dedup.window`. Unset keeps them forever.",
+    )
+    alerts: Annotated[Duration | None, _duration_schema(MIN_RETENTION, MAX_DURATION)] = Field(
+        default=None,
+        description="Delete sent and dead alerts this long after they finished (once their article has"
+        " been quiet as long); at least the `cooldown` of every `on_update` rule. Unset keeps them"
+        " forever.",
+    )
 
     @field_validator("articles", "alerts")
     @classmethod
@@ -301,15 +416,38 @@ class RetentionSettings(_Model):
 
 
 class SourceConfig(_Model):
-    name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
-    directory: Annotated[Path | None, AfterValidator(_path)] = None
-    feed: str | None = None
-    every: Schedule = timedelta(minutes=15)
-    enabled: bool = True
-    headers: Annotated[dict[str, str], AfterValidator(_headers)] = Field(default_factory=dict)
-    user_agent: Annotated[str | None, AfterValidator(_header_value)] = None
-    timeout: Timeout | None = None  # per request; default `fetch.timeout`
-    stale_after: Schedule = timedelta(days=3)  # feed health: failing or silent this long -> unhealthy
+    """A place articles come from: a feed URL or a folder of article files (exactly one of them)."""
+
+    name: str = Field(
+        min_length=1, max_length=NAME_MAX_LENGTH, description="Unique name of the source, as logs show it."
+    )
+    directory: Annotated[Path | None, AfterValidator(_path)] = Field(
+        default=None,
+        description="A folder of article files (`*.txt`, `*.md`, searched recursively), relative to the"
+        " config file's folder: first line the title, the rest the body, a closing `Topics: a, b` line"
+        " the topics.",
+    )
+    feed: str | None = Field(
+        default=None,
+        description="An http(s) URL of an RSS 0.9x/1.0/2.0, Atom 0.3/1.0 or JSON Feed 1.x document.",
+    )
+    every: Schedule = Field(default=timedelta(minutes=15), description="How often the source is polled.")
+    enabled: bool = Field(default=True, description="`false` keeps the source configured but not polled.")
+    headers: Annotated[dict[str, str], AfterValidator(_headers)] = Field(
+        default_factory=dict,
+        description='Extra HTTP headers for the feed request, e.g. `{Authorization: "Bearer ${TOKEN}"}`.',
+    )
+    user_agent: Annotated[str | None, AfterValidator(_header_value)] = Field(
+        default=None, description="User-Agent for this feed; unset is `fetch.user_agent`."
+    )
+    timeout: Timeout | None = Field(
+        default=None, description="Per-request timeout for this feed; unset is `fetch.timeout`."
+    )
+    stale_after: Schedule = Field(
+        default=timedelta(days=3),
+        description="Feed health: a source with no successful poll, or no new article, for this long is"
+        " flagged unhealthy (see `health`).",
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> SourceConfig:
@@ -329,27 +467,41 @@ class SourceConfig(_Model):
 
 
 class SmtpSettings(_Model):
-    host: str = "localhost"
-    port: int = Field(default=25, gt=0, lt=65536)
-    starttls: bool = False
-    ssl: bool = False
-    username: str | None = None
-    password: str | None = None
-    timeout: Timeout = timedelta(seconds=30)
-    # A PEM file of the CA(s) to trust for TLS (a private or self-signed server certificate).
-    ca_file: Path | None = None
+    """The SMTP server an email channel sends through."""
+
+    host: str = Field(default="localhost", description="SMTP server host name or address.")
+    port: int = Field(default=25, gt=0, lt=65536, description="SMTP server port.")
+    starttls: bool = Field(default=False, description="Upgrade the connection with STARTTLS.")
+    ssl: bool = Field(default=False, description="Implicit TLS from the first byte (usually port 465).")
+    username: str | None = Field(default=None, description="Login name, if the server wants one.")
+    password: str | None = Field(
+        default=None, description="Login password; write `${VAR}` so it comes from the environment."
+    )
+    timeout: Timeout = Field(default=timedelta(seconds=30), description="Timeout of each SMTP exchange.")
+    ca_file: Path | None = Field(
+        default=None,
+        description="A PEM file of the CA(s) to trust for TLS (a private or self-signed server"
+        " certificate), relative to the config file's folder.",
+    )
 
 
 class EmailSettings(_Model):
+    """Send each alert (or digest) as a plain-text and HTML email through an SMTP server."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    to: list[str] = Field(min_length=1)
-    cc: list[str] = Field(default_factory=list)
-    bcc: list[str] = Field(default_factory=list)
-    sender: str = Field(alias="from")
-    smtp: SmtpSettings = SmtpSettings()
-    # A folder whose email.txt / email.html (digest.txt / digest.html) replace the built-in templates.
-    templates: Path | None = None
+    to: list[str] = Field(min_length=1, description="Recipient addresses.")
+    cc: list[str] = Field(default_factory=list, description="Copy addresses.")
+    bcc: list[str] = Field(
+        default_factory=list, description="Blind-copy addresses, never shown in the headers."
+    )
+    sender: str = Field(alias="from", description="The From address.")
+    smtp: SmtpSettings = Field(default=SmtpSettings(), description="The SMTP server to send through.")
+    templates: Path | None = Field(
+        default=None,
+        description="A folder whose `email.txt`, `email.html`, `digest.txt` or `digest.html` (Jinja2)"
+        " replace the built-in templates, relative to the config file's folder.",
+    )
 
 
 DigestPeriod = Literal["hourly", "daily"]
@@ -358,33 +510,104 @@ DigestPeriod = Literal["hourly", "daily"]
 class RateLimit(_Model):
     """A token bucket: `count` messages per `per`, bursts of up to `burst` (default `count`)."""
 
-    count: int = Field(gt=0, le=MAX_COUNT)
-    per: Schedule = timedelta(minutes=1)
-    burst: int | None = Field(default=None, gt=0, le=MAX_COUNT)
+    count: int = Field(gt=0, le=MAX_COUNT, description="Messages allowed per `per`.")
+    per: Schedule = Field(default=timedelta(minutes=1), description="The period `count` refers to.")
+    burst: int | None = Field(
+        default=None, gt=0, le=MAX_COUNT, description="Largest burst; unset is `count`."
+    )
+
+
+def _apprise_url(value: str) -> str:
+    from core.apprise_url import problem  # imports Apprise: only for a config with an apprise channel
+
+    found = problem(value)
+    if found is not None:
+        raise ValueError(found)
+    return value
+
+
+AppriseUrl = Annotated[str, AfterValidator(_apprise_url)]
+MAX_APPRISE_URLS = 100
 
 
 class ChannelConfig(_Model):
-    name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
-    webhook: str | None = None
-    # One Standard Webhooks secret, or several during rotation: [new, old].
-    secret: str | list[str] | None = None
-    # A file holding the secret(s), one per line, newest first (instead of `secret`).
-    secret_file: Path | None = None
-    format: Literal["standard", "slack", "discord", "template"] = "standard"
-    template: Path | None = None
-    content_type: str | None = None
-    timeout: Timeout = timedelta(seconds=15)
-    retry: list[Wait] | None = Field(default=None, max_length=100)
-    email: EmailSettings | None = None
-    console: bool = False
-    digest: DigestPeriod | None = None
-    rate_limit: RateLimit | None = None
+    """Where alerts go: a webhook, Apprise URLs, an email address list, or the console (exactly one
+    of them)."""
+
+    name: str = Field(
+        min_length=1, max_length=NAME_MAX_LENGTH, description="Unique name; rules `notify` it by name."
+    )
+    webhook: str | None = Field(
+        default=None, description="An http(s) URL that receives each alert as a signed JSON POST."
+    )
+    apprise: list[AppriseUrl] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_APPRISE_URLS,
+        description="Apprise URLs (tgram://, slack://, ntfy://, matrix://, mailto://, json://, ...): one"
+        " message to each; a retry goes only to those that have not taken it yet. Write secrets as"
+        " `${VAR}`.",
+    )
+    templates: Annotated[Path | None, AfterValidator(_path)] = Field(
+        default=None,
+        description="An apprise channel's folder of templates (apprise_title.txt, apprise_body.txt, ...)"
+        " replacing the built-in ones (an email channel's go under `email.templates`).",
+    )
+    secret: str | list[str] | None = Field(
+        default=None,
+        description="Standard Webhooks signing key (`whsec_<base64>`), or several while rotating"
+        " (`[new, old]`: each message is signed with all). Write `${VAR}`; never put it in the file.",
+    )
+    secret_file: Path | None = Field(
+        default=None,
+        description="A file holding the signing key(s), one per line, newest first (instead of `secret`).",
+    )
+    format: Literal["standard", "slack", "discord", "template"] = Field(
+        default="standard",
+        description="Webhook body: the Standard Webhooks JSON event, a Slack/Mattermost or Discord"
+        " incoming-webhook body, or your own Jinja2 `template`.",
+    )
+    template: Path | None = Field(
+        default=None, description="The Jinja2 body template, with `format: template`."
+    )
+    content_type: str | None = Field(
+        default=None, description="Content-Type of a `format: template` body; unset is application/json."
+    )
+    timeout: Timeout = Field(
+        default=timedelta(seconds=15), description="How long a webhook POST may take before it failed."
+    )
+    retry: list[Wait] | None = Field(
+        default=None,
+        max_length=100,
+        description="Waits between attempts, replacing the Standard Webhooks schedule (5s, 5m, 30m, 2h,"
+        " 5h, 10h, 14h, 20h, 24h); after the last the alert is dead.",
+    )
+    email: EmailSettings | None = Field(default=None, description="Send alerts as email.")
+    console: bool = Field(default=False, description="`true`: print alerts on standard output.")
+    digest: DigestPeriod | None = Field(
+        default=None,
+        description="Gather this channel's alerts into one message per UTC hour or day; a rule's"
+        " `digest` wins over it.",
+    )
+    rate_limit: RateLimit | None = Field(
+        default=None,
+        description="A token bucket; what goes over it is not dropped but sent in the next digest.",
+    )
+    # The values the config took from the environment (`${VAR}`) into this channel's Apprise URLs,
+    # value -> variable name: what redaction hides (core/apprise_url.py). Set by load_config.
+    _url_secrets: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_kind(self) -> ChannelConfig:
-        kinds = [self.webhook is not None, self.email is not None, self.console]
+        kinds = [self.webhook is not None, self.email is not None, self.console, self.apprise is not None]
         if sum(kinds) != 1:
-            raise ValueError("a channel needs exactly one of `webhook`, `email` or `console: true`")
+            raise ValueError(
+                "a channel needs exactly one of `webhook`, `email`, `apprise` or `console: true`"
+            )
+        if self.templates is not None and self.apprise is None:
+            raise ValueError(
+                "`templates` applies to an apprise channel (an email channel's go under `email.templates`)"
+            )
         if (self.secret is not None or self.secret_file is not None) and self.webhook is None:
             raise ValueError("`secret` only applies to a webhook channel")
         if self.secret is not None and self.secret_file is not None:
@@ -421,13 +644,26 @@ class ChannelConfig(_Model):
         return value
 
     @property
-    def kind(self) -> Literal["webhook", "email", "console"]:
+    def kind(self) -> Literal["webhook", "email", "apprise", "console"]:
         """Which kind of channel this is."""
         if self.webhook is not None:
             return "webhook"
         if self.email is not None:
             return "email"
+        if self.apprise is not None:
+            return "apprise"
         return "console"
+
+    @property
+    def url_secrets(self) -> dict[str, str]:
+        """The environment values in this channel's Apprise URLs (value -> variable name)."""
+        return dict(self._url_secrets)
+
+    def apprise_targets(self) -> list[str]:
+        """This channel's Apprise URLs as they may be shown: secrets masked (core/apprise_url.py)."""
+        from core.apprise_url import display
+
+        return [display(url, self._url_secrets) for url in self.apprise or []]
 
 
 def _matchable(value: str, info: ValidationInfo) -> str:
@@ -438,9 +674,16 @@ def _matchable(value: str, info: ValidationInfo) -> str:
 
 
 class PersonConfig(_Model):
-    name: str = Field(min_length=1)
-    aliases: list[str] = Field(default_factory=list)
-    last_name_alone: bool = True
+    """A person to watch: a full name, other spellings, and whether the last name alone counts."""
+
+    name: str = Field(min_length=1, description="The full name, e.g. `Vladimir Putin`.")
+    aliases: list[str] = Field(
+        default_factory=list,
+        description="Other spellings, transliterations and inflected forms, each matched as a whole.",
+    )
+    last_name_alone: bool = Field(
+        default=True, description="Match the last name on its own; `false` for common surnames."
+    )
 
     @field_validator("name")
     @classmethod
@@ -457,14 +700,14 @@ def _person(value: object) -> object:
     return {"name": value} if isinstance(value, str) else value
 
 
-Person = Annotated[PersonConfig, BeforeValidator(_person)]
+Person = Annotated[PersonConfig, BeforeValidator(_person, json_schema_input_type=str | PersonConfig)]
 
 
 class TermConfig(_Model):
     """A topic or keyword: a phrase, or `/regex/`; `case_sensitive` for acronyms such as US."""
 
-    term: str = Field(min_length=1)
-    case_sensitive: bool = False
+    term: str = Field(min_length=1, description="A phrase matched as whole words, or `/regex/` (RE2 syntax).")
+    case_sensitive: bool = Field(default=False, description="Match the case as written (`US`, not `us`).")
 
     @field_validator("term")
     @classmethod
@@ -492,7 +735,7 @@ def _term(value: object) -> object:
     return {"term": value} if isinstance(value, str) else value
 
 
-Term = Annotated[TermConfig, BeforeValidator(_term)]
+Term = Annotated[TermConfig, BeforeValidator(_term, json_schema_input_type=str | TermConfig)]
 MatchField = Literal["title", "text", "topics"]
 MATCH_FIELDS: tuple[MatchField, ...] = ("title", "text", "topics")
 
@@ -500,9 +743,18 @@ MATCH_FIELDS: tuple[MatchField, ...] = ("title", "text", "topics")
 class TermGroup(_Model):
     """People, topics and keywords of which any one is enough."""
 
-    people: list[Person] = Field(default_factory=list)
-    topics: list[Term] = Field(default_factory=list)
-    keywords: list[Term] = Field(default_factory=list)
+    people: list[Person] = Field(
+        default_factory=list,
+        description="People: a name, or `{name, aliases, last_name_alone}`; any one is a hit.",
+    )
+    topics: list[Term] = Field(
+        default_factory=list,
+        description="Topics, found in the text and compared whole with the article's tags; any one is a hit.",
+    )
+    keywords: list[Term] = Field(
+        default_factory=list,
+        description="Words, phrases or `/regex/` terms, or `{term, case_sensitive}`; any one is a hit.",
+    )
 
     @property
     def empty(self) -> bool:
@@ -517,23 +769,58 @@ def _groups(value: object) -> object:
 class RuleExamples(_Model):
     """Texts a rule must (`match`) and must not (`no_match`) fire on; `newswatch check` runs them."""
 
-    match: list[str] = Field(default_factory=list)
-    no_match: list[str] = Field(default_factory=list)
+    match: list[str] = Field(default_factory=list, description="Texts the rule must fire on.")
+    no_match: list[str] = Field(default_factory=list, description="Texts the rule must not fire on.")
 
 
 class RuleConfig(TermGroup):
-    name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
-    all: list[TermGroup] = Field(default_factory=list)
-    none: Annotated[list[TermGroup], BeforeValidator(_groups)] = Field(default_factory=list)
-    sources: list[str] = Field(default_factory=list)
-    fields: list[MatchField] = Field(default_factory=lambda: list(MATCH_FIELDS), min_length=1)
-    notify: list[str] = Field(min_length=1)
-    cooldown: Schedule | None = None
-    max_per_hour: int | None = Field(default=None, gt=0, le=MAX_COUNT)
-    examples: RuleExamples = RuleExamples()
-    digest: DigestPeriod | None = None
-    # true: an article that changes and still matches is alerted again (a new message, same alert row)
-    on_update: bool = False
+    """What to watch for and whom to tell: fires when one of its own terms (if any) has a hit, every
+    `all` group has one and no `none` group has one, counting only hits in `fields`."""
+
+    name: str = Field(
+        min_length=1, max_length=NAME_MAX_LENGTH, description="Unique name, shown in every alert."
+    )
+    all: list[TermGroup] = Field(
+        default_factory=list, description="Groups of terms that must each have a hit too."
+    )
+    none: Annotated[
+        list[TermGroup], BeforeValidator(_groups, json_schema_input_type=TermGroup | list[TermGroup])
+    ] = Field(
+        default_factory=list, description="A group, or a list of groups, any hit in which vetoes the rule."
+    )
+    sources: list[str] = Field(
+        default_factory=list, description="Only articles from these sources (by name); empty is all."
+    )
+    fields: list[MatchField] = Field(
+        default_factory=lambda: list(MATCH_FIELDS),
+        min_length=1,
+        description="Where to look: `title`, `text`, `topics`.",
+    )
+    notify: list[str] = Field(min_length=1, description="The channels (by name) that get the alerts.")
+    cooldown: Schedule | None = Field(
+        default=None,
+        description="With `on_update`: at most one re-alert per article in this time; an update within"
+        " it waits and goes out when it ends, with the latest text.",
+    )
+    max_per_hour: int | None = Field(
+        default=None,
+        gt=0,
+        le=MAX_COUNT,
+        description="Alerting articles per hour above which alerts go into the rule's hourly digest"
+        " instead (none is dropped).",
+    )
+    examples: RuleExamples = Field(
+        default=RuleExamples(),
+        description="Texts the rule must and must not fire on; `newswatch check` fails when one disagrees.",
+    )
+    digest: DigestPeriod | None = Field(
+        default=None, description="Gather this rule's alerts into one message per UTC hour or day."
+    )
+    on_update: bool = Field(
+        default=False,
+        description="Alert again when a matched article changes and still matches (a new message with"
+        " the new content).",
+    )
 
     @model_validator(mode="after")
     def _has_terms(self) -> RuleConfig:
@@ -548,7 +835,10 @@ class RuleConfig(TermGroup):
 class HttpSettings(_Model):
     """The status/health/metrics endpoint (off unless configured)."""
 
-    listen: str
+    listen: str = Field(
+        description="host:port to serve `/healthz`, `/readyz`, `/metrics` and the status page on, e.g."
+        " `127.0.0.1:8787`. No authentication: keep it on loopback or behind your proxy."
+    )
 
     @field_validator("listen")
     @classmethod
@@ -568,24 +858,53 @@ class HttpSettings(_Model):
 class HealthSettings(_Model):
     """Where `source.unhealthy` / `source.recovered` events go."""
 
-    notify: list[str] = Field(default_factory=list)
+    notify: list[str] = Field(
+        default_factory=list,
+        description="Channels (by name) that get `source.unhealthy` and `source.recovered` events.",
+    )
 
 
 class Config(_Model):
-    database: str = "sqlite:///newswatch.db"
-    # single: one `newswatch run` schedules in-process; distributed: procrastinate on PostgreSQL.
-    mode: Literal["single", "distributed"] = "single"
-    fetch: FetchSettings = FetchSettings()
-    cleaning: CleaningSettings = CleaningSettings()
-    dedup: DedupSettings = DedupSettings()
-    pipeline: PipelineSettings = PipelineSettings()
-    sources: list[SourceConfig] = Field(default_factory=list)
-    channels: list[ChannelConfig] = Field(default_factory=list)
-    rules: list[RuleConfig] = Field(default_factory=list)
-    http: HttpSettings | None = None
-    health: HealthSettings = HealthSettings()
-    retention: RetentionSettings = RetentionSettings()
-    shutdown_grace: Timeout = timedelta(seconds=5)
+    """A Newswatch config file: where to store, what to poll, what to watch for, whom to tell."""
+
+    database: str = Field(
+        default="sqlite:///newswatch.db",
+        description="SQLAlchemy URL of the database: `sqlite:///file.db` (relative to the config file's"
+        " folder) or `postgresql://user:${PGPASSWORD}@host/db`. The environment variable"
+        " NEWSWATCH_DATABASE_URL overrides it.",
+    )
+    mode: Literal["single", "distributed"] = Field(
+        default="single",
+        description="`single`: one `newswatch run` schedules in-process. `distributed`: nodes share the"
+        " work through procrastinate on PostgreSQL (as `run --distributed`).",
+    )
+    fetch: FetchSettings = Field(default=FetchSettings(), description="How feeds are fetched.")
+    cleaning: CleaningSettings = Field(default=CleaningSettings(), description="How text is cleaned.")
+    dedup: DedupSettings = Field(default=DedupSettings(), description="What makes two texts one story.")
+    pipeline: PipelineSettings = Field(
+        default=PipelineSettings(), description="How a poll's work is done after the fetch."
+    )
+    sources: list[SourceConfig] = Field(
+        default_factory=list, description="What to poll: feeds and folders of article files."
+    )
+    channels: list[ChannelConfig] = Field(
+        default_factory=list, description="Where alerts go: webhooks, email, the console."
+    )
+    rules: list[RuleConfig] = Field(
+        default_factory=list, description="What to watch for, and which channels to notify."
+    )
+    http: HttpSettings | None = Field(
+        default=None, description="The health, metrics and status-page endpoint; off unless set."
+    )
+    health: HealthSettings = Field(default=HealthSettings(), description="Where feed-health events go.")
+    retention: RetentionSettings = Field(
+        default=RetentionSettings(),
+        description="How long old articles and finished alerts are kept; unset keeps them forever.",
+    )
+    shutdown_grace: Timeout = Field(
+        default=timedelta(seconds=5),
+        description="How long SIGTERM waits for in-flight polls and deliveries before it cancels them.",
+    )
 
     @field_validator("database")
     @classmethod
@@ -677,7 +996,8 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None, *, checks:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping (database:, sources:, ...)")
     _refuse_bombs(path, raw)
-    raw = _expand_env(raw, env, ())
+    substituted: list[Substitution] = []
+    raw = _expand_env(raw, env, (), substituted)
     if env.get(DATABASE_ENV):
         raw["database"] = env[DATABASE_ENV]
     try:
@@ -685,7 +1005,18 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None, *, checks:
     except ValidationError as exc:
         raise ConfigError(f"{path}: {_describe(exc, raw)}") from None
     _check_references(path, config)
-    return _resolve_paths(config, path.parent, checks, from_env=bool(env.get(DATABASE_ENV)))
+    config = _resolve_paths(config, path.parent, checks, from_env=bool(env.get(DATABASE_ENV)))
+    _note_url_secrets(config, substituted)
+    return config
+
+
+def _note_url_secrets(config: Config, substituted: list[Substitution]) -> None:
+    """Tell each apprise channel which of its URLs' text came from the environment (to redact)."""
+    for i, channel in enumerate(config.channels):
+        if channel.apprise is not None:
+            channel._url_secrets = {
+                value: name for where, name, value in substituted if where[:3] == ("channels", i, "apprise")
+            }
 
 
 def require_sources(path: Path, config: Config) -> None:
@@ -780,18 +1111,27 @@ def _scalars(value: Any, seen: set[int]) -> int:
     return sum(_scalars(c, seen) if isinstance(c, dict | list) else 1 for c in children)
 
 
-def _expand_env(value: Any, env: Mapping[str, str], where: tuple[str | int, ...]) -> Any:
+# One `${VAR}` expanded: where in the document (key path), the variable's name, the value put in.
+Substitution = tuple[tuple[str | int, ...], str, str]
+
+
+def _expand_env(
+    value: Any, env: Mapping[str, str], where: tuple[str | int, ...], found: list[Substitution]
+) -> Any:
+    """`value` with every `${VAR}` (or `${VAR:-default}`) expanded; each expansion noted in `found`."""
     if isinstance(value, dict):
-        return {k: _expand_env(v, env, (*where, k)) for k, v in value.items()}
+        return {k: _expand_env(v, env, (*where, k), found) for k, v in value.items()}
     if isinstance(value, list):
-        return [_expand_env(v, env, (*where, i)) for i, v in enumerate(value)]
+        return [_expand_env(v, env, (*where, i), found) for i, v in enumerate(value)]
     if isinstance(value, str):
 
         def substitute(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)
             if name in env:
+                found.append((where, name, env[name]))
                 return env[name]
             if default is not None:
+                found.append((where, name, default))
                 return default
             raise ConfigError(
                 f"{_key_path(where)}: environment variable {name} is not set"
@@ -905,6 +1245,8 @@ def _resolve_channel(channel: ChannelConfig, base: Path, checks: Checks) -> Chan
     update: dict[str, Any] = {}
     if channel.template is not None:
         update["template"] = (base / channel.template).resolve()
+    if channel.templates is not None:
+        update["templates"] = (base / channel.templates).resolve()
     if channel.email is not None:
         smtp, templates = channel.email.smtp, channel.email.templates
         if smtp.ca_file is not None or templates is not None:

@@ -186,6 +186,38 @@ class AlertRow(Base):
     # that dies leaves the claim to lapse, and the alert goes back to every drain.
     claimed_by: Mapped[str | None] = mapped_column(String(200))
     claimed_until: Mapped[datetime | None]
+    # For a channel with several targets (apprise URLs): those that took the current message, shown
+    # masked (core/apprise_url.py); a retry goes only to the others. None: none yet.
+    delivered_to: Mapped[list[str] | None] = mapped_column(JSON)
+
+
+class PollRow(Base):
+    """One poll of one source, for the status page: its outcome and error. Only the newest
+    `POLLS_KEPT` of each source are kept (newswatch/pipeline.py trims them as it writes)."""
+
+    __tablename__ = "polls"
+    __table_args__ = (Index("ix_polls_source_id", "source", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH))
+    started_at: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(String(40))  # ok, not modified, error, gone
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    new_articles: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class DeliveryAttemptRow(Base):
+    """One attempt to deliver an alert, written with its outcome (alerts/outbox.py); deleted with it."""
+
+    __tablename__ = "delivery_attempts"
+    __table_args__ = (Index("ix_delivery_attempts_alert_id", "alert_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(String(20))  # sent, failed, dead
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class NodeRow(Base):

@@ -362,11 +362,16 @@ def longer_of(old_text: str, text: str, decision: Decision, rules: MergeRules) -
 def _spread(grams: np.ndarray, other: np.ndarray) -> float:
     """The share of `grams`' stretches of STRETCH shingles with at least STRETCH_SHARED of them in
     `other` (a sorted set)."""
-    hits = np.isin(grams, other, assume_unique=False).astype(np.float64)
+    if not len(grams) or not len(other):
+        return 0.0
+    at = np.minimum(np.searchsorted(other, grams), len(other) - 1)
+    hits = other[at] == grams  # `other` is sorted: a binary search beats np.isin's sort
     count = -(-len(hits) // STRETCH)
-    padded = np.full(count * STRETCH, np.nan)
+    padded = np.zeros(count * STRETCH, dtype=np.int32)
     padded[: len(hits)] = hits
-    shares = np.nanmean(padded.reshape(count, STRETCH), axis=1)
+    sizes = np.full(count, STRETCH)
+    sizes[-1] = len(hits) - (count - 1) * STRETCH
+    shares = padded.reshape(count, STRETCH).sum(axis=1) / sizes
     return float((shares >= STRETCH_SHARED).mean())
 
 
@@ -483,10 +488,10 @@ class NearDuplicateIndex:
         queries, slots = queries[keep], slots[keep]
         # A first look at a quarter of the positions (outside the bands, so unbiased) drops most
         # chance candidates before the whole signatures are compared.
-        seen = (self._signatures(slots, *_FIRST_LOOK) == packed[queries, slice(*_FIRST_LOOK)]).sum(axis=1)
-        keep = seen >= self._first_look_needs
+        first = self._signatures(slots, *_FIRST_LOOK) == packed[queries, slice(*_FIRST_LOOK)]
+        keep = np.count_nonzero(first, axis=1) >= self._first_look_needs
         queries, slots = queries[keep], slots[keep]
-        estimates = (self._signatures(slots) == packed[queries]).sum(axis=1) / NUM_PERM
+        estimates = np.count_nonzero(self._signatures(slots) == packed[queries], axis=1) / NUM_PERM
         keep = estimates >= self.floor
         queries, ids, estimates = queries[keep], self._ids[slots[keep]], estimates[keep]
         order = np.lexsort((ids, -estimates, queries))
@@ -510,23 +515,27 @@ class NearDuplicateIndex:
         rows = np.flatnonzero(~(packed == np.uint16(EMPTY & 0xFFFF)).all(axis=1))
         if len(rows) < 2:
             return found
-        keys = _band_keys(packed[rows])
+        # Every band's keys in one sorted column, band by band (the band in the high 32 bits), rows
+        # in order within a key: one sort for the whole batch instead of one per band.
+        keys = _band_keys(packed[rows]).astype(np.uint64)
+        keys |= np.arange(self.bands, dtype=np.uint64) << _U64(32)
+        combined = keys.T.ravel()
+        order = np.argsort(combined, kind="stable")
+        column = combined[order]
+        member = rows[np.tile(np.arange(len(rows)), self.bands)[order]]
         later_parts, earlier_parts = [], []
-        for band in range(self.bands):
-            order = np.argsort(keys[:, band], kind="stable")
-            column = keys[order, band]
-            same = np.flatnonzero(column[1:] == column[:-1])
-            if len(same) == 0:
-                continue
+        starts_here = np.concatenate(([True], column[1:] != column[:-1]))
+        if not starts_here.all():
             # Every pair within a run of equal keys: rows `gap` apart in the sorted order.
-            starts = np.flatnonzero(np.concatenate(([True], column[1:] != column[:-1])))
-            run_of = np.searchsorted(starts, np.arange(len(column)), side="right") - 1
+            position = np.arange(len(column))
+            starts = np.flatnonzero(starts_here)
+            run_of = np.cumsum(starts_here) - 1
             run_end = np.concatenate((starts[1:], [len(column)]))[run_of]
             crowded = (run_end - starts[run_of]) > self.BUCKET
-            run_end[crowded] = np.arange(len(column))[crowded]  # no pairs from a crowded key
-            for gap in range(1, int((run_end - np.arange(len(column))).max())):
-                first = np.flatnonzero(np.arange(len(column)) + gap < run_end)
-                a, b = rows[order[first]], rows[order[first + gap]]
+            run_end[crowded] = position[crowded]  # no pairs from a crowded key
+            for gap in range(1, int((run_end - position).max())):
+                first = np.flatnonzero(position + gap < run_end)
+                a, b = member[first], member[first + gap]
                 later_parts.append(np.maximum(a, b))
                 earlier_parts.append(np.minimum(a, b))
         if not later_parts:
@@ -536,16 +545,19 @@ class NearDuplicateIndex:
         both = both[np.concatenate(([True], both[1:] != both[:-1]))]
         later, earlier = both >> 32, both & EMPTY
         part = slice(*_FIRST_LOOK)
-        estimates = (packed[later] == packed[earlier]).sum(axis=1) / NUM_PERM
-        keep = (estimates >= self.floor) & (
-            (packed[later, part] == packed[earlier, part]).sum(axis=1) >= self._first_look_needs
-        )
+        # The first look (a quarter of the positions) before the whole signatures, as query_many.
+        agree = np.count_nonzero(packed[later, part] == packed[earlier, part], axis=1)
+        keep = agree >= self._first_look_needs
+        later, earlier = later[keep], earlier[keep]
+        estimates = np.count_nonzero(packed[later] == packed[earlier], axis=1) / NUM_PERM
+        keep = estimates >= self.floor
         for one, other, estimate in zip(
             later[keep].tolist(), earlier[keep].tolist(), estimates[keep].tolist(), strict=True
         ):
             found[one].append((other, estimate))
         for candidates in found:
-            candidates.sort(key=lambda c: (-c[1], c[0]))
+            if len(candidates) > 1:
+                candidates.sort(key=lambda c: (-c[1], c[0]))
         return found
 
     def _pairs(self, packed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -96,6 +96,35 @@ def private_allowance(setting: bool | list[str]) -> tuple[AddressPolicy, frozens
     return allowed, frozenset(hosts)
 
 
+def _refusal(host: str, address: str) -> str:
+    return (
+        f"{host} resolves to non-public address {address}; list it (or its network, or the host name)"
+        " in fetch.allow_private_addresses, or set it to true, to allow it"
+    )
+
+
+def refused_without_lookup(url: str, setting: bool | list[str]) -> str | None:
+    """The guard's refusal of `url` that is certain before any DNS lookup, in the words a poll would
+    fail with: its host is an IP address, or `localhost`, that `setting` (fetch.allow_private_addresses)
+    does not allow. `newswatch check` reports it. A host name's addresses are only known at poll time."""
+    try:
+        host = httpx.URL(url).host
+    except (httpx.InvalidURL, ValueError):
+        return None  # url_problem's to report
+    allowed, hosts = private_allowance(setting)
+    name = host.lower().rstrip(".")
+    if name in hosts:
+        return None
+    if name == "localhost" or name.endswith(".localhost"):  # loopback by definition (RFC 6761)
+        address = "127.0.0.1"
+    else:
+        try:
+            address = str(ipaddress.ip_address(host))
+        except ValueError:
+            return None
+    return None if allowed(address) else _refusal(host, address)
+
+
 async def system_resolver(host: str, port: int) -> list[str]:
     """The addresses `host` resolves to, in the order the system prefers them."""
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -142,10 +171,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         if refused:
             # One private answer is enough to refuse: a name that mixes public and private addresses
             # is how rebinding attacks pick the private one later.
-            raise PrivateAddressError(
-                f"{host} resolves to non-public address {refused[0]}; list it (or its network, or"
-                " the host name) in fetch.allow_private_addresses, or set it to true, to allow it"
-            )
+            raise PrivateAddressError(_refusal(host, refused[0]))
         last: Exception = httpcore.ConnectError(f"{host} has no address")
         for address in addresses:
             try:

@@ -185,6 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     _json_flag(send_test, nested=True)
 
     commands.add_parser("reload", help="make the running `run` re-read its config (refused if not valid)")
+    config = commands.add_parser("config", help="about the config file itself")
+    config_commands = _commands(config, "config_command", "ACTION", required=True)
+    config_commands.add_parser("schema", help="print the JSON Schema of the config file (for editors)")
     completion = commands.add_parser("completion", help="print a shell completion script")
     completion.add_argument("shell", choices=("bash", "zsh"), help='eval "$(newswatch completion bash)"')
     return parser
@@ -235,6 +238,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(script(parser, args.shell), end="")
         return EXIT_OK
+    if args.command == "config":  # about the file, not one config: nothing is loaded
+        return _config_schema()
     try:
         from core.config import config_path
         from newswatch.settings import load_config
@@ -269,13 +274,20 @@ def _open(config: Config) -> Database:
     return Database(config.database)
 
 
+def _config_schema() -> int:
+    from core.schema import config_schema
+
+    print(json.dumps(config_schema(), ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
 def _check(config: Config, args: argparse.Namespace) -> int:
     from alerts.rules import check_examples, notes
     from core.config import config_path, require_sources
 
     require_sources(config_path(args.config), config)
     problems, advice = check_examples(config.rules), notes(config.rules)
-    problems += _folder_problems(config)
+    problems += _folder_problems(config) + _address_problems(config)
     for problem in problems:
         print(f"newswatch: {problem}", file=sys.stderr)
     for note in advice:  # valid, but probably not what was meant: said, not failed
@@ -288,6 +300,8 @@ def _check(config: Config, args: argparse.Namespace) -> int:
             "rules": len(config.rules),
             "problems": problems,
             "notes": advice,
+            # Each apprise channel's URLs as Apprise read them, secrets masked.
+            "apprise": {c.name: c.apprise_targets() for c in config.channels if c.apprise is not None},
         }
         print(json.dumps(summary, ensure_ascii=False, indent=2))
     if problems:
@@ -314,6 +328,21 @@ def _folder_problems(config: Config) -> list[str]:
         except FolderError as exc:
             problems.append(str(exc))
     return problems
+
+
+def _address_problems(config: Config) -> list[str]:
+    """Feeds at an address the guard refuses for certain (127.0.0.1, localhost): every poll would fail."""
+    feeds = [(s.name, s.feed) for s in config.sources if s.feed is not None and s.enabled]
+    if not feeds:  # the HTTP client's module is not imported for a config that fetches nothing
+        return []
+    from ingest.http import refused_without_lookup
+
+    allowance = config.fetch.allow_private_addresses
+    return [
+        f"source {name!r}: {refusal}"
+        for name, feed in feeds
+        if (refusal := refused_without_lookup(feed, allowance)) is not None
+    ]
 
 
 def _db(config: Config, args: argparse.Namespace) -> int:
@@ -672,13 +701,15 @@ def _rules(config: Config, args: argparse.Namespace) -> int:
             for v in verdicts
         ]
         if args.json:
-            print(json.dumps(rows, ensure_ascii=False, indent=2))
-        for row in [] if args.json else rows:
+            explained = {"article_id": args.article_id, "rules": rows, "sightings": sightings}
+            print(json.dumps(explained, ensure_ascii=False, indent=2))
+            return EXIT_OK
+        for row in rows:
             print(f"{row['rule']:<18} {'MATCH' if row['fired'] else 'no':<5}  {row['reason']}")
-        if not args.json and len(sightings) > 1:
+        if len(sightings) > 1:
             print("seen as:")  # why each copy joined this article (one story, one alert)
-            for line in sightings:
-                print(f"  {line}")
+            for sighting in sightings:
+                print(f"  {_sighting_line(sighting)}")
         return EXIT_OK
     report = replay(matcher, progress(articles, len(articles), "replaying"), args.rule)
     if args.json:
@@ -695,25 +726,36 @@ def _rules(config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _sightings(session: Any, article_id: int) -> list[str]:
-    """One line per sighting of an article: its source and item, how it joined, and for a near
-    duplicate the similarity, containment and check that confirmed it."""
+def _sightings(session: Any, article_id: int) -> list[dict[str, Any]]:
+    """Each sighting of an article: its source and item, how it joined, and for a near duplicate
+    the similarity, containment and check that confirmed it."""
     from sqlalchemy import select
 
     from core.db import SightingRow
 
     query = select(SightingRow).where(SightingRow.article_id == article_id).order_by(SightingRow.id)
-    lines = []
-    for s in session.scalars(query):
-        line = f"{s.source}: {s.item_key} ({s.how}"
-        if s.similarity is not None:
-            line += f", similarity {s.similarity:.2f}"
-        if s.containment is not None:
-            line += f", containment {s.containment:.2f}"
-        if s.checked is not None:
-            line += f", check {s.checked}"
-        lines.append(line + ")")
-    return lines
+    return [
+        {
+            "source": s.source,
+            "item_key": s.item_key,
+            "how": s.how,
+            "similarity": s.similarity,
+            "containment": s.containment,
+            "check": s.checked,
+        }
+        for s in session.scalars(query)
+    ]
+
+
+def _sighting_line(sighting: dict[str, Any]) -> str:
+    line = f"{sighting['source']}: {sighting['item_key']} ({sighting['how']}"
+    if sighting["similarity"] is not None:
+        line += f", similarity {sighting['similarity']:.2f}"
+    if sighting["containment"] is not None:
+        line += f", containment {sighting['containment']:.2f}"
+    if sighting["check"] is not None:
+        line += f", check {sighting['check']}"
+    return line + ")"
 
 
 def _import_opml(config: Config, args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from alerts import throttle
@@ -27,7 +27,7 @@ from alerts.outbox import enqueue, enqueue_many, enqueue_update
 from alerts.rules import Matcher
 from core import metrics
 from core.config import FetchSettings, SourceConfig
-from core.db import Database, SightingRow, SourceState
+from core.db import Database, PollRow, SightingRow, SourceState
 from core.errors import SourceError
 from ingest.dedup import NearDuplicateIndex
 from ingest.models import RawItem
@@ -38,6 +38,8 @@ from ingest.sources.feed import FeedFetchError, fetch_feed, parse_retry_after
 from ingest.store import Stored, lock_store, seen_again, source_state, store_batch
 
 log = logging.getLogger(__name__)
+
+POLLS_KEPT = 50  # the newest polls of each source kept for the status page (table `polls`)
 
 
 @dataclass(frozen=True)
@@ -267,6 +269,7 @@ def _record_success(
     state.http_status = fetched.status if source.feed is not None else None
     state.articles_seen += new
     state.etag, state.last_modified = fetched.etag, fetched.last_modified
+    record_poll(session, source.name, started, state.last_status or "ok", state.http_status, new)
     if fetched.status != 304:
         state.items_read_at = started  # sightings last seen now are what the feed carries
     if fetched.moved_to is not None and fetched.moved_to != state.current_url:
@@ -300,4 +303,37 @@ def record_failure(
         if isinstance(exc, FeedFetchError) and exc.gone:
             state.disabled = True
             state.last_status = "gone"
+        record_poll(session, source.name, started, state.last_status, status, 0, state.last_error)
     return wait
+
+
+def record_poll(
+    session: Session,
+    source: str,
+    started: datetime,
+    outcome: str,
+    http_status: int | None,
+    new: int,
+    error: str | None = None,
+) -> None:
+    """Add one poll to the source's history, keeping its newest `POLLS_KEPT` (for the status page)."""
+    session.add(
+        PollRow(
+            source=source,
+            started_at=started,
+            outcome=outcome,
+            http_status=http_status,
+            new_articles=new,
+            error=error,
+        )
+    )
+    session.flush()
+    oldest_kept = session.scalar(
+        select(PollRow.id)
+        .where(PollRow.source == source)
+        .order_by(PollRow.id.desc())
+        .offset(POLLS_KEPT - 1)
+        .limit(1)
+    )
+    if oldest_kept is not None:
+        session.execute(delete(PollRow).where(PollRow.source == source, PollRow.id < oldest_kept))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
 
+import aiohttp
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from alerts import channel_state
 from alerts.channels import Channel, make_channel
+from alerts.channels.webhook import make_session
 from alerts.delivery import DeliveryPlan, DeliveryReport, deliver_due
 from alerts.rules import Matcher
 from alerts.signing import new_message_id
@@ -107,7 +109,7 @@ class Service:
         self.now = now
         self.use_rules(config)
         self._feed_client: httpx.AsyncClient | None = None
-        self._hook_client: httpx.AsyncClient | None = None
+        self._hook_client: aiohttp.ClientSession | None = None
         self.channels: dict[str, Channel] = {}
         self._delivering = asyncio.Lock()
         self._fetching = asyncio.Semaphore(config.fetch.concurrency)
@@ -140,7 +142,7 @@ class Service:
 
     async def __aenter__(self) -> Service:
         self._feed_client = make_client(self.config.fetch)
-        self._hook_client = httpx.AsyncClient(follow_redirects=False)
+        self._hook_client = make_session()
         self.channels = {c.name: make_channel(c, self._hook_client) for c in self.config.channels}
         return self
 
@@ -150,9 +152,10 @@ class Service:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        for client in (self._feed_client, self._hook_client):
-            if client is not None:
-                await client.aclose()
+        if self._feed_client is not None:
+            await self._feed_client.aclose()
+        if self._hook_client is not None:
+            await self._hook_client.close()
 
     async def poll(self, source: SourceConfig) -> PollOutcome:
         """Poll one source through the pipeline's stages (newswatch/pipeline.py): fetch, process,

@@ -121,6 +121,14 @@ def test_copies_merge_into_one_article_and_hard_negatives_stay_apart(
         in explained.stdout
     )
     assert f"check {copy['check']})" in explained.stdout
+    as_json = workspace.cli("rules", "explain", str(article["id"]), "--json", env=env)
+    sightings = json.loads(as_json.stdout)["sightings"]
+    assert [s["how"] for s in sightings] == ["first", "near"]
+    assert (sightings[1]["similarity"], sightings[1]["containment"], sightings[1]["check"]) == (
+        copy["similarity"],
+        copy["containment"],
+        copy["check"],
+    )
 
 
 def _text(story: news.Story) -> str:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Protocol
-
-import httpx
+from typing import TYPE_CHECKING, Any, Protocol
 
 from alerts.models import Alert, Digest
 from core.config import ChannelConfig
 from core.errors import DeliveryError
+
+if TYPE_CHECKING:
+    import aiohttp
 
 
 class Channel(Protocol):
@@ -31,6 +32,15 @@ class ChannelGone(DeliveryError):
         super().__init__(message, retryable=False)
 
 
+class PartlyDelivered(DeliveryError):
+    """Some of a channel's targets took the message and others did not: `delivered` names every
+    target that has it now (earlier attempts included); the retry goes only to the others."""
+
+    def __init__(self, message: str, delivered: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.delivered = delivered
+
+
 def test_event(channel: str, now: datetime | None = None) -> dict[str, Any]:
     """The body of `alerts send-test`: a signed event that says it is a test (like GitHub's ping)."""
     stamp = (now or datetime.now(UTC)).isoformat()
@@ -41,7 +51,7 @@ def test_event(channel: str, now: datetime | None = None) -> dict[str, Any]:
     }
 
 
-def make_channel(config: ChannelConfig, client: httpx.AsyncClient) -> Channel:
+def make_channel(config: ChannelConfig, client: aiohttp.ClientSession) -> Channel:
     """The channel a config entry describes; webhooks share `client`."""
     from alerts.channels.console import ConsoleChannel
     from alerts.channels.email import EmailChannel
@@ -60,4 +70,14 @@ def make_channel(config: ChannelConfig, client: httpx.AsyncClient) -> Channel:
         )
     if config.email is not None:
         return EmailChannel(config.name, config.email)
+    if config.apprise is not None:
+        from alerts.channels.apprise import AppriseChannel  # imports Apprise (slow): only when used
+
+        return AppriseChannel(
+            config.name,
+            config.apprise,
+            config.url_secrets,
+            timeout=config.timeout.total_seconds(),
+            templates=config.templates,
+        )
     return ConsoleChannel(config.name)

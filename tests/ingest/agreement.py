@@ -1,5 +1,6 @@
-"""The differential agreement rate for the README: generated feeds compared, and the share on which
-the fast path and feedparser agree (title, link, id, dates, content, tags, under the policies).
+"""The differential agreement rate for docs/benchmarks.md: generated feeds compared, and the share
+on which the fast path and feedparser agree (title, link, id, dates, content, tags, under the
+policies).
 
 Run: python -m tests.ingest.agreement [--feeds N]
 """

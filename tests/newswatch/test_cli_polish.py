@@ -111,6 +111,7 @@ def test_check_json_says_ok_and_counts(bare_workspace: Workspace) -> None:
         "rules": 1,
         "problems": [],
         "notes": [],
+        "apprise": {},
     }
     bare_workspace.write_config(CONFIG + "    examples:\n      match: [nothing about him]\n")
     failed = bare_workspace.cli("check", "--json")

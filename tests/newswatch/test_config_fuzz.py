@@ -35,7 +35,7 @@ BASE: dict[str, Any] = {
     "dedup": {"threshold": 0.5, "window": "7d"},
     "sources": [
         {"name": "desk", "directory": "seeds", "every": "10m"},
-        {"name": "wire", "feed": "http://127.0.0.1:8080/rss.xml", "every": "15m", "timeout": "10s"},
+        {"name": "wire", "feed": "http://wire.example.org:8080/rss.xml", "every": "15m", "timeout": "10s"},
     ],
     "channels": [
         {

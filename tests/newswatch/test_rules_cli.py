@@ -54,8 +54,10 @@ def test_rules_test_on_a_file_needs_no_database(bare_workspace: Workspace) -> No
 def test_rules_explain_says_why_each_rule_did_or_did_not_match(workspace: Workspace) -> None:
     workspace.write_config(CONFIG)
     assert workspace.cli("run", "--once").returncode == 0
-    rows = json.loads(workspace.cli("rules", "explain", "1", "--json").stdout)
-    verdicts = {row["rule"]: row for row in rows}
+    explained = json.loads(workspace.cli("rules", "explain", "1", "--json").stdout)
+    assert explained["article_id"] == 1
+    assert [(s["how"], s["similarity"]) for s in explained["sightings"]] == [("first", None)]
+    verdicts = {row["rule"]: row for row in explained["rules"]}
     assert verdicts["putin"]["fired"] is True
     assert verdicts["sport"] == {
         "rule": "sport",

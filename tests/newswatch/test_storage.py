@@ -74,8 +74,8 @@ def test_migrate_from_copies_an_sqlite_file_into_the_configured_database(workspa
     assert moved.returncode == 0, moved.stderr
     assert "articles: 1/1" in moved.stderr  # progress, per table
     assert (
-        "copied 1 articles, 0 channel_state, 1 source_health, 1 sources, 2 alerts, 1 sightings"
-        in moved.stdout
+        "copied 1 articles, 0 channel_state, 1 polls, 1 source_health, 1 sources, 2 alerts, 1 sightings,"
+        " 2 delivery_attempts" in moved.stdout
     )
     assert json.loads(workspace.cli("articles", "--json").stdout) == old_articles
     assert json.loads(workspace.cli("alerts", "--json").stdout) == old_alerts
@@ -94,7 +94,10 @@ def test_migrate_from_copies_an_sqlite_file_into_the_configured_database(workspa
     # A second copy into the now-filled database is refused, with the reason on one line.
     refused = workspace.cli("db", "migrate-from", f"sqlite:///{old_db}")
     assert refused.returncode == 2
-    assert "already holds data (articles, source_health, sources, alerts, sightings)" in refused.stderr
+    assert (
+        "already holds data (articles, polls, source_health, sources, alerts, sightings, delivery_attempts)"
+        in refused.stderr
+    )
     assert "Traceback" not in refused.stderr
 
 
