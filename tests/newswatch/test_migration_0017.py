@@ -16,7 +16,7 @@ def test_migration_0017_goes_down_and_up(database_url: str) -> None:
     try:
         with db.engine.begin() as connection:
             cfg.attributes["connection"] = connection
-            command.downgrade(cfg, "0013")
+            command.downgrade(cfg, "0019c")
         assert "delivered_to" not in {c["name"] for c in inspect(db.engine).get_columns("alerts")}
         with db.engine.begin() as connection:
             cfg.attributes["connection"] = connection

@@ -2,7 +2,7 @@
 so a retry after a partial failure goes only to the others.
 
 Revision ID: 0017
-Revises: 0013
+Revises: 0019c
 Create Date: 2026-12-03
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0017"
-down_revision: str | None = "0013"
+down_revision: str | None = "0019c"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
