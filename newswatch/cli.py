@@ -563,6 +563,7 @@ def _alerts(config: Config, args: argparse.Namespace) -> int:
             for r in rows
         ),
         empty="no alerts yet",
+        optional=("sent",),
     )
     return EXIT_OK
 
@@ -610,6 +611,7 @@ def _sources(config: Config, args: argparse.Namespace) -> int:
             for r in rows
         ),
         empty="no sources configured",
+        optional=("url", "seen", "next poll", "last poll"),
     )
     return EXIT_OK
 

@@ -320,6 +320,27 @@ def test_a_table_adds_how_long_ago_only_where_it_has_room(zone: str) -> None:
     assert "2026-12-01" in narrow and "ago" not in narrow
 
 
+def test_a_narrow_table_leaves_out_its_optional_columns_and_folds_only_long_text(zone: str) -> None:
+    now = datetime(2026, 12, 1, 6, 35, tzinfo=UTC)
+    columns = ("name", "status", "last success", "url", "last error")
+    rows = [("wire-desk", "error", When(now), "https://example.org/" + "x" * 40, "HTTP 404 Not Found " * 3)]
+
+    def table(width: int) -> list[str]:
+        buffer = io.StringIO()
+        out = Console(file=buffer, width=width)
+        print_table(columns, rows, out=out, now=now, optional=("url",))
+        return buffer.getvalue().splitlines()
+
+    wide = table(200)
+    assert words(wide[0]) == ["name", "status", "last", "success", "url", "last", "error"]
+    assert "2026-12-01 12:05 (just now)" in wide[2] and "https://example.org/" in wide[2]
+    narrow = table(60)  # no room for how long ago, nor for the URL
+    assert words(narrow[0]) == ["name", "status", "last", "success", "last", "error"]
+    cells = [cell.strip() for cell in narrow[2].split("│")]
+    assert cells[:3] == ["wire-desk", "error", "2026-12-01 12:05"]  # whole, on one line
+    assert all(len(line) <= 60 for line in narrow) and len(narrow) > 3  # the error folds
+
+
 def test_the_sources_table_shows_http_status_failures_and_last_success(
     workspace: Workspace, http_server: HttpServer, newswatch: Callable[..., tuple[int, str, str]], zone: str
 ) -> None:
