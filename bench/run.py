@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import cli_start, figures, peers, subject
+from bench import cli_start, figures, fulltext, peers, subject
 from bench.data import Corpus, make_corpus, make_news_corpus, rss, write_feeds
 from bench.receiver import Receiver
 from bench.server import FeedServer
@@ -205,7 +205,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, under a minute")
     parser.add_argument(
-        "--only", default="1,1b,2,3-6,7", help="figures to run, of 1,1b,2,3-6,7 (default: all)"
+        "--only", default="1,1b,2,3-6,7,8", help="figures to run, of 1,1b,2,3-6,7,8 (`cli` is 8; default: all)"
     )
     args = parser.parse_args()
     only = set(args.only.split(","))
@@ -231,18 +231,37 @@ def main() -> None:
             rows.append(steady_row(corpus, steady))
     if "3-6" in only:
         rows += other_figures(args.quick)
-    if "7" in only or "cli" in only:
+    if "7" in only:
+        rows.append(full_text_row(args.quick))
+    if "8" in only or "cli" in only:
         rows.append(cli_row())
     print_table(rows, args)
 
 
+def full_text_row(quick: bool) -> Row:
+    """Figure (7): linked pages fetched and extracted per second (bench/fulltext.py)."""
+    feeds, items, hosts = (8, 10, 4) if quick else (40, 25, 8)
+    print(f"(7) full text: {feeds * items:,} pages on {hosts} loopback hosts ...", flush=True)
+    with tempfile.TemporaryDirectory(prefix="newswatch-fulltext-") as tmp:
+        figure = fulltext.measure(feeds, items, hosts, Path(tmp))
+    return Row(
+        f"(7) full text, pages/s: {feeds} summary-only feeds, {feeds * items:,} ~70 KB article pages on"
+        f" {hosts} loopback hosts (2 at once per host, robots.txt read), fetched, extracted, stored, matched",
+        fulltext.describe(figure),
+        {},
+        "",
+        "0 pages not used",
+        figure.failed == 0 and figure.pages == feeds * items,
+    )
+
+
 def cli_row() -> Row:
-    """Figure (7): the median start-up of `newswatch --version`, `--help` and `check` (bench/cli_start.py)."""
-    print("(7) CLI start-up, 10 runs of each command ...", flush=True)
+    """Figure (8): the median start-up of `newswatch --version`, `--help` and `check` (bench/cli_start.py)."""
+    print("(8) CLI start-up, 10 runs of each command ...", flush=True)
     starts = cli_start.measure(10)
     cli_start.report(starts)
     return Row(
-        "(7) CLI start-up, median of 10 runs: `newswatch --version` / `--help` / `check` (demo config)",
+        "(8) CLI start-up, median of 10 runs: `newswatch --version` / `--help` / `check` (demo config)",
         " / ".join(f"{s.median:.2f} s" for s in starts),
         {},
         "",

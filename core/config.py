@@ -415,6 +415,62 @@ class RetentionSettings(_Model):
         return self.articles is not None or self.alerts is not None
 
 
+# `full_text: auto` fetches an item's page when the text its feed gave is shorter than this many
+# characters (after cleaning); `full_text.short_text` changes it.
+SHORT_TEXT = 500
+# The longest wait between two requests to one host, whatever `host_delay` or a robots.txt
+# Crawl-delay says.
+MAX_HOST_DELAY = timedelta(minutes=1)
+
+
+def _delay(value: object) -> timedelta:
+    """A duration that may be zero (`0`, `0s`): no wait."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value == 0:
+        return timedelta(0)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match is not None and float(match.group(1)) == 0:
+            return timedelta(0)
+    return parse_duration(value)
+
+
+FullTextMode = Literal["auto", "always", "never"]
+# A duration that may be 0 (no delay), at most MAX_HOST_DELAY.
+HostDelay = Annotated[
+    timedelta,
+    BeforeValidator(_delay),
+    AfterValidator(_within(None, MAX_HOST_DELAY)),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": DURATION_PATTERN},
+                {"type": "number", "minimum": 0, "maximum": MAX_HOST_DELAY.total_seconds()},
+                {"type": "string", "pattern": ENV_REF_PATTERN},
+            ],
+            "x-duration": {"max": format_duration(MAX_HOST_DELAY)},
+        }
+    ),
+]
+
+
+class FullTextSettings(_Model):
+    """How linked pages are fetched for sources with `full_text: auto` or `always` (ingest/pages.py)."""
+
+    short_text: int = Field(
+        default=SHORT_TEXT,
+        ge=0,
+        le=1_000_000,
+        description="`full_text: auto` fetches the page when the item's text, cleaned, is shorter than"
+        " this many characters.",
+    )
+    per_host: int = Field(default=2, gt=0, le=16, description="Page requests at once to one host.")
+    host_delay: HostDelay = Field(
+        default=timedelta(seconds=1),
+        description="Between the starts of two requests to one host (`0`: none; at most 1m); a longer"
+        " robots.txt Crawl-delay wins.",
+    )
+
+
 class SourceConfig(_Model):
     """A place articles come from: a feed URL or a folder of article files (exactly one of them)."""
 
@@ -448,11 +504,18 @@ class SourceConfig(_Model):
         description="Feed health: a source with no successful poll, or no new article, for this long is"
         " flagged unhealthy (see `health`).",
     )
+    full_text: FullTextMode = Field(
+        default="never",
+        description="Read each new or changed item's linked page for its text: `auto` when the feed's"
+        " text is shorter than `full_text.short_text`, `always`, or `never`. Feed sources only.",
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> SourceConfig:
         if (self.directory is None) == (self.feed is None):
             raise ValueError("a source needs exactly one of `directory` or `feed`")
+        if self.directory is not None and self.full_text != "never":
+            raise ValueError("`full_text` applies to feed sources only")
         return self
 
     @field_validator("feed")
@@ -883,6 +946,10 @@ class Config(_Model):
     dedup: DedupSettings = Field(default=DedupSettings(), description="What makes two texts one story.")
     pipeline: PipelineSettings = Field(
         default=PipelineSettings(), description="How a poll's work is done after the fetch."
+    )
+    full_text: FullTextSettings = Field(
+        default=FullTextSettings(),
+        description="How linked pages are fetched for sources with `full_text: auto` or `always`.",
     )
     sources: list[SourceConfig] = Field(
         default_factory=list, description="What to poll: feeds and folders of article files."

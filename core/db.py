@@ -124,6 +124,11 @@ class ArticleRow(Base):
     signature: Mapped[list[Any] | None] = mapped_column(JSON)
     html: Mapped[str] = mapped_column(Text, default="")
     language: Mapped[str | None] = mapped_column(String(16))
+    # Where `text` came from: the feed item (`feed`) or its linked page (`page`, full_text), and why
+    # a page that was wanted was not used (robots.txt, a refused address, too large, ...).
+    text_source: Mapped[str] = mapped_column(String(10), default="feed", server_default="feed")
+    page_error: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(Text)  # from the page's metadata
     sightings: Mapped[list[SightingRow]] = relationship(
         back_populates="article", lazy="selectin", order_by="SightingRow.id", passive_deletes=True
     )

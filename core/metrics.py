@@ -68,6 +68,13 @@ STAGE_SECONDS = Counter(
     ["stage"],
     registry=REGISTRY,
 )
+PAGES = Counter(
+    "newswatch_pages",
+    "Linked pages wanted for their full text, by outcome (used; kept_feed_text: not fetched or not"
+    " usable, the item kept its feed's text).",
+    ["outcome"],
+    registry=REGISTRY,
+)
 OUTBOX_DEPTH = Gauge(
     "newswatch_outbox_depth", "Alerts waiting to be sent (pending or failed).", registry=REGISTRY
 )
@@ -101,6 +108,14 @@ def stage_seconds() -> dict[str, float]:
             if sample.name.endswith("_total"):
                 totals[sample.labels["stage"]] = sample.value
     return totals
+
+
+def pages_done(used: int, kept_feed_text: int) -> None:
+    """Record a poll's full-text pages: used, and wanted but not used."""
+    if used:
+        PAGES.labels("used").inc(used)
+    if kept_feed_text:
+        PAGES.labels("kept_feed_text").inc(kept_feed_text)
 
 
 def duplicate_merged(level: str) -> None:

@@ -73,14 +73,14 @@ def reload(service: Service, config_path: Path) -> bool:
 def apply_config(service: Service, config: Config) -> None:
     """Swap in a validated config: rules, channels, health and source schedules change live."""
     old = service.config
-    for key in ("database", "http", "fetch"):
+    for key in ("database", "http", "fetch", "full_text"):
         if getattr(old, key) != getattr(config, key):
             log.warning("reload: `%s` changed; that takes effect on the next start", key)
     client = service._hook_client  # the webhook client the service owns
     channels = service.channels
     if client is not None:
         channels = {c.name: make_channel(c, client) for c in config.channels}
-    kept_settings = {"database": old.database, "http": old.http, "fetch": old.fetch}
+    kept_settings = {key: getattr(old, key) for key in ("database", "http", "fetch", "full_text")}
     service.config = config.model_copy(update=kept_settings)
     service.use_rules(config)
     service.channels = channels

@@ -32,6 +32,7 @@ from core.errors import SourceError
 from ingest.boilerplate import compile_boilerplate
 from ingest.dedup import MergeRules, NearDuplicateIndex
 from ingest.http import make_client
+from ingest.pages import PageFetcher
 from ingest.polling import first_poll_offset
 from ingest.pool import shared_pool
 from ingest.process import Job, Processed
@@ -65,6 +66,8 @@ class PollOutcome:
     skipped: str | None = None  # why the source was not polled (disabled, or inside its retry window)
     merged: int = 0  # duplicates of stored articles, recorded as sightings
     dropped: int = 0  # items past fetch.max_items, not processed
+    pages: int = 0  # linked pages whose text was used (full_text)
+    pages_failed: int = 0  # linked pages wanted but not used: those items kept their feed's text
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,8 @@ class Service:
         self.now = now
         self.use_rules(config)
         self._feed_client: httpx.AsyncClient | None = None
+        self._page_client: httpx.AsyncClient | None = None  # made at the first full_text poll
+        self._pages: PageFetcher | None = None
         self._hook_client: aiohttp.ClientSession | None = None
         self.channels: dict[str, Channel] = {}
         self._delivering = asyncio.Lock()
@@ -152,8 +157,9 @@ class Service:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._feed_client is not None:
-            await self._feed_client.aclose()
+        for client in (self._feed_client, self._page_client):
+            if client is not None:
+                await client.aclose()
         if self._hook_client is not None:
             await self._hook_client.close()
 
@@ -175,6 +181,8 @@ class Service:
                     metrics.stage_time("fetch", time.perf_counter() - began)
                 processed = await self._process(source, fetched)
                 metrics.stage_time("process", processed.seconds)
+            # Outside the in-flight bound: a poll waiting on a polite host holds up no other poll.
+            processed, pages = await self._full_text(source, processed)
             done = await asyncio.to_thread(pipeline.commit, self._store, source, fetched, processed, started)
         except asyncio.CancelledError:
             raise
@@ -191,6 +199,8 @@ class Service:
             done.alerts,
             merged=len(done.merged_levels),
             dropped=processed.dropped,
+            pages=pages.used,
+            pages_failed=pages.failed,
         )
         label = "not_modified" if fetched.status == 304 else "ok"
         metrics.poll_done(source.name, label, time.monotonic() - clock, outcome.new, outcome.updated)
@@ -202,6 +212,13 @@ class Service:
                 "%d items past fetch.max_items (%d) were not processed",
                 processed.dropped,
                 self.config.fetch.max_items,
+                extra=context,
+            )
+        if pages.wanted:
+            log.info(
+                "full text: %d pages used, %d items kept their feed's text",
+                pages.used,
+                pages.failed,
                 extra=context,
             )
         log.info(
@@ -232,6 +249,28 @@ class Service:
         )
         budget = self.config.pipeline.process_timeout.total_seconds()
         return await self.pool.run(job, budget)
+
+    async def _full_text(
+        self, source: SourceConfig, processed: Processed
+    ) -> tuple[Processed, pipeline.Pages]:
+        """The full-text stage (newswatch/pipeline.py `full_text`) for a source that wants pages."""
+        if source.full_text == "never" or not processed.fresh:
+            return processed, pipeline.Pages()
+        if self._pages is None:
+            self._page_client = make_client(self.config.fetch)
+            self._pages = PageFetcher(self._page_client, self.config.fetch, self.config.full_text)
+        processed, pages = await pipeline.full_text(
+            self.db,
+            self.pool,
+            self._pages,
+            source,
+            processed,
+            self.config.full_text,
+            self.boilerplate,
+            self.config.pipeline.process_timeout.total_seconds(),
+        )
+        metrics.stage_time("pages", pages.seconds)
+        return processed, pages
 
     async def _failed(
         self, source: SourceConfig, exc: Exception, started: datetime, clock: float

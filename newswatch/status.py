@@ -187,6 +187,8 @@ class ArticleDetail:
     sightings: tuple[SightingView, ...]
     matches: tuple[MatchView, ...]
     alerts: tuple[AlertView, ...]
+    text_source: str = "feed"  # feed, or page (full_text: the linked page's text)
+    page_error: str | None = None  # why a wanted page was not used (URLs redacted)
 
 
 def database_ok(db: Database) -> bool:
@@ -368,6 +370,8 @@ def article_detail(db: Database, article_id: int) -> ArticleDetail | None:
             ),
             matches=tuple(matches.values()),
             alerts=tuple(_alert_view(a, article.title, history.get(a.id, ()), full=True) for a in alerts),
+            text_source=article.text_source,
+            page_error=redact_text(article.page_error),
         )
 
 

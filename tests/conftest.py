@@ -78,6 +78,8 @@ class HttpServer:
         self.post_delay = 0.0  # seconds a POST is held before it is answered (slow receivers)
         self.in_flight = 0  # POSTs being answered now
         self.peak_in_flight = 0  # the most POSTs ever answered at once
+        self.gets_in_flight = 0  # GETs of a route with a `delay` being answered now
+        self.peak_gets_in_flight = 0  # the most of those ever answered at once
         self._count = threading.Lock()
         owner = self
 
@@ -90,7 +92,12 @@ class HttpServer:
                     self.send_error(404)
                     return
                 if served.delay:
+                    with owner._count:
+                        owner.gets_in_flight += 1
+                        owner.peak_gets_in_flight = max(owner.peak_gets_in_flight, owner.gets_in_flight)
                     time.sleep(served.delay)
+                    with owner._count:
+                        owner.gets_in_flight -= 1
                 validators = (self.headers.get("If-None-Match"), self.headers.get("If-Modified-Since"))
                 if served.etag is not None and served.etag in validators:
                     self.send_response(304)
