@@ -205,7 +205,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, under a minute")
     parser.add_argument(
-        "--only", default="1,1b,2,3-6,7,8", help="figures to run, of 1,1b,2,3-6,7,8 (`cli` is 8; default: all)"
+        "--only",
+        default="1,1b,2,3-6,7,8",
+        help="figures to run, of 1,1b,2,3-6,7,8 (`cli` is 8; default: all)",
     )
     args = parser.parse_args()
     only = set(args.only.split(","))
