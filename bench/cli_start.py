@@ -1,4 +1,4 @@
-"""Figure (8) of `python -m bench`, or alone `python -m bench.cli_start [--runs N]`: how fast the
+"""Figure (9) of `python -m bench`, or alone `python -m bench.cli_start [--runs N]`: how fast the
 `newswatch` command answers. Each command runs `runs` times as a fresh process (after one run that
 is not counted, to warm the file cache) and the median wall time is reported.
 

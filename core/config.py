@@ -918,6 +918,59 @@ class HttpSettings(_Model):
         return host.strip("[]"), int(port)
 
 
+def _host_port(value: str) -> str:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isascii() or not port.isdigit() or len(port) > 5 or not int(port) < 65536:
+        raise ValueError(f"{value[:80]!r} is not host:port, e.g. 127.0.0.1:8787")
+    return value
+
+
+def _address(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+class WebSubSettings(_Model):
+    """WebSub push: subscribe to the hub a feed advertises, and take the hub's pushes at
+    `callback_url` (the public base URL a reverse proxy forwards to `listen`)."""
+
+    callback_url: str = Field(
+        description="The public base URL hubs reach the callback at, e.g."
+        " `https://newswatch.example.org/websub`; each subscription adds a random path of its own."
+        " Your reverse proxy forwards it to `listen`."
+    )
+    listen: Annotated[str, AfterValidator(_host_port)] = Field(
+        default="127.0.0.1:8788",
+        description="host:port the callback listener binds (`run` and every distributed node);"
+        " loopback unless set, as a reverse proxy usually sits in front.",
+    )
+    fallback_every: Schedule = Field(
+        default=timedelta(hours=1),
+        description="How often a source is still polled while a hub pushes it (never more often than"
+        " its `every`).",
+    )
+    lease_seconds: int = Field(
+        default=864_000,
+        ge=60,
+        le=365 * 86_400,
+        description="The subscription lease asked of the hub, in seconds (10 days by default); the hub"
+        " may grant another. Renewed before it ends.",
+    )
+
+    @field_validator("callback_url")
+    @classmethod
+    def _public_base(cls, value: str) -> str:
+        _fetchable(value)
+        if "?" in value or "#" in value:
+            raise ValueError("the callback base URL cannot hold a query or a fragment")
+        return value.rstrip("/")
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """(host, port) the callback listener binds."""
+        return _address(self.listen)
+
+
 class HealthSettings(_Model):
     """Where `source.unhealthy` / `source.recovered` events go."""
 
@@ -962,6 +1015,11 @@ class Config(_Model):
     )
     http: HttpSettings | None = Field(
         default=None, description="The health, metrics and status-page endpoint; off unless set."
+    )
+    websub: WebSubSettings | None = Field(
+        default=None,
+        description="WebSub push: subscribe to the hub a feed advertises and take its pushes; off unless"
+        " set.",
     )
     health: HealthSettings = Field(default=HealthSettings(), description="Where feed-health events go.")
     retention: RetentionSettings = Field(

@@ -251,6 +251,35 @@ class ChannelStateRow(Base):
     tokens_at: Mapped[datetime | None]
 
 
+class WebSubRow(Base):
+    """A WebSub subscription (newswatch/websub.py): one per source and hub topic, found by the
+    unguessable `token` that ends its callback URL. `pending` is what was asked of the hub and not
+    yet verified: the callback confirms a verification of intent only for that."""
+
+    __tablename__ = "websub_subscriptions"
+    __table_args__ = (Index("ix_websub_source", "source"),)
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH))
+    hub: Mapped[str] = mapped_column(Text)
+    topic: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(String(200))  # hub.secret: the HMAC key of the pushes
+    # requested, subscribed, failed, denied, expired, unsubscribing
+    state: Mapped[str] = mapped_column(String(20))
+    pending: Mapped[str | None] = mapped_column(String(20))  # subscribe, unsubscribe
+    requested_at: Mapped[datetime | None]
+    verified_at: Mapped[datetime | None]
+    lease_seconds: Mapped[int | None] = mapped_column(Integer)  # as the hub granted it
+    expires_at: Mapped[datetime | None]
+    renew_at: Mapped[datetime | None]
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    retry_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    pushes: Mapped[int] = mapped_column(Integer, default=0)
+    last_push_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
 def normalize_url(url: str) -> str:
     """Send plain `postgresql://` (and `postgres://`) URLs to psycopg 3, the driver we ship."""
     for prefix in ("postgresql://", "postgres://"):

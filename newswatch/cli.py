@@ -592,13 +592,17 @@ def _sources(config: Config, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return EXIT_OK
-    columns = ("name", "status", "http", "failures", "last poll", "last success", "next poll", "seen")
+    # The WebSub column only where WebSub is in use: set up, or a subscription left from before.
+    pushes = config.websub is not None or any(r["websub"] for r in rows)
+    websub_column = ("websub",) if pushes else ()
+    columns = ("name", "status", *websub_column, "http", "failures", "last poll", "last success")
     print_table(
-        (*columns, "url", "last error"),
+        (*columns, "next poll", "seen", "url", "last error"),
         (
             (
                 r["name"],
                 r["status"],
+                *((r["websub"]["state"] if r["websub"] else "-",) if pushes else ()),
                 r["http_status"] or "-",
                 r["failures"],
                 When(r["last_poll"]),
@@ -611,7 +615,7 @@ def _sources(config: Config, args: argparse.Namespace) -> int:
             for r in rows
         ),
         empty="no sources configured",
-        optional=("url", "seen", "next poll", "last poll"),
+        optional=("url", "seen", "websub", "next poll", "last poll"),
     )
     return EXIT_OK
 

@@ -40,6 +40,7 @@ from ingest.process import Prepared, Processed
 from ingest.sources.directory import read_directory
 from ingest.sources.feed import FeedFetchError, fetch_feed, parse_retry_after
 from ingest.store import Stored, is_story_link, lock_store, seen_again, source_state, store_batch
+from newswatch.websub import pushed_sources
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class Before:
     etag: str | None
     last_modified: str | None
     skip: str | None  # why the source is not polled now (disabled, or inside its retry window)
+    pushed: bool = False  # a WebSub hub pushes it now: polled only every `websub.fallback_every`
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,10 @@ class Fetched:
     etag: str | None = None
     last_modified: str | None = None
     moved_to: str | None = None
+    link: str | None = None  # the Link header(s) of the answer (WebSub discovery)
+    # A body a WebSub hub pushed, not a poll: stored the same way, but the source's poll record
+    # (validators, last poll, next poll) is left alone and the items not in it are not "gone".
+    pushed: bool = False
 
 
 @dataclass(frozen=True)
@@ -86,8 +92,9 @@ class Stopping(Exception):
     """Raised between two batches when the service is stopping."""
 
 
-def read_state(db: Database, source: SourceConfig, now: datetime) -> Before:
-    """The source's validators and retry window (a changed feed URL in the config starts afresh)."""
+def read_state(db: Database, source: SourceConfig, now: datetime, websub: bool = False) -> Before:
+    """The source's validators and retry window (a changed feed URL in the config starts afresh);
+    with `websub`, whether a hub pushes it now."""
     with db.session() as session:
         state = source_state(session, source.name, source.location)
         if state.feed_url != source.feed:
@@ -98,7 +105,8 @@ def read_state(db: Database, source: SourceConfig, now: datetime) -> Before:
             skip = "disabled after 410 Gone"
         elif state.retry_not_before is not None and now < state.retry_not_before:
             skip = f"waiting until {state.retry_not_before:%Y-%m-%d %H:%M:%S}Z (Retry-After or backoff)"
-        return Before(state.current_url or source.feed, state.etag, state.last_modified, skip)
+        pushed = websub and source.name in pushed_sources(session, now, [source.name])
+        return Before(state.current_url or source.feed, state.etag, state.last_modified, skip, pushed)
 
 
 async def fetch(
@@ -135,6 +143,7 @@ async def fetch(
         etag=result.etag,
         last_modified=result.last_modified,
         moved_to=result.moved_to,
+        link=result.link,
     )
 
 
@@ -319,9 +328,12 @@ def _commit_batch(
             matching = time.perf_counter() - began
             new = sum(1 for s in fresh if s.is_new)
             if last:
-                if fetched.status != 304:  # a full read: the unchanged items are still in the feed
+                if fetched.status != 304:  # the unchanged items are still in the feed
                     seen_again(session, source.name, processed.unchanged, started)
-                _record_success(session, source, fetched, started, new)
+                if fetched.pushed:
+                    _record_push(session, source, new)
+                else:
+                    _record_success(session, source, fetched, started, new)
     except BaseException:
         if index is not None:  # the rows were rolled back: so are their entries in the index
             for s in stored:
@@ -376,6 +388,12 @@ def _record_success(
             extra={"source": source.name},
         )
         state.current_url = fetched.moved_to
+
+
+def _record_push(session: Session, source: SourceConfig, new: int) -> None:
+    """A push counts its new articles; the poll record stays as the last poll left it."""
+    state = source_state(session, source.name, source.location)
+    state.articles_seen += new
 
 
 def record_failure(

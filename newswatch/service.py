@@ -26,11 +26,12 @@ from alerts.delivery import DeliveryPlan, DeliveryReport, deliver_due
 from alerts.rules import Matcher
 from alerts.signing import new_message_id
 from core import metrics
-from core.config import Config, SourceConfig
+from core.config import Config, SourceConfig, WebSubSettings
 from core.db import ArticleRow, Database, error_reason, utcnow
 from core.errors import SourceError
 from ingest.boilerplate import compile_boilerplate
 from ingest.dedup import MergeRules, NearDuplicateIndex
+from ingest.discovery import FeedLinks, discover
 from ingest.http import make_client
 from ingest.pages import PageFetcher
 from ingest.polling import first_poll_offset
@@ -40,6 +41,7 @@ from ingest.sources.feed import FeedFetchError
 from ingest.store import load_index, refresh_index
 from newswatch import pipeline
 from newswatch.retention import Pruned, prune
+from newswatch.websub import MAINTAIN_EVERY, WebSub, poll_every, pushed_sources
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +124,12 @@ class Service:
         self._index: NearDuplicateIndex | None = None
         self._indexed_upto = 0  # the highest article id the index has looked at
         self.scheduler: AsyncIOScheduler | None = None
+        # Subscriptions to WebSub hubs: set while the callback listener runs (newswatch/websub.py).
+        self.websub: WebSub | None = None
+        # What a push that queued alerts calls; None sends them at once (a distributed node wakes
+        # its delivery loop instead).
+        self.on_alerts: Callable[[], None] | None = None
+        self._tasks: set[asyncio.Task[object]] = set()
         # Set when `run_forever` starts stopping: a prune or a big poll's store ends at its next batch.
         self._stopping = threading.Event()
         self.pool = shared_pool(config.pipeline.workers)
@@ -163,23 +171,35 @@ class Service:
         if self._hook_client is not None:
             await self._hook_client.close()
 
+    def start_websub(self, settings: WebSubSettings) -> WebSub:
+        """Subscribe to the hubs feeds advertise from now on (the callback listener is up)."""
+        assert self._feed_client is not None, "use the service as `async with Service(...)`"
+        self.websub = WebSub(settings, self.db, self._feed_client, self.config.fetch, self.now)
+        return self.websub
+
     async def poll(self, source: SourceConfig) -> PollOutcome:
         """Poll one source through the pipeline's stages (newswatch/pipeline.py): fetch, process,
         store. Any failure is this source's alone: recorded with its backoff, logged, never raised."""
         context = {"source": source.name}
         started = self.now()
         clock = time.monotonic()
+        websub = self.websub if source.feed is not None else None
         try:
-            before = await asyncio.to_thread(pipeline.read_state, self.db, source, started)
+            before = await asyncio.to_thread(
+                pipeline.read_state, self.db, source, started, websub is not None
+            )
             if before.skip is not None:
                 log.info("skipped: %s", before.skip, extra=context)
                 return PollOutcome(source.name, ok=True, skipped=before.skip)
+            every = poll_every(source, self.config.websub, before.pushed)
+            if every != source.every:  # the next poll is due after the fallback interval
+                source = source.model_copy(update={"every": every})
             async with self._in_flight:  # bodies fetched and not yet processed stay bounded
                 async with self._fetching:
                     began = time.perf_counter()
                     fetched = await pipeline.fetch(self._feed_client, source, before, self.config.fetch)
                     metrics.stage_time("fetch", time.perf_counter() - began)
-                processed = await self._process(source, fetched)
+                processed = await self._process(source, fetched, discover=websub is not None)
                 metrics.stage_time("process", processed.seconds)
             # Outside the in-flight bound: a poll waiting on a polite host holds up no other poll.
             processed, pages = await self._full_text(source, processed)
@@ -188,6 +208,8 @@ class Service:
             raise
         except Exception as exc:  # noqa: BLE001 - one source's failure, whatever it is, stays its own
             return await self._failed(source, exc, started, clock)
+        if websub is not None and fetched.status != 304 and not done.stopped:
+            await self._discovered(websub, source, discover(fetched.link, processed.links, fetched.url))
         if done.stopped:
             return PollOutcome(source.name, ok=True, skipped="the service is stopping")
         outcome = PollOutcome(
@@ -232,7 +254,115 @@ class Service:
         )
         return outcome
 
-    async def _process(self, source: SourceConfig, fetched: pipeline.Fetched) -> Processed:
+    async def _discovered(self, websub: WebSub, source: SourceConfig, links: FeedLinks) -> None:
+        """Subscribe to (or leave) the hub the polled feed names; a hub's trouble is never the poll's."""
+        try:
+            if await websub.after_poll(source, links):
+                await self.sync_schedules()
+        except Exception as exc:  # noqa: BLE001 - logged; the next poll tries again
+            log.error("websub: subscription step failed: %s", exc, extra={"source": source.name})
+
+    async def receive_push(
+        self, source: SourceConfig, body: bytes, content_type: str, topic: str
+    ) -> PollOutcome:
+        """A body a WebSub hub pushed for `source`: the process and store stages of a poll (parse,
+        clean, dedup, match, outbox; exactly once), without the fetch and without touching the
+        source's poll record. Raises on failure: the callback answers 5xx and the hub retries."""
+        started = self.now()
+        fetched = pipeline.Fetched(200, body, topic, content_type, pushed=True)
+        async with self._in_flight:
+            processed = await self._process(source, fetched)
+            metrics.stage_time("process", processed.seconds)
+        done = await asyncio.to_thread(pipeline.commit, self._store, source, fetched, processed, started)
+        if done.stopped:
+            return PollOutcome(source.name, ok=True, skipped="the service is stopping")
+        metrics.push_done(source.name, done.new, done.updated)
+        for level in done.merged_levels:
+            metrics.duplicate_merged(level)
+        log.info(
+            "pushed: %d items, %d new, %d updated, %d duplicates merged, %d alerts queued",
+            processed.items,
+            done.new,
+            done.updated,
+            len(done.merged_levels),
+            done.alerts,
+            extra={"source": source.name},
+        )
+        if done.alerts:
+            self._alerts_queued()
+        return PollOutcome(
+            source.name,
+            True,
+            processed.items,
+            done.new,
+            done.updated,
+            done.alerts,
+            merged=len(done.merged_levels),
+            dropped=processed.dropped,
+        )
+
+    def _alerts_queued(self) -> None:
+        """Send what a push queued now, not at the next delivery tick."""
+        if self.on_alerts is not None:
+            self.on_alerts()
+            return
+        task: asyncio.Task[object] = asyncio.ensure_future(self.deliver())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def websub_maintain(self) -> None:
+        """The periodic lease work (newswatch/websub.py `WebSub.maintain`); errors are logged."""
+        websub = self.websub
+        if websub is None:
+            return
+        try:
+            await websub.maintain(self.config.sources)
+        except Exception as exc:  # noqa: BLE001 - the next round tries again
+            log.error("websub: lease maintenance failed: %s", exc)
+        await self.sync_schedules()
+
+    async def sync_schedules(self) -> None:
+        """Poll each source at the interval its subscription calls for (single node: the scheduler's
+        jobs): `websub.fallback_every` while a hub pushes it, else its `every`. A source going back to
+        its `every` is polled soon, since the pushes it missed are only in the feed."""
+        scheduler = self.scheduler
+        if scheduler is None or not scheduler.running or self.config.websub is None:
+            return
+        try:
+            pushed = await asyncio.to_thread(self._pushed_now)
+        except SQLAlchemyError as exc:
+            log.error("websub: cannot read the subscriptions: %s", error_reason(exc))
+            return
+        enabled = [s for s in self.config.sources if s.enabled]
+        for source in enabled:
+            job = scheduler.get_job(f"poll:{source.name}")
+            every = poll_every(source, self.config.websub, source.name in pushed)
+            if job is None or getattr(job.trigger, "interval", every) == every:
+                continue
+            now = utcnow()
+            if source.name in pushed:
+                first = now + every
+                log.info(
+                    "websub: a hub pushes this source; polled every %s now",
+                    every,
+                    extra={"source": source.name},
+                )
+            else:
+                first = now + first_poll_offset(source.name, every, len(enabled))
+                log.info(
+                    "websub: no hub pushes this source; polled every %s again",
+                    every,
+                    extra={"source": source.name},
+                )
+            self.schedule_poll(source, now, every=every, first=first)
+
+    def _pushed_now(self) -> set[str]:
+        with self.db.session() as session:
+            return pushed_sources(session, self.now())
+
+    async def _process(
+        self, source: SourceConfig, fetched: pipeline.Fetched, *, discover: bool = False
+    ) -> Processed:
         """The CPU stage in the process pool, under `pipeline.process_timeout`."""
         if fetched.status == 304:
             return Processed(0, 0, (), ())
@@ -246,6 +376,7 @@ class Service:
             known=known,
             boilerplate=self.boilerplate,
             max_items=self.config.fetch.max_items,
+            discover=discover,
         )
         budget = self.config.pipeline.process_timeout.total_seconds()
         return await self.pool.run(job, budget)
@@ -417,9 +548,22 @@ class Service:
         self.scheduler = scheduler
         self._stopping.clear()
         now = self.now()
+        pushed = await asyncio.to_thread(self._pushed_now) if self.config.websub is not None else set()
         for source in self.config.sources:
             if source.enabled:
-                self.schedule_poll(source, now)
+                self.schedule_poll(
+                    source, now, every=poll_every(source, self.config.websub, source.name in pushed)
+                )
+        if self.websub is not None:
+            scheduler.add_job(
+                self.websub_maintain,
+                IntervalTrigger(seconds=MAINTAIN_EVERY.total_seconds()),
+                id="websub",
+                name="websub leases",
+                max_instances=1,
+                coalesce=True,
+                next_run_time=utcnow(),
+            )
         scheduler.add_job(
             self.deliver,
             IntervalTrigger(seconds=DELIVERY_EVERY.total_seconds()),
@@ -456,10 +600,19 @@ class Service:
             record_left_pending(self.db)
             log.info("stopped")
 
-    def schedule_poll(self, source: SourceConfig, now: datetime) -> None:
-        """Add (or replace) the interval job that polls `source`."""
+    def schedule_poll(
+        self,
+        source: SourceConfig,
+        now: datetime,
+        *,
+        every: timedelta | None = None,
+        first: datetime | None = None,
+    ) -> None:
+        """Add (or replace) the interval job that polls `source`: every `every` (default its own
+        `every`), first at `first` (default spread over the first seconds from `now`)."""
         assert self.scheduler is not None
-        seconds = source.every.total_seconds()
+        every = every or source.every
+        seconds = every.total_seconds()
         self.scheduler.add_job(
             self.poll_and_deliver,
             IntervalTrigger(seconds=seconds, jitter=min(seconds / 10, 60)),
@@ -471,7 +624,7 @@ class Service:
             misfire_grace_time=int(seconds),
             replace_existing=True,
             # Spread the first polls so many sources do not start in the same second.
-            next_run_time=now + first_poll_offset(source.name, source.every, len(self.config.sources)),
+            next_run_time=first or now + first_poll_offset(source.name, every, len(self.config.sources)),
         )
 
     async def poll_and_deliver(self, source: SourceConfig) -> PollOutcome:

@@ -85,7 +85,7 @@ def print_table(
     when: Callable[[dates.Moment], str] = partial(dates.local_and_ago, now=now)
     if _width(shown, columns, listed, when) > out.width:
         when = dates.local
-        for name in optional:
+        for name in (name for name in optional if name in shown):
             if _width(shown, columns, listed, when) <= out.width:
                 break
             shown.remove(name)
