@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import figures, fulltext, peers, subject
+from bench import cli_start, figures, fulltext, peers, subject
 from bench.data import Corpus, make_corpus, make_news_corpus, rss, write_feeds
 from bench.receiver import Receiver
 from bench.server import FeedServer
@@ -206,8 +206,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, under a minute")
     parser.add_argument(
         "--only",
-        default="1,1b,2,3-6,7,8,search",
-        help="figures to run, of 1,1b,2,3-6,7,8,search (default: all)",
+        default="1,1b,2,3-6,7,8,9,search",
+        help="figures to run, of 1,1b,2,3-6,7,8,9,search (`cli` is 9; default: all)",
     )
     args = parser.parse_args()
     only = set(args.only.split(","))
@@ -239,6 +239,8 @@ def main() -> None:
         rows.append(websub_figure(args.quick))
     if "search" in only:
         rows.append(search_row(args.quick))
+    if "9" in only or "cli" in only:
+        rows.append(cli_row())
     print_table(rows, args)
 
 
@@ -297,6 +299,21 @@ def search_row(quick: bool) -> Row:
         "",
         "p99 < 100 ms",
         met,
+    )
+
+
+def cli_row() -> Row:
+    """Figure (9): the median start-up of `newswatch --version`, `--help` and `check` (bench/cli_start.py)."""
+    print("(9) CLI start-up, 10 runs of each command ...", flush=True)
+    starts = cli_start.measure(10)
+    cli_start.report(starts)
+    return Row(
+        "(9) CLI start-up, median of 10 runs: `newswatch --version` / `--help` / `check` (demo config)",
+        " / ".join(f"{s.median:.2f} s" for s in starts),
+        {},
+        "",
+        " / ".join(f"< {s.target:g} s" for s in starts),
+        all(s.met for s in starts),
     )
 
 

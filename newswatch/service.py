@@ -72,6 +72,39 @@ class PollOutcome:
     pages_failed: int = 0  # linked pages wanted but not used: those items kept their feed's text
 
 
+@dataclass(frozen=True)
+class RunReport:
+    """What `run --once` did: each source's poll, then the delivery of what they queued."""
+
+    outcomes: tuple[PollOutcome, ...]
+    delivery: DeliveryReport
+
+    @property
+    def ok(self) -> bool:
+        """Nothing failed: every poll, and every delivery tried."""
+        return all(o.ok for o in self.outcomes) and self.delivery.ok
+
+    @property
+    def polled(self) -> int:
+        return sum(1 for o in self.outcomes if o.skipped is None)
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for o in self.outcomes if not o.ok)
+
+    @property
+    def new(self) -> int:
+        return sum(o.new for o in self.outcomes)
+
+    @property
+    def updated(self) -> int:
+        return sum(o.updated for o in self.outcomes)
+
+    @property
+    def merged(self) -> int:
+        return sum(o.merged for o in self.outcomes)
+
+
 class Service:
     """One Newswatch node: its config, database, HTTP clients and channels."""
 
@@ -503,11 +536,11 @@ class Service:
         await asyncio.gather(*(worker() for _ in range(min(self.config.fetch.concurrency, len(sources)))))
         return [o for o in outcomes if o is not None]
 
-    async def run_once(self) -> bool:
-        """Poll every enabled source once, then deliver; True when nothing failed."""
+    async def run_once(self) -> RunReport:
+        """Poll every enabled source once, then deliver; the report's `ok`: nothing failed."""
         outcomes = await self.poll_many([s for s in self.config.sources if s.enabled])
         report = await self.deliver(linger=EARLY_RETRY_WINDOW)
-        return all(o.ok for o in outcomes) and report.ok
+        return RunReport(tuple(outcomes), report)
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         """Poll each source on its own schedule and deliver continuously until `stop` is set."""
