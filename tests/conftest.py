@@ -4,6 +4,9 @@ the two database backends every storage test runs on (SQLite and PostgreSQL, `--
 from __future__ import annotations
 
 import base64
+import functools
+import io
+import logging
 import os
 import shutil
 import socket
@@ -11,9 +14,10 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
@@ -256,6 +260,7 @@ def tls_smtp_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
     """An SMTP server that wants TLS (STARTTLS, or implicit TLS) and a login."""
     import ssl
 
+    require_peer("openssl")
     cert, key = self_signed_certificate(tmp_path)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
@@ -316,10 +321,16 @@ class Workspace:
         """The config as `cli` sees it (the environment included, so the database is the test's)."""
         return load_config(self.config, {**os.environ, **self.env})
 
-    def cli(
+    def cli(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """Run `newswatch --config <this config> ARGS` in this process (see `run_cli`): what the
+        command prints and returns, without a Python start-up per call."""
+        return run_cli(["--config", str(self.config), *args], {**self.env, **(env or {})})
+
+    def process(
         self, *args: str, env: dict[str, str] | None = None, timeout: float = 60
     ) -> subprocess.CompletedProcess[str]:
-        """Run `newswatch --config <this config> ARGS` as a user would, in a child process."""
+        """Run `newswatch --config <this config> ARGS` as a user would, in a child process: for what
+        only a process shows (the console script, exit on a signal, start-up imports)."""
         return subprocess.run(
             [sys.executable, "-m", "newswatch", "--config", str(self.config), *args],
             capture_output=True,
@@ -329,18 +340,149 @@ class Workspace:
         )
 
 
+def run_cli(argv: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`newswatch ARGV` in this process, as the console script runs it: `env` added to the
+    environment, standard output and error captured (not terminals, as in a pipe), the exit code
+    from the return value or SystemExit, and an uncaught exception printed as a traceback with exit
+    code 1, as Python would. The environment and the logging set-up are put back afterwards."""
+    from newswatch.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    saved_environ = dict(os.environ)
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    saved_levels = {name: logging.getLogger(name).level for name in ("newswatch", "ingest", "alerts")}
+    os.environ.update(env or {})
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            try:
+                code = main(argv)
+            except SystemExit as exc:  # argparse: --help, --version, usage errors
+                if exc.code is None or isinstance(exc.code, int):
+                    code = exc.code or 0
+                else:
+                    print(exc.code, file=sys.stderr)
+                    code = 1
+            except Exception:  # noqa: BLE001 - uncaught: Python prints the traceback and exits 1
+                traceback.print_exc()
+                code = 1
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_environ)
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+        for name, level in saved_levels.items():
+            logging.getLogger(name).setLevel(level)
+    return subprocess.CompletedProcess(["newswatch", *argv], code, out.getvalue(), err.getvalue())
+
+
 # The PostgreSQL server the storage tests use; each test gets a database of its own on it.
 POSTGRES_ADMIN_URL = os.environ.get("NEWSWATCH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 POSTGRES_TEST_ZONE = "America/St_Johns"  # UTC-3:30 (-2:30 in summer)
 
+# Chromium for the status-page test: Debian's package, unless NEWSWATCH_TEST_CHROMIUM names another.
+CHROMIUM = os.environ.get("NEWSWATCH_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A program or server on this machine that some tests need and pip does not install."""
+
+    name: str
+    enable: str  # how to provide it, for the summary
+
+
+PEERS = {
+    "postgresql": Peer(
+        "PostgreSQL",
+        "start a server on 127.0.0.1:5432 with trust auth and a database `test`, or set"
+        " NEWSWATCH_TEST_POSTGRES=postgresql://USER@HOST:PORT/DB (or run SQLite only: --backend=sqlite)",
+    ),
+    "chromium": Peer(
+        "Chromium",
+        "install it at /usr/bin/chromium (apt-get install chromium), or set NEWSWATCH_TEST_CHROMIUM=PATH",
+    ),
+    "openssl": Peer("openssl", "install the openssl command (apt-get install openssl)"),
+}
+MISSING_PEER = "missing peer "  # how a skip reason for a missing peer starts (the summary counts them)
+
+
+@functools.cache
+def _peer_problem(key: str) -> str | None:
+    """What is wrong with the peer `key` on this machine (None: it is there). Asked once per process."""
+    if key == "postgresql":
+        import psycopg
+
+        try:
+            psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=5).close()
+        except psycopg.Error as exc:
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            detail = detail.removeprefix("connection failed: ")
+            return f"cannot connect to {POSTGRES_ADMIN_URL}: {detail}"
+        return None
+    if key == "chromium":
+        return None if os.access(CHROMIUM, os.X_OK) else f"no browser at {CHROMIUM}"
+    if key == "openssl":
+        return None if shutil.which("openssl") else "no openssl command on PATH"
+    raise KeyError(key)
+
+
+def require_peer(key: str) -> None:
+    """Skip this test when the peer `key` (see PEERS) is missing, with one clear reason, and say in the
+    summary how to provide it. In CI (the CI variable is set) a missing peer fails the test instead:
+    there the whole suite must run."""
+    problem = _peer_problem(key)
+    if problem is None:
+        return
+    reason = f"{MISSING_PEER}{PEERS[key].name}: {problem}"
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so a missing peer is a failure, not a skip)", pytrace=False)
+    pytest.skip(reason)
+
+
+_REQUIRE_PEER = (str(Path(__file__)), require_peer.__code__.co_firstlineno)
+_SKIPPED_PEER = "Skipped: " + MISSING_PEER
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    """A skip for a missing peer is reported where the peer is checked (require_peer), not at each
+    test: `-ra` then prints one line per missing peer, with the count of tests it skipped."""
+    report: pytest.TestReport = yield
+    longrepr = report.longrepr
+    if report.skipped and isinstance(longrepr, tuple) and str(longrepr[2]).startswith(_SKIPPED_PEER):
+        report.longrepr = (_REQUIRE_PEER[0], _REQUIRE_PEER[1], longrepr[2])
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """After the run: which peers were missing, how many tests that skipped, and how to enable them."""
+    skipped: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = getattr(report, "longrepr", None)
+        message = str(longrepr[2]) if isinstance(longrepr, tuple) and len(longrepr) == 3 else ""
+        message = message.removeprefix("Skipped: ")
+        if message.startswith(MISSING_PEER):
+            name = message[len(MISSING_PEER) :].split(":", 1)[0]
+            skipped[name] = skipped.get(name, 0) + 1
+    if not skipped:
+        return
+    peers = [peer for peer in PEERS.values() if peer.name in skipped]
+    count = sum(skipped.values())
+    missing = f"{len(peers)} peer{'s' if len(peers) > 1 else ''} missing"
+    terminalreporter.write_sep("-", f"{missing}: {count} tests skipped; to run them:")
+    for peer in peers:
+        tests = f"{skipped[peer.name]} test{'s' if skipped[peer.name] > 1 else ''}"
+        terminalreporter.write_line(f"  {peer.name} ({tests}): {peer.enable}")
+
 
 @contextmanager
 def postgres_database() -> Iterator[str]:
     """Create a fresh, uniquely named PostgreSQL database; yield its SQLAlchemy URL; drop it after.
 
-    A missing server is an error, never a skip: the PostgreSQL half of the suite must run.
+    The fixtures call `require_peer("postgresql")` first: outside CI a missing server skips.
     """
     import psycopg
     from psycopg.conninfo import conninfo_to_dict
@@ -374,6 +516,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="both",
         help="run the database tests on sqlite, postgresql or both (default: both)",
     )
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto` (pyproject addopts): two workers per core. Most tests wait on a loopback peer, a
+    child process or a poll's schedule as much as they compute, so one per core leaves cores idle."""
+    return 2 * (os.cpu_count() or 1)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -428,6 +576,7 @@ def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
     if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'newswatch.db'}"
         return
+    require_peer("postgresql")
     with postgres_database() as url:
         yield url
 

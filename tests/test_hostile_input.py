@@ -158,7 +158,7 @@ def test_a_huge_or_multiline_title_is_one_line_capped_with_an_ellipsis(
     )
     extra = f"  - name: titles\n    feed: {server.url('/titles.xml')}\n"
     workspace.write_config(_config(server, extra))
-    done = workspace.cli("run", "--once", timeout=120)
+    done = workspace.cli("run", "--once")
     assert done.returncode == 0, done.stderr
     titles = {str(a["title"]) for a in _delivered(server)}
     assert "Vladimir Putin meets envoys in Minsk" in titles

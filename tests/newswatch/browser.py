@@ -13,7 +13,6 @@ import fcntl
 import json
 import os
 import select
-import shutil
 import signal
 import struct
 import time
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from tests.conftest import CHROMIUM, require_peer
 
 FLAGS = [
     "--headless",
@@ -40,9 +41,9 @@ FLAGS = [
 
 
 def chromium_binary() -> str:
-    binary = shutil.which("chromium") or "/usr/bin/chromium"
-    assert Path(binary).exists(), "chromium is missing: apt-get install -y chromium (.ci/run does this)"
-    return binary
+    """The browser's path; without one the test skips (outside CI) or fails (in CI)."""
+    require_peer("chromium")
+    return CHROMIUM
 
 
 class BrowserError(AssertionError):

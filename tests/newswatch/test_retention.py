@@ -26,7 +26,7 @@ from ingest.store import store_articles
 from newswatch.retention import Forget, Pruned, ShouldStop, prune
 from newswatch.service import PRUNE_EVERY, Service
 from newswatch.settings import load_config
-from tests.conftest import Workspace, postgres_database
+from tests.conftest import Workspace
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 NOW = T0 + timedelta(days=60)
@@ -237,21 +237,17 @@ def test_a_prune_stopped_among_the_alerts_leaves_the_articles(db: Database) -> N
     assert _ids(db, AlertRow.id) == set(alert_ids[2:]) and _ids(db, ArticleRow.id) == set(article_ids)
 
 
-def test_a_row_being_written_is_left_for_the_next_run() -> None:
+@pytest.mark.only_backend("postgresql", reason="SQLite has no row locks: a writer locks the whole file")
+def test_a_row_being_written_is_left_for_the_next_run(db: Database, database_url: str) -> None:
     """PostgreSQL: a batch skips rows another transaction holds instead of waiting for them."""
-    with postgres_database() as url:
-        db = Database(url)
-        try:
-            busy, idle = _store(db, _article("busy"), T0), _store(db, _article("idle"), T0)
-            _read(db, "wire", T0 + DAY)
-            with psycopg.connect(url.replace("+psycopg", "")) as other:
-                other.execute("SELECT id FROM articles WHERE id = %s FOR UPDATE", (busy,))
-                assert prune(db, MONTH, ["wire"], NOW).articles == 1  # did not wait for `other`
-            assert _ids(db, ArticleRow.id) == {busy}
-            assert prune(db, MONTH, ["wire"], NOW).articles == 1  # the next run takes it
-            assert idle not in _ids(db, ArticleRow.id)
-        finally:
-            db.close()
+    busy, idle = _store(db, _article("busy"), T0), _store(db, _article("idle"), T0)
+    _read(db, "wire", T0 + DAY)
+    with psycopg.connect(database_url.replace("+psycopg", "")) as other:
+        other.execute("SELECT id FROM articles WHERE id = %s FOR UPDATE", (busy,))
+        assert prune(db, MONTH, ["wire"], NOW).articles == 1  # did not wait for `other`
+    assert _ids(db, ArticleRow.id) == {busy}
+    assert prune(db, MONTH, ["wire"], NOW).articles == 1  # the next run takes it
+    assert idle not in _ids(db, ArticleRow.id)
 
 
 def test_migration_0010_goes_down_and_up_and_matches_the_model(database_url: str) -> None:
