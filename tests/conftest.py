@@ -16,7 +16,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -447,7 +447,9 @@ _SKIPPED_PEER = "Skipped: " + MISSING_PEER
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """A skip for a missing peer is reported where the peer is checked (require_peer), not at each
     test: `-ra` then prints one line per missing peer, with the count of tests it skipped."""
     report: pytest.TestReport = yield
