@@ -422,6 +422,14 @@ def _log_attempts(session: Session, where: Any, now: datetime, outcome: str, err
     )
 
 
+def standing(session: Session) -> tuple[int, datetime | None]:
+    """How many alerts are still to go out (pending, or failed and to be tried again), and when the
+    last alert was sent (None: never)."""
+    waiting = select(func.count()).where(AlertRow.status.in_((PENDING, FAILED)))
+    last = select(func.max(AlertRow.sent_at)).where(AlertRow.status == SENT)
+    return int(session.execute(waiting).scalar_one()), session.execute(last).scalar_one()
+
+
 def listing(session: Session, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
     """Alerts, newest first, with their delivery state and the article's title (for `alerts`)."""
     query = (

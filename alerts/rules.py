@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from itertools import pairwise
 from typing import Any, NamedTuple
 
 import re2
@@ -160,35 +161,32 @@ class Matcher:
         """Hits per term number: the first occurrence of the term in each field."""
         found: dict[int, list[Hit]] = {}
 
-        def add(number: int, name: str, surface: str, snippet: str) -> None:
+        def add(number: int, name: str, surface: str, snippet: str, span: tuple[int, int]) -> None:
             hits = found.setdefault(number, [])
             if not hits or hits[-1].field != name:  # fields come one after the other
                 term = self.terms[number]
-                hits.append(Hit(term.term, term.kind, surface, name, snippet))
+                hits.append(Hit(term.term, term.kind, surface, name, snippet, *span))
 
         for name, value in zip(TEXT_FIELDS, (article.title, article.text), strict=True):
             texts = {casefold: normalize(value, casefold=casefold) for casefold in self._casings}
             for table in self._tables:
                 norm = texts[table.casefold]
-                first: dict[int, tuple[int, int]] = {}
-                for phrase, start, end in table.index.find(norm.text):
-                    first.setdefault(phrase, (start, end))
-                for phrase, (start, end) in first.items():
-                    surface, snippet = _surface(norm, start, end)
+                for phrase, (start, end) in first_places(list(table.index.find(norm.text))).items():
+                    surface, snippet, span = _surface(norm, start, end)
                     for number in table.terms[phrase]:
-                        add(number, name, surface, snippet)
+                        add(number, name, surface, snippet, span)
             for number, term in self._regexes:
                 result = term.regex.search(texts[False].text)
                 if result and result.end() > result.start():
                     add(number, name, *_surface(texts[False], result.start(), result.end()))
-        for tag in article.topics:
+        for index, tag in enumerate(article.topics):
             for table in self._tables:
                 found_phrase = table.by_phrase.get(normalize_phrase(tag, casefold=table.casefold))
                 for number in table.terms[found_phrase] if found_phrase is not None else ():
-                    add(number, "topics", tag, tag)
+                    add(number, "topics", tag, tag, (index, index + 1))
             for number, term in self._regexes:
                 if term.regex.fullmatch(normalize_phrase(tag, casefold=False)):
-                    add(number, "topics", tag, tag)
+                    add(number, "topics", tag, tag, (index, index + 1))
         return found
 
     def _judge(
@@ -201,7 +199,9 @@ class Matcher:
             hits = [hit for hit in found[number] if hit.field in rule.fields]
             if hits:
                 by_group.setdefault(self.terms[number].group, []).extend(hits)
-        positive = tuple(hit for group, hits in sorted(by_group.items()) if group >= 0 for hit in hits)
+        positive = one_per_place(
+            [hit for group, hits in sorted(by_group.items()) if group >= 0 for hit in hits]
+        )
         if rule.sources and article.source not in rule.sources:
             return positive, f"source {article.source!r} is not in `sources`"
         if rule.has_own and OWN not in by_group:
@@ -279,15 +279,72 @@ def _term(rule_index: int, group: int, kind: TermKind, config: TermConfig) -> Te
     return Term(rule_index, group, config.term, kind, config.term, config.case_sensitive)
 
 
-def _surface(norm: Normalized, start: int, end: int) -> tuple[str, str]:
-    """The words as written in the article, and a one-line snippet around them."""
+def _surface(norm: Normalized, start: int, end: int) -> tuple[str, str, tuple[int, int]]:
+    """The words as written in the article, a one-line snippet around them, and where they are."""
     begin, finish = norm.span(start, end)
     text = norm.source
     left = max(0, begin - SNIPPET_CHARS)
     right = min(len(text), finish + SNIPPET_CHARS)
     prefix = "…" if left else ""
     suffix = "…" if right < len(text) else ""
-    return text[begin:finish], prefix + " ".join(text[left:right].split()) + suffix
+    return text[begin:finish], prefix + " ".join(text[left:right].split()) + suffix, (begin, finish)
+
+
+def first_places(finds: Sequence[tuple[int, int, int]]) -> dict[int, tuple[int, int]]:
+    """Where each phrase is first found, from `finds` (phrase, start, end) in the order they end:
+    the first place where it stands on its own if it does somewhere ("Putin" in "Putin said"), else
+    its first place inside a longer find ("Putin" in "Vladimir Putin"). In the order they end."""
+    first: dict[int, tuple[int, int]] = {}
+    for phrase, start, end in finds:
+        first.setdefault(phrase, (start, end))
+    inside = _inside_longer(finds)
+    if not inside:  # the usual case: no find is part of a longer one
+        return first
+    alone: dict[int, tuple[int, int]] = {}
+    for number, (phrase, start, end) in enumerate(finds):
+        if number not in inside:
+            alone.setdefault(phrase, (start, end))
+    places = {phrase: alone.get(phrase, place) for phrase, place in first.items()}
+    ends = {(start, end): number for number, (_, start, end) in reversed(list(enumerate(finds)))}
+    return dict(sorted(places.items(), key=lambda item: ends[item[1]]))
+
+
+def _inside_longer(finds: Sequence[tuple[int, int, int]]) -> set[int]:
+    """The numbers of the finds that lie within a longer find (same start or end included)."""
+    inside: set[int] = set()
+    order = sorted(range(len(finds)), key=lambda n: (finds[n][1], -finds[n][2]))
+    reach = -1  # the furthest end of the finds that start before the current one
+    group_start, group_end = -1, -1  # the current start and the longest find that starts there
+    for number in order:
+        _, start, end = finds[number]
+        if start != group_start:
+            reach = max(reach, group_end)
+            group_start, group_end = start, end
+        if reach >= end or group_end > end:
+            inside.add(number)
+    return inside
+
+
+def one_per_place(hits: Sequence[Hit]) -> tuple[Hit, ...]:
+    """`hits` with each place in a field named once: of hits that overlap there ("Vladimir Putin",
+    and the alias "Putin" inside it), the longest is kept (the first of equally long ones). Order kept.
+    """
+    by_field: dict[str, list[int]] = defaultdict(list)
+    for number, hit in enumerate(hits):
+        by_field[hit.field].append(number)
+    dropped: set[int] = set()
+    for numbers in by_field.values():
+        ordered = sorted(numbers, key=lambda n: (hits[n].start, hits[n].end))
+        if all(hits[a].end <= hits[b].start for a, b in pairwise(ordered)):
+            continue  # the usual case: nothing overlaps
+        kept: list[Hit] = []
+        for number in sorted(numbers, key=lambda n: hits[n].start - hits[n].end):  # longest first
+            hit = hits[number]
+            if any(k.start < hit.end and hit.start < k.end for k in kept):
+                dropped.add(number)
+            else:
+                kept.append(hit)
+    return tuple(hit for number, hit in enumerate(hits) if number not in dropped)
 
 
 def check_examples(rules: Sequence[RuleConfig]) -> list[str]:
@@ -304,3 +361,13 @@ def check_examples(rules: Sequence[RuleConfig]) -> list[str]:
                     want = "match" if expected else "not match"
                     problems.append(f"rule {rule.name!r} should {want} {text!r}: {verdict.reason}")
     return problems
+
+
+def notes(rules: Sequence[RuleConfig]) -> list[str]:
+    """Settings that are valid but do nothing, as sentences for `newswatch check`."""
+    return [
+        f"rule {rule.name!r}: `cooldown` only spaces out the re-alerts of `on_update: true`;"
+        " without it an article alerts once per rule anyway"
+        for rule in rules
+        if rule.cooldown is not None and not rule.on_update
+    ]

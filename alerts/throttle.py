@@ -10,7 +10,6 @@ held and sent when the cooldown ends, carrying the latest hits (so the last upda
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -20,7 +19,6 @@ from alerts.delivery import overflow_digest
 from alerts.models import Match
 from alerts.outbox import Wait
 from alerts.rules import CompiledRule
-from core.config import RuleConfig
 from core.db import AlertRow
 
 log = logging.getLogger(__name__)
@@ -61,13 +59,3 @@ def decide(session: Session, rule: CompiledRule, match: Match, now: datetime, *,
             )
             return overflow_digest(rule.name, now)
     return None, now
-
-
-def notes(rules: Sequence[RuleConfig]) -> list[str]:
-    """Settings that are valid but do nothing, as sentences for `newswatch check`."""
-    return [
-        f"rule {rule.name!r}: `cooldown` only spaces out the re-alerts of `on_update: true`;"
-        " without it an article alerts once per rule anyway"
-        for rule in rules
-        if rule.cooldown is not None and not rule.on_update
-    ]

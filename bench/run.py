@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import figures, peers, subject
+from bench import cli_start, figures, fulltext, peers, subject
 from bench.data import Corpus, make_corpus, make_news_corpus, rss, write_feeds
 from bench.receiver import Receiver
 from bench.server import FeedServer
@@ -204,7 +204,11 @@ def print_table(rows: list[Row], args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, under a minute")
-    parser.add_argument("--only", default="1,1b,2,3-6", help="figures to run, of 1,1b,2,3-6 (default: all)")
+    parser.add_argument(
+        "--only",
+        default="1,1b,2,3-6,7,8,9,search",
+        help="figures to run, of 1,1b,2,3-6,7,8,9,search (`cli` is 9; default: all)",
+    )
     args = parser.parse_args()
     only = set(args.only.split(","))
     rules = 200 if args.quick else 1000
@@ -229,7 +233,88 @@ def main() -> None:
             rows.append(steady_row(corpus, steady))
     if "3-6" in only:
         rows += other_figures(args.quick)
+    if "7" in only:
+        rows.append(full_text_row(args.quick))
+    if "8" in only:
+        rows.append(websub_figure(args.quick))
+    if "search" in only:
+        rows.append(search_row(args.quick))
+    if "9" in only or "cli" in only:
+        rows.append(cli_row())
     print_table(rows, args)
+
+
+def full_text_row(quick: bool) -> Row:
+    """Figure (7): linked pages fetched and extracted per second (bench/fulltext.py)."""
+    feeds, items, hosts = (8, 10, 4) if quick else (40, 25, 8)
+    print(f"(7) full text: {feeds * items:,} pages on {hosts} loopback hosts ...", flush=True)
+    with tempfile.TemporaryDirectory(prefix="newswatch-fulltext-") as tmp:
+        figure = fulltext.measure(feeds, items, hosts, Path(tmp))
+    return Row(
+        f"(7) full text, pages/s: {feeds} summary-only feeds, {feeds * items:,} ~70 KB article pages on"
+        f" {hosts} loopback hosts (2 at once per host, robots.txt read), fetched, extracted, stored, matched",
+        fulltext.describe(figure),
+        {},
+        "",
+        "0 pages not used",
+        figure.failed == 0 and figure.pages == feeds * items,
+    )
+
+
+def websub_figure(quick: bool) -> Row:
+    """Figure (8): WebSub push against polling at `every: 30s`, in the same run (bench/websub.py).
+    --quick scales polling down to every 5 s (and 5 samples) to stay under a minute."""
+    from bench import websub
+
+    samples, every, gaps = (5, 5, (1.0, 3.0)) if quick else (20, 30, (3.0, 12.0))
+    print(
+        f"WebSub latency: {samples} stories pushed by a loopback hub and polled every {every}s ...",
+        flush=True,
+    )
+    figure = websub.measure(samples, every, gaps)
+    pushed = figures.percentile(figure.pushed, 0.99) if figure.pushed else float("inf")
+    polled = figures.percentile(figure.polled, 0.99) if figure.polled else float("inf")
+    return Row(
+        f"(8) WebSub push, publication at the hub -> webhook ack, against polling every {every}s"
+        " (same run, same stories)",
+        websub.describe(figure),
+        {},
+        f"push p99 {polled / max(pushed, 1e-9):.0f}x lower than polling p99",
+        "push p99 < 2 s, all delivered",
+        pushed < 2 and len(figure.pushed) == samples,
+    )
+
+
+def search_row(quick: bool) -> Row:
+    """Figure (search): query times over stored articles on both backends (bench/search.py)."""
+    from bench import search
+
+    count, rounds = (10_000, 5) if quick else (100_000, 30)
+    print(f"(search) {count:,} articles, {rounds} queries of each of 10 kinds, SQLite and PostgreSQL ...")
+    line, met = search.summary(search.run(count, rounds, ("sqlite", "postgresql")))
+    return Row(
+        f"(search) query time over {count:,} stored articles, a mix of 10 kinds: median, p99 (wall)",
+        line,
+        {},
+        "",
+        "p99 < 100 ms",
+        met,
+    )
+
+
+def cli_row() -> Row:
+    """Figure (9): the median start-up of `newswatch --version`, `--help` and `check` (bench/cli_start.py)."""
+    print("(9) CLI start-up, 10 runs of each command ...", flush=True)
+    starts = cli_start.measure(10)
+    cli_start.report(starts)
+    return Row(
+        "(9) CLI start-up, median of 10 runs: `newswatch --version` / `--help` / `check` (demo config)",
+        " / ".join(f"{s.median:.2f} s" for s in starts),
+        {},
+        "",
+        " / ".join(f"< {s.target:g} s" for s in starts),
+        all(s.met for s in starts),
+    )
 
 
 def other_figures(quick: bool) -> list[Row]:

@@ -13,8 +13,11 @@ import time
 from pathlib import Path
 
 
-def start_on_loopback(module: str, *args: str, what: str) -> tuple[subprocess.Popen[bytes], int]:
-    """`python -m MODULE PORT ARGS...` on a free loopback port, once it accepts connections."""
+def start_on_loopback(
+    module: str, *args: str, what: str, wait: float = 10.0
+) -> tuple[subprocess.Popen[bytes], int]:
+    """`python -m MODULE PORT ARGS...` on a free loopback port, once it accepts connections (within
+    `wait` seconds)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
@@ -23,7 +26,7 @@ def start_on_loopback(module: str, *args: str, what: str) -> tuple[subprocess.Po
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()

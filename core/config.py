@@ -12,7 +12,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import httpx
 import yaml
 from pydantic import (
     AfterValidator,
@@ -158,6 +157,8 @@ def url_problem(url: str) -> str | None:
     URL that httpx would refuse is refused before anything runs, not in the middle of a poll."""
     if not re.match(r"^https?://[^/\s]+", url, re.IGNORECASE):
         return f"{url[:200]!r} is not an http:// or https:// URL"
+    import httpx  # here, not at the top: a config without URLs (`check` on the demo) never needs it
+
     try:
         parsed = httpx.URL(url)
         host, port = parsed.host, parsed.port
@@ -414,6 +415,62 @@ class RetentionSettings(_Model):
         return self.articles is not None or self.alerts is not None
 
 
+# `full_text: auto` fetches an item's page when the text its feed gave is shorter than this many
+# characters (after cleaning); `full_text.short_text` changes it.
+SHORT_TEXT = 500
+# The longest wait between two requests to one host, whatever `host_delay` or a robots.txt
+# Crawl-delay says.
+MAX_HOST_DELAY = timedelta(minutes=1)
+
+
+def _delay(value: object) -> timedelta:
+    """A duration that may be zero (`0`, `0s`): no wait."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value == 0:
+        return timedelta(0)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match is not None and float(match.group(1)) == 0:
+            return timedelta(0)
+    return parse_duration(value)
+
+
+FullTextMode = Literal["auto", "always", "never"]
+# A duration that may be 0 (no delay), at most MAX_HOST_DELAY.
+HostDelay = Annotated[
+    timedelta,
+    BeforeValidator(_delay),
+    AfterValidator(_within(None, MAX_HOST_DELAY)),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": DURATION_PATTERN},
+                {"type": "number", "minimum": 0, "maximum": MAX_HOST_DELAY.total_seconds()},
+                {"type": "string", "pattern": ENV_REF_PATTERN},
+            ],
+            "x-duration": {"max": format_duration(MAX_HOST_DELAY)},
+        }
+    ),
+]
+
+
+class FullTextSettings(_Model):
+    """How linked pages are fetched for sources with `full_text: auto` or `always` (ingest/pages.py)."""
+
+    short_text: int = Field(
+        default=SHORT_TEXT,
+        ge=0,
+        le=1_000_000,
+        description="`full_text: auto` fetches the page when the item's text, cleaned, is shorter than"
+        " this many characters.",
+    )
+    per_host: int = Field(default=2, gt=0, le=16, description="Page requests at once to one host.")
+    host_delay: HostDelay = Field(
+        default=timedelta(seconds=1),
+        description="Between the starts of two requests to one host (`0`: none; at most 1m); a longer"
+        " robots.txt Crawl-delay wins.",
+    )
+
+
 class SourceConfig(_Model):
     """A place articles come from: a feed URL or a folder of article files (exactly one of them)."""
 
@@ -447,11 +504,18 @@ class SourceConfig(_Model):
         description="Feed health: a source with no successful poll, or no new article, for this long is"
         " flagged unhealthy (see `health`).",
     )
+    full_text: FullTextMode = Field(
+        default="never",
+        description="Read each new or changed item's linked page for its text: `auto` when the feed's"
+        " text is shorter than `full_text.short_text`, `always`, or `never`. Feed sources only.",
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> SourceConfig:
         if (self.directory is None) == (self.feed is None):
             raise ValueError("a source needs exactly one of `directory` or `feed`")
+        if self.directory is not None and self.full_text != "never":
+            raise ValueError("`full_text` applies to feed sources only")
         return self
 
     @field_validator("feed")
@@ -854,6 +918,59 @@ class HttpSettings(_Model):
         return host.strip("[]"), int(port)
 
 
+def _host_port(value: str) -> str:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isascii() or not port.isdigit() or len(port) > 5 or not int(port) < 65536:
+        raise ValueError(f"{value[:80]!r} is not host:port, e.g. 127.0.0.1:8787")
+    return value
+
+
+def _address(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+class WebSubSettings(_Model):
+    """WebSub push: subscribe to the hub a feed advertises, and take the hub's pushes at
+    `callback_url` (the public base URL a reverse proxy forwards to `listen`)."""
+
+    callback_url: str = Field(
+        description="The public base URL hubs reach the callback at, e.g."
+        " `https://newswatch.example.org/websub`; each subscription adds a random path of its own."
+        " Your reverse proxy forwards it to `listen`."
+    )
+    listen: Annotated[str, AfterValidator(_host_port)] = Field(
+        default="127.0.0.1:8788",
+        description="host:port the callback listener binds (`run` and every distributed node);"
+        " loopback unless set, as a reverse proxy usually sits in front.",
+    )
+    fallback_every: Schedule = Field(
+        default=timedelta(hours=1),
+        description="How often a source is still polled while a hub pushes it (never more often than"
+        " its `every`).",
+    )
+    lease_seconds: int = Field(
+        default=864_000,
+        ge=60,
+        le=365 * 86_400,
+        description="The subscription lease asked of the hub, in seconds (10 days by default); the hub"
+        " may grant another. Renewed before it ends.",
+    )
+
+    @field_validator("callback_url")
+    @classmethod
+    def _public_base(cls, value: str) -> str:
+        _fetchable(value)
+        if "?" in value or "#" in value:
+            raise ValueError("the callback base URL cannot hold a query or a fragment")
+        return value.rstrip("/")
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """(host, port) the callback listener binds."""
+        return _address(self.listen)
+
+
 class HealthSettings(_Model):
     """Where `source.unhealthy` / `source.recovered` events go."""
 
@@ -883,6 +1000,10 @@ class Config(_Model):
     pipeline: PipelineSettings = Field(
         default=PipelineSettings(), description="How a poll's work is done after the fetch."
     )
+    full_text: FullTextSettings = Field(
+        default=FullTextSettings(),
+        description="How linked pages are fetched for sources with `full_text: auto` or `always`.",
+    )
     sources: list[SourceConfig] = Field(
         default_factory=list, description="What to poll: feeds and folders of article files."
     )
@@ -894,6 +1015,11 @@ class Config(_Model):
     )
     http: HttpSettings | None = Field(
         default=None, description="The health, metrics and status-page endpoint; off unless set."
+    )
+    websub: WebSubSettings | None = Field(
+        default=None,
+        description="WebSub push: subscribe to the hub a feed advertises and take its pushes; off unless"
+        " set.",
     )
     health: HealthSettings = Field(default=HealthSettings(), description="Where feed-health events go.")
     retention: RetentionSettings = Field(
@@ -908,15 +1034,10 @@ class Config(_Model):
     @field_validator("database")
     @classmethod
     def _database_url(cls, value: str) -> str:
-        from sqlalchemy.engine import make_url
-        from sqlalchemy.exc import ArgumentError
-
-        try:
-            make_url(value)
-        except (ArgumentError, ValueError):  # not echoed: the URL may hold a password
+        if not is_database_url(value):  # not echoed: the URL may hold a password
             raise ValueError(
                 "is not a database URL; write sqlite:///newswatch.db or postgresql://user@host/db"
-            ) from None
+            )
         return value
 
     @model_validator(mode="after")
@@ -932,6 +1053,35 @@ class Config(_Model):
     def source(self, name: str) -> SourceConfig:
         """The source called `name`."""
         return next(s for s in self.sources if s.name == name)
+
+
+# SQLAlchemy's URL grammar (sqlalchemy/engine/url.py, `_parse_url`), checked without importing
+# SQLAlchemy, which costs a third of a second: `check` opens no database and stays quick. The
+# engine parses the URL again when it connects.
+_DATABASE_URL = re.compile(
+    r"""
+    (?P<name>[\w\+]+)://
+    (?:(?P<username>[^:/]*)(?::(?P<password>[^@]*))?@)?
+    (?:(?:\[(?P<ipv6host>[^/\?]+)\]|(?P<ipv4host>[^/:\?]+))?(?::(?P<port>[^/\?]*))?)?
+    (?:/(?P<database>[^\?]*))?
+    (?:\?(?P<query>.*))?
+    """,
+    re.X,
+)
+
+
+def is_database_url(value: str) -> bool:
+    """Whether SQLAlchemy's `make_url` reads `value` (a scheme, and a port that is a number)."""
+    match = _DATABASE_URL.match(value)
+    if match is None:
+        return False
+    port = match.group("port")
+    if port is not None:  # an empty port (`host:/db`) is refused too
+        try:
+            int(port)
+        except ValueError:
+            return False
+    return True
 
 
 def config_path(cli_value: str | os.PathLike[str] | None) -> Path:

@@ -98,7 +98,12 @@ class SourceState(Base):
 
 
 class ArticleRow(Base):
-    """One stored article; (source, item_key) is the identity of the item it came from."""
+    """One stored article; (source, item_key) is the identity of the item it came from.
+
+    Its title and text are indexed for search outside the model (migration 0015, ingest/search.py):
+    on SQLite the FTS5 table `articles_fts`, on PostgreSQL the table `article_search`, both kept in
+    step by triggers on this table. A migration that rebuilds this table on SQLite (batch mode)
+    drops those triggers and must create them again."""
 
     __tablename__ = "articles"
     __table_args__ = (
@@ -124,6 +129,11 @@ class ArticleRow(Base):
     signature: Mapped[list[Any] | None] = mapped_column(JSON)
     html: Mapped[str] = mapped_column(Text, default="")
     language: Mapped[str | None] = mapped_column(String(16))
+    # Where `text` came from: the feed item (`feed`) or its linked page (`page`, full_text), and why
+    # a page that was wanted was not used (robots.txt, a refused address, too large, ...).
+    text_source: Mapped[str] = mapped_column(String(10), default="feed", server_default="feed")
+    page_error: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(Text)  # from the page's metadata
     sightings: Mapped[list[SightingRow]] = relationship(
         back_populates="article", lazy="selectin", order_by="SightingRow.id", passive_deletes=True
     )
@@ -244,6 +254,35 @@ class ChannelStateRow(Base):
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     tokens: Mapped[float | None]
     tokens_at: Mapped[datetime | None]
+
+
+class WebSubRow(Base):
+    """A WebSub subscription (newswatch/websub.py): one per source and hub topic, found by the
+    unguessable `token` that ends its callback URL. `pending` is what was asked of the hub and not
+    yet verified: the callback confirms a verification of intent only for that."""
+
+    __tablename__ = "websub_subscriptions"
+    __table_args__ = (Index("ix_websub_source", "source"),)
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH))
+    hub: Mapped[str] = mapped_column(Text)
+    topic: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(String(200))  # hub.secret: the HMAC key of the pushes
+    # requested, subscribed, failed, denied, expired, unsubscribing
+    state: Mapped[str] = mapped_column(String(20))
+    pending: Mapped[str | None] = mapped_column(String(20))  # subscribe, unsubscribe
+    requested_at: Mapped[datetime | None]
+    verified_at: Mapped[datetime | None]
+    lease_seconds: Mapped[int | None] = mapped_column(Integer)  # as the hub granted it
+    expires_at: Mapped[datetime | None]
+    renew_at: Mapped[datetime | None]
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    retry_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    pushes: Mapped[int] = mapped_column(Integer, default=0)
+    last_push_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
 
 
 def normalize_url(url: str) -> str:

@@ -68,6 +68,27 @@ STAGE_SECONDS = Counter(
     ["stage"],
     registry=REGISTRY,
 )
+PAGES = Counter(
+    "newswatch_pages",
+    "Linked pages wanted for their full text, by outcome (used; kept_feed_text: not fetched or not"
+    " usable, the item kept its feed's text).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+WEBSUB_CALLBACKS = Counter(
+    "newswatch_websub_callbacks",
+    "Requests on the WebSub callback, by kind (verification, push) and outcome (confirmed, refused,"
+    " stored, bad_signature, unknown, too_large, failed).",
+    ["kind", "outcome"],
+    registry=REGISTRY,
+)
+WEBSUB_REQUESTS = Counter(
+    "newswatch_websub_requests",
+    "Subscription requests sent to WebSub hubs, by mode (subscribe, unsubscribe) and outcome"
+    " (accepted, failed).",
+    ["mode", "outcome"],
+    registry=REGISTRY,
+)
 OUTBOX_DEPTH = Gauge(
     "newswatch_outbox_depth", "Alerts waiting to be sent (pending or failed).", registry=REGISTRY
 )
@@ -88,6 +109,24 @@ def poll_done(source: str, outcome: str, seconds: float, new: int = 0, updated: 
         ARTICLES_STORED.labels(source, "updated").inc(updated)
 
 
+def push_done(source: str, new: int = 0, updated: int = 0) -> None:
+    """Record the articles one WebSub push stored."""
+    if new:
+        ARTICLES_STORED.labels(source, "new").inc(new)
+    if updated:
+        ARTICLES_STORED.labels(source, "updated").inc(updated)
+
+
+def websub_callback(kind: str, outcome: str) -> None:
+    """Record one request on the WebSub callback."""
+    WEBSUB_CALLBACKS.labels(kind, outcome).inc()
+
+
+def websub_request(mode: str, outcome: str) -> None:
+    """Record one subscription request sent to a hub."""
+    WEBSUB_REQUESTS.labels(mode, outcome).inc()
+
+
 def stage_time(stage: str, seconds: float) -> None:
     """Add `seconds` spent in pipeline `stage`."""
     STAGE_SECONDS.labels(stage).inc(max(seconds, 0.0))
@@ -101,6 +140,14 @@ def stage_seconds() -> dict[str, float]:
             if sample.name.endswith("_total"):
                 totals[sample.labels["stage"]] = sample.value
     return totals
+
+
+def pages_done(used: int, kept_feed_text: int) -> None:
+    """Record a poll's full-text pages: used, and wanted but not used."""
+    if used:
+        PAGES.labels("used").inc(used)
+    if kept_feed_text:
+        PAGES.labels("kept_feed_text").inc(kept_feed_text)
 
 
 def duplicate_merged(level: str) -> None:

@@ -46,3 +46,6 @@ class Article:
     content_hash: str
     html: str = ""  # a sanitized display copy (allow-listed tags only)
     language: str | None = None  # ISO 639-1 guess, None when unsure
+    text_source: str = "feed"  # "page" when `text` is the linked page's (full_text)
+    page_error: str | None = None  # why a page that was wanted was not used
+    author: str | None = None  # from the page's metadata

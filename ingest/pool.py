@@ -13,11 +13,16 @@ import multiprocessing
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import TypeVar
 
 from core.errors import SourceError
-from ingest.process import Job, Processed, process
+from ingest.fulltext import PageJob, use_page
+from ingest.process import Job, Prepared, Processed, process
+
+_J = TypeVar("_J")
 
 log = logging.getLogger(__name__)
 
@@ -46,32 +51,48 @@ class ProcessPool:
         """`process(job)` in a worker, within `budget` seconds; raises SourceError (BudgetExceededError
         when the budget ran out). A small job runs in a thread here: a worker process costs more to
         reach (and, the first time, to start) than it would save."""
-        if _small(job):
-            outcome = await asyncio.to_thread(_call, job)
-            if isinstance(outcome, Processed):
-                return outcome
-            raise SourceError(job.source, outcome)
+        outcome = await self._run(_call, job, job.source, budget, _small(job), "feed")
+        assert isinstance(outcome, Processed)
+        return outcome
+
+    async def run_page(self, job: PageJob, budget: float) -> Prepared:
+        """`use_page(job)` (full text: a page's extraction and cleaning) in a worker, within `budget`
+        seconds; raises SourceError (BudgetExceededError when the budget ran out)."""
+        small = len(job.body) <= SMALL_BYTES
+        outcome = await self._run(_call_page, job, job.source, budget, small, "page")
+        assert isinstance(outcome, Prepared)
+        return outcome
+
+    async def _run(
+        self, call: Callable[[_J], object], job: _J, source: str, budget: float, small: bool, kind: str
+    ) -> object:
+        work = "parsing and cleaning" if kind == "feed" else "extracting the page"
+        if small:
+            outcome = await asyncio.to_thread(call, job)
+            if isinstance(outcome, str):
+                raise SourceError(source, outcome)
+            return outcome
         for attempt in (1, 2):
             executor = self._ensure()
-            future = asyncio.get_running_loop().run_in_executor(executor, _call, job)
+            future = asyncio.get_running_loop().run_in_executor(executor, call, job)
             try:
                 outcome = await asyncio.wait_for(future, budget)
             except TimeoutError:
                 self._replace(executor)
                 raise BudgetExceededError(
-                    job.source,
-                    f"parsing and cleaning took longer than {budget:g}s (pipeline.process_timeout);"
-                    " the feed was fetched in full",
+                    source,
+                    f"{work} took longer than {budget:g}s (pipeline.process_timeout);"
+                    f" the {kind} was fetched in full",
                 ) from None
             except BrokenProcessPool:
                 self._replace(executor)
                 if attempt == 2:
-                    raise SourceError(job.source, "a worker process died while parsing this feed") from None
-                log.warning("a worker process died; retrying on a fresh pool", extra={"source": job.source})
+                    raise SourceError(source, f"a worker process died while parsing this {kind}") from None
+                log.warning("a worker process died; retrying on a fresh pool", extra={"source": source})
                 continue
-            if isinstance(outcome, Processed):
-                return outcome
-            raise SourceError(job.source, outcome)
+            if isinstance(outcome, str):
+                raise SourceError(source, outcome)
+            return outcome
         raise AssertionError("unreachable")
 
     def close(self) -> None:
@@ -128,6 +149,15 @@ def _call(job: Job) -> Processed | str:
     except Exception as exc:  # a bug on one feed is that poll's failure
         log.debug("processing failed", exc_info=True, extra={"source": job.source})
         return f"cannot process the feed: {type(exc).__name__}: {exc}"
+
+
+def _call_page(job: PageJob) -> Prepared | str:
+    """`use_page(job)`; a failure comes back as its reason."""
+    try:
+        return use_page(job)
+    except Exception as exc:  # a page that breaks the extractor is that page's failure
+        log.debug("page extraction failed", exc_info=True, extra={"source": job.source})
+        return f"cannot extract the page: {type(exc).__name__}: {exc}"
 
 
 def _warm() -> None:

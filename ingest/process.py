@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from ingest.boilerplate import DEFAULT, Boilerplate
 from ingest.clean import clean
 from ingest.dedup import Signature, fingerprint, signatures, usable
+from ingest.discovery import NONE, FeedLinks, document_links
 from ingest.models import Article, RawItem
 from ingest.parse import parse_feed
 
@@ -30,6 +31,7 @@ class Job:
     known: Mapping[str, str] = field(default_factory=dict)  # item key -> raw hash stored last time
     boilerplate: Boilerplate = DEFAULT
     max_items: int = 1000
+    discover: bool = False  # read the hub and self links the document names (WebSub)
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class Processed:
     fresh: tuple[Prepared, ...]  # new or changed since last time, in feed order
     unchanged: tuple[str, ...]  # keys of items exactly as stored last time
     seconds: float = 0.0  # time the worker spent on it
+    links: FeedLinks = NONE  # the WebSub hubs and topic the document names (when asked to look)
 
 
 def process(job: Job) -> Processed:
@@ -78,8 +81,9 @@ def process(job: Job) -> Processed:
         )
         for (article, digest), sig, ok in zip(cleaned, sigs, signed, strict=True)
     ]
+    links = document_links(job.body, job.url, job.content_type) if job.discover and job.body else NONE
     spent = time.perf_counter() - began
-    return Processed(len(items), len(items) - len(kept), tuple(fresh), tuple(unchanged), spent)
+    return Processed(len(items), len(items) - len(kept), tuple(fresh), tuple(unchanged), spent, links)
 
 
 def newest(items: Sequence[RawItem], limit: int) -> list[RawItem]:

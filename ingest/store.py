@@ -214,7 +214,7 @@ class _Batch:
                 self.sights[row.key] = sight
                 self._index_url(sight)
         urls = list(
-            dict.fromkeys(i.article.url for i in items if i.article.url and _is_story_link(i.article.url))
+            dict.fromkeys(i.article.url for i in items if i.article.url and is_story_link(i.article.url))
         )
         for part in _chunks(urls):
             of_links = (
@@ -331,7 +331,7 @@ class _Batch:
 
     def _duplicate(self, item: Prepared) -> tuple[_Art, str, float | None, Decision | None] | None:
         article = item.article
-        if _is_story_link(article.url):
+        if is_story_link(article.url):
             assert article.url is not None
             seen = self.by_url.get(article.url)
             if seen:
@@ -456,6 +456,9 @@ def _columns(art: _Art, now: datetime) -> dict[str, Any]:
         "topics": list(article.topics),
         "html": article.html,
         "language": article.language,
+        "text_source": article.text_source,
+        "page_error": article.page_error,
+        "author": article.author,
         "published_at": article.published_at or art.published_at or now,
         "updated_at": now,
         "content_hash": article.content_hash,
@@ -472,13 +475,14 @@ def _longer_columns(item: Prepared, now: datetime) -> dict[str, Any]:
     sig = item.signature
     return {
         "text": item.article.text,
+        "text_source": item.article.text_source,
         "text_hash": item.text_hash,
         "signature": list(sig) if sig is not None else None,
         "updated_at": now,
     }
 
 
-def _is_story_link(url: str | None) -> bool:
+def is_story_link(url: str | None) -> bool:
     """A bare home-page link says nothing about which story it is (some feeds link every item there)."""
     return url is not None and urlsplit(url).path not in ("", "/")
 
@@ -589,6 +593,9 @@ def article_dict(row: ArticleRow) -> dict[str, Any]:
         "text": row.text,
         "html": row.html,
         "language": row.language,
+        "text_source": row.text_source,
+        "page_error": row.page_error,
+        "author": row.author,
         "sources": [
             {
                 "source": s.source,

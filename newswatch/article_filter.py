@@ -1,8 +1,8 @@
 """Stored articles by source, rule and text, newest first, one page at a time (the status page's list).
 
-`text_condition` is the one place that decides what a text query matches: today a case-insensitive
-substring of the title or the text (LIKE). Full-text search (SQLite FTS5, PostgreSQL tsvector) can
-replace it there without touching `filter_articles` or its callers.
+`text_condition` is the one place that decides what a text query matches: the same full-text search
+as `articles --search` (ingest/search.py: SQLite FTS5, PostgreSQL tsvector; phrases, `-word`,
+`word*`), and a case-insensitive substring of the title or the text for a query it refuses.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, Select, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.db import AlertRow, ArticleRow
+from ingest.search import SearchError, matching
 
 PER_PAGE = 25
 MAX_PER_PAGE = 200
@@ -58,10 +59,14 @@ class ArticlePage:
         return (self.page - 1) * self.per_page + len(self.articles)
 
 
-def text_condition(text: str) -> ColumnElement[bool]:
-    """What a text query matches: the articles whose title or text contains it, ignoring case.
-
-    The hook for full-text search: swap this body for an FTS5 / tsvector match."""
+def text_condition(text: str, dialect: str) -> ColumnElement[bool]:
+    """What a text query matches on `dialect`: the articles `articles --search` finds for it, or,
+    for a query the search language refuses (a lone `OR`, unbalanced quotes), those whose title or
+    text contains it, ignoring case: a filter box never answers with an error."""
+    try:
+        return matching(text, dialect)
+    except SearchError:
+        pass
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     pattern = f"%{escaped}%"
     return or_(
@@ -70,14 +75,14 @@ def text_condition(text: str) -> ColumnElement[bool]:
     )
 
 
-def _filtered(query: _Query, source: str | None, rule: str | None, text: str | None) -> _Query:
+def _filtered(query: _Query, source: str | None, rule: str | None, text: str | None, dialect: str) -> _Query:
     if source:
         query = query.where(ArticleRow.source == source)
     if rule:
         query = query.where(exists().where(AlertRow.article_id == ArticleRow.id, AlertRow.rule == rule))
     text = (text or "").strip()[:TEXT_MAX_LENGTH]
     if text:
-        query = query.where(text_condition(text))
+        query = query.where(text_condition(text, dialect))
     return query
 
 
@@ -93,7 +98,8 @@ def filter_articles(
     any), newest published first, the `page`-th `per_page` of them (a page past the end gives the
     last page)."""
     per_page = min(max(per_page, 1), MAX_PER_PAGE)
-    total = session.scalar(_filtered(select(func.count(ArticleRow.id)), source, rule, text)) or 0
+    dialect = session.get_bind().dialect.name
+    total = session.scalar(_filtered(select(func.count(ArticleRow.id)), source, rule, text, dialect)) or 0
     pages = max(1, -(-total // per_page))
     page = min(max(page, 1), pages)
     rows = session.execute(
@@ -109,6 +115,7 @@ def filter_articles(
             source,
             rule,
             text,
+            dialect,
         )
         .order_by(ArticleRow.published_at.desc(), ArticleRow.id.desc())
         .offset((page - 1) * per_page)

@@ -1,28 +1,97 @@
-"""The `newswatch` command: a thin edge over the service, storage and config."""
+"""The `newswatch` command: a thin edge over the service, storage and config.
+
+It answers at once: only the standard library and the small modules below are imported when it
+starts; each command imports what it needs (the config model, SQLAlchemy, the matcher, HTTP) when
+it runs, so `--version`, `--help` and `check` never pay for the database (bench/cli_start.py).
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import logging
-import signal
 import sys
 from collections.abc import Sequence
-from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.config import Config, config_path, parse_duration, require_sources
-from core.db import Database, utcnow
 from core.errors import ConfigError, NewswatchError
-from newswatch import __version__, logs
-from newswatch.settings import load_config
-from newswatch.tables import counters, print_table, progress
+from newswatch import logs
 
-log = logging.getLogger("newswatch")
+if TYPE_CHECKING:
+    from datetime import timedelta
+
+    from core.config import Config
+    from core.db import Database
+    from newswatch.service import RunReport, Service
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _Version(argparse.Action):
+    """`--version`, reading the installed version only when asked (importlib.metadata is not free)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        from core.version import __version__
+
+        print(f"newswatch {__version__}")
+        parser.exit()
+
+
+def _global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """The options every command takes, before the command (`top`) or after it.
+
+    After a command they default to SUPPRESS, so an option given before the command is not reset
+    by the command's parser: `newswatch -c x.yaml check` and `newswatch check -c x.yaml` are the
+    same. `-v` after the command counts apart (`verbose_after`) and adds to the one before it."""
+    group = parser if top else parser.add_argument_group("global options (also before the command)")
+    unset: dict[str, Any] = {} if top else {"default": argparse.SUPPRESS}
+    group.add_argument(
+        "-c",
+        "--config",
+        metavar="PATH",
+        help="config file (default: $NEWSWATCH_CONFIG, else config/newswatch.yaml)",
+        **({"default": None} if top else unset),
+    )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        dest="verbose" if top else "verbose_after",
+        help="more log detail (-vv for debug)",
+        **({"default": 0} if top else unset),
+    )
+    group.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="log only warnings and errors",
+        **({"default": False} if top else unset),
+    )
+    group.add_argument(
+        "--log-format",
+        choices=logs.FORMATS,
+        help="log lines as text or JSON (default auto: text on a terminal, JSON otherwise)",
+        **({"default": "auto"} if top else unset),
+    )
+
+
+class _Commands:
+    """Adds command parsers that take the global options too (after the command)."""
+
+    def __init__(self, action: Any) -> None:
+        self._action = action
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = self._action.add_parser(name, **kwargs)
+        _global_options(parser, top=False)
+        return parser
+
+
+def _commands(parser: argparse.ArgumentParser, dest: str, metavar: str, *, required: bool) -> _Commands:
+    return _Commands(parser.add_subparsers(dest=dest, metavar=metavar, required=required))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,22 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="newswatch",
         description="Poll news sources, store clean articles, and alert on watched people and topics.",
     )
-    parser.add_argument("--version", action="version", version=f"newswatch {__version__}")
-    parser.add_argument(
-        "-c",
-        "--config",
-        metavar="PATH",
-        help="config file (default: $NEWSWATCH_CONFIG, else config/newswatch.yaml)",
-    )
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log detail (-vv for debug)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="log only warnings and errors")
-    parser.add_argument(
-        "--log-format",
-        choices=logs.FORMATS,
-        default="auto",
-        help="log lines as text or JSON (default auto: text on a terminal, JSON otherwise)",
-    )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser.add_argument("--version", action=_Version, help="print the version and exit")
+    _global_options(parser, top=True)
+    commands = _commands(parser, "command", "COMMAND", required=True)
 
     run = commands.add_parser("run", help="poll sources on their schedules and send alerts")
     run.add_argument(
@@ -75,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     db = commands.add_parser(
         "db", help="database maintenance: schema upgrades, moving to PostgreSQL, pruning old data"
     )
-    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_commands = _commands(db, "db_command", "ACTION", required=True)
     _json_flag(db_commands.add_parser("upgrade", help="run the schema migrations on the configured database"))
     migrate = db_commands.add_parser(
         "migrate-from", help="copy an SQLite database into the configured (empty) database"
@@ -86,12 +142,20 @@ def build_parser() -> argparse.ArgumentParser:
     prune.add_argument("--dry-run", action="store_true", help="count what would go; delete nothing")
     _json_flag(prune)
 
-    articles = commands.add_parser("articles", help="list stored articles, newest first")
+    articles = commands.add_parser("articles", help="list stored articles, newest first, or search them")
     articles.add_argument("--json", action="store_true", help="print JSON for scripts")
     articles.add_argument("--limit", type=_positive, default=20, metavar="N", help="how many (default 20)")
+    articles.add_argument(
+        "--search",
+        metavar="QUERY",
+        help='best matches first: words, "a phrase", -excluded, prefix*',
+    )
+    articles.add_argument("--since", type=_duration, metavar="AGE", help="published this recently (e.g. 7d)")
+    articles.add_argument("--source", metavar="NAME", help="only articles seen in this source")
+    articles.add_argument("--rule", metavar="NAME", help="only articles this rule matched")
 
     rules = commands.add_parser("rules", help="try rules on stored articles or files, sending nothing")
-    rules_commands = rules.add_subparsers(dest="rules_command", metavar="ACTION", required=True)
+    rules_commands = _commands(rules, "rules_command", "ACTION", required=True)
     rules_test = rules_commands.add_parser("test", help="replay rules: hit counts and would-be alerts")
     rules_test.add_argument(
         "--since", type=_duration, default="30d", metavar="AGE", help="stored articles this recent (30d)"
@@ -107,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sources = commands.add_parser("sources", help="list sources and how their last polls went")
     sources.add_argument("--json", action="store_true", help="print JSON for scripts")
-    opml = sources.add_subparsers(dest="sources_action", metavar="ACTION")
+    opml = _commands(sources, "sources_action", "ACTION", required=False)
     opml_import = opml.add_parser("import", help="append the feeds of an OPML file to the config")
     opml_import.add_argument("opml", metavar="FILE.opml")
     _json_flag(opml_import, nested=True)
@@ -118,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument("--json", action="store_true", help="print JSON for scripts")
     alerts.add_argument("--limit", type=_positive, default=50, metavar="N", help="how many (default 50)")
     alerts.add_argument("--status", choices=("pending", "sent", "failed", "dead"), help="only these")
-    alert_commands = alerts.add_subparsers(dest="alerts_command", metavar="ACTION")
+    alert_commands = _commands(alerts, "alerts_command", "ACTION", required=False)
     retry = alert_commands.add_parser("retry", help="send a failed or dead alert again, now")
     which = retry.add_mutually_exclusive_group(required=True)
     which.add_argument("id", nargs="?", type=_positive, metavar="ID", help="the alert (see `alerts`)")
@@ -130,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("reload", help="make the running `run` re-read its config (refused if not valid)")
     config = commands.add_parser("config", help="about the config file itself")
-    config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    config_commands = _commands(config, "config_command", "ACTION", required=True)
     config_commands.add_parser("schema", help="print the JSON Schema of the config file (for editors)")
     completion = commands.add_parser("completion", help="print a shell completion script")
     completion.add_argument("shell", choices=("bash", "zsh"), help='eval "$(newswatch completion bash)"')
@@ -162,6 +226,8 @@ def _positive(value: str) -> int:
 
 
 def _duration(value: str) -> timedelta:
+    from core.config import parse_duration
+
     try:
         return parse_duration(value)
     except ValueError as exc:
@@ -172,7 +238,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    verbosity = -1 if args.quiet else args.verbose + (1 if args.command in ("run", "worker") else 0)
+    verbose = args.verbose + getattr(args, "verbose_after", 0)
+    verbosity = -1 if args.quiet else verbose + (1 if args.command in ("run", "worker") else 0)
     logs.setup(verbosity, args.log_format)
     if args.command == "completion":
         from newswatch.completion import script
@@ -182,6 +249,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "config":  # about the file, not one config: nothing is loaded
         return _config_schema()
     try:
+        from core.config import config_path
+        from newswatch.settings import load_config
+
         config = load_config(config_path(args.config))
         handler = {
             "run": _run,
@@ -205,6 +275,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
+def _open(config: Config) -> Database:
+    """The configured database (created and upgraded if it is new)."""
+    from core.db import Database
+
+    return Database(config.database)
+
+
 def _config_schema() -> int:
     from core.schema import config_schema
 
@@ -213,8 +290,8 @@ def _config_schema() -> int:
 
 
 def _check(config: Config, args: argparse.Namespace) -> int:
-    from alerts.rules import check_examples
-    from alerts.throttle import notes
+    from alerts.rules import check_examples, notes
+    from core.config import config_path, require_sources
 
     require_sources(config_path(args.config), config)
     problems, advice = check_examples(config.rules), notes(config.rules)
@@ -263,20 +340,22 @@ def _folder_problems(config: Config) -> list[str]:
 
 def _address_problems(config: Config) -> list[str]:
     """Feeds at an address the guard refuses for certain (127.0.0.1, localhost): every poll would fail."""
+    feeds = [(s.name, s.feed) for s in config.sources if s.feed is not None and s.enabled]
+    if not feeds:  # the HTTP client's module is not imported for a config that fetches nothing
+        return []
     from ingest.http import refused_without_lookup
 
     allowance = config.fetch.allow_private_addresses
     return [
-        f"source {source.name!r}: {refusal}"
-        for source in config.sources
-        if source.feed is not None
-        and source.enabled
-        and (refusal := refused_without_lookup(source.feed, allowance)) is not None
+        f"source {name!r}: {refusal}"
+        for name, feed in feeds
+        if (refusal := refused_without_lookup(feed, allowance)) is not None
     ]
 
 
 def _db(config: Config, args: argparse.Namespace) -> int:
     from newswatch.migrate import migrate_from, upgrade_database
+    from newswatch.tables import counters
 
     if args.db_command == "prune":
         return _db_prune(config, args)
@@ -298,6 +377,7 @@ def _db(config: Config, args: argparse.Namespace) -> int:
 
 def _db_prune(config: Config, args: argparse.Namespace) -> int:
     from core.config import format_duration
+    from core.db import utcnow
     from newswatch.retention import Pruned, prune
 
     retention = config.retention
@@ -306,7 +386,7 @@ def _db_prune(config: Config, args: argparse.Namespace) -> int:
         for kind, value in (("articles", retention.articles), ("alerts", retention.alerts))
     }
     if retention.enabled:
-        db = Database(config.database)
+        db = _open(config)
         try:
             names = [s.name for s in config.sources]
             pruned = prune(db, retention, names, utcnow(), dry_run=args.dry_run)
@@ -341,13 +421,14 @@ def _worker(config: Config, args: argparse.Namespace) -> int:
 
 
 def _distributed(config: Config, queues: tuple[str, ...], role: str) -> int:
+    import asyncio
     import os
     import socket
 
     from newswatch.distributed import conninfo, run_node
 
     conninfo(config.database)  # refuses SQLite with a clear message
-    db = Database(config.database)
+    db = _open(config)
     try:
         asyncio.run(run_node(config, db, queues, f"{role}@{socket.gethostname()}:{os.getpid()}", role))
         return EXIT_OK
@@ -356,6 +437,9 @@ def _distributed(config: Config, queues: tuple[str, ...], role: str) -> int:
 
 
 def _run(config: Config, args: argparse.Namespace) -> int:
+    import asyncio
+
+    from core.config import config_path, require_sources
     from newswatch.guard import single_node
     from newswatch.service import Service
 
@@ -364,13 +448,14 @@ def _run(config: Config, args: argparse.Namespace) -> int:
         from newswatch.distributed import ALL_QUEUES
 
         return _distributed(config, ALL_QUEUES, "scheduler")
-    db = Database(config.database)
+    db = _open(config)
     try:
         with single_node(db.engine):
             _release_claims(db)
             if args.once:
-                ok = asyncio.run(_run_once(Service(config, db)))
-                return EXIT_OK if ok else EXIT_FAILED
+                report = asyncio.run(_run_once(Service(config, db)))
+                print(_once_summary(db, report))
+                return EXIT_OK if report.ok else EXIT_FAILED
             asyncio.run(_run_forever(Service(config, db), config_path(args.config)))
             return EXIT_OK
     finally:
@@ -384,16 +469,30 @@ def _release_claims(db: Database) -> None:
     with db.session() as session:
         released = release_all(session)
     if released:
+        import logging
+
         logging.getLogger("newswatch").info("%d alerts claimed by a stopped run are due again", released)
 
 
-async def _run_once(service: Any) -> bool:
+async def _run_once(service: Service) -> RunReport:
     async with service:
-        ok: bool = await service.run_once()
-        return ok
+        return await service.run_once()
+
+
+def _once_summary(db: Database, report: RunReport) -> str:
+    from alerts.outbox import standing
+    from core.db import utcnow
+    from newswatch.summary import run_summary
+
+    with db.session() as session:
+        pending, last_sent = standing(session)
+    return run_summary(report, pending, last_sent, utcnow())
 
 
 async def _run_forever(service: Any, path: Path) -> None:
+    import asyncio
+    import signal
+
     from newswatch.runtime import serving
 
     stop = asyncio.Event()
@@ -406,6 +505,7 @@ async def _run_forever(service: Any, path: Path) -> None:
 
 
 def _reload(config: Config, args: argparse.Namespace) -> int:
+    from core.config import config_path, require_sources
     from newswatch.runtime import signal_reload
 
     require_sources(config_path(args.config), config)
@@ -415,36 +515,88 @@ def _reload(config: Config, args: argparse.Namespace) -> int:
 
 
 def _articles(config: Config, args: argparse.Namespace) -> int:
-    from ingest.store import article_dict, recent_articles
+    from core.db import utcnow
+    from ingest.search import marked, search_articles
+    from ingest.store import article_dict
+    from newswatch.tables import When, print_table
 
-    db = Database(config.database)
+    since = utcnow() - args.since if args.since is not None else None
+    db = _open(config)
     try:
         with db.session() as session:
-            rows = [article_dict(row) for row in recent_articles(session, args.limit)]
+            _known_filters(session, config, args.source, args.rule)
+            hits = search_articles(
+                session, args.search, since=since, source=args.source, rule=args.rule, limit=args.limit
+            )
+            rows = [article_dict(hit.article) for hit in hits]
     finally:
         db.close()
+    searched = bool(args.search and args.search.strip())
+    if searched:
+        for row, hit in zip(rows, hits, strict=True):
+            row["snippet"] = marked(hit.snippet)
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if searched:
+        print_table(
+            ("id", "published", "source", "title", "snippet"),
+            (
+                (r["id"], When(r["published_at"]), r["source"], _cut(r["title"], 50), _snippet(h.snippet))
+                for r, h in zip(rows, hits, strict=True)
+            ),
+            empty=f"no stored article matches {args.search!r}",
+        )
         return EXIT_OK
     print_table(
         ("id", "published", "source", "title", "topics"),
         (
-            (r["id"], r["published_at"][:16], r["source"], _cut(r["title"], 70), ", ".join(r["topics"]))
+            (r["id"], When(r["published_at"]), r["source"], _cut(r["title"], 70), ", ".join(r["topics"]))
             for r in rows
         ),
-        empty="no articles stored yet; run `newswatch run --once`",
+        empty="no articles stored yet; run `newswatch run --once`"
+        if since is None and args.source is None and args.rule is None
+        else "no stored article is in that selection",
     )
     return EXIT_OK
 
 
+def _known_filters(session: Any, config: Config, source: str | None, rule: str | None) -> None:
+    """A --source or --rule that is neither configured nor in the database is a typo: say so."""
+    from sqlalchemy import exists, select
+
+    from core.db import AlertRow, SightingRow
+
+    for kind, name, names, stored in (
+        ("source", source, [s.name for s in config.sources], SightingRow.source),
+        ("rule", rule, [r.name for r in config.rules], AlertRow.rule),
+    ):
+        if name is None or name in names or session.scalar(select(exists().where(stored == name))):
+            continue
+        raise ConfigError(f"no {kind} is named {name!r} ({kind}s: {', '.join(names) or 'none defined'})")
+
+
+def _snippet(snippet: str) -> Any:
+    """The snippet for the table, its matches in bold (plain when not on a terminal)."""
+    from rich.text import Text
+
+    from ingest.search import spans
+
+    shown = Text()
+    for piece, match in spans(" ".join(snippet.split())):
+        shown.append(piece, style="bold yellow" if match else None)
+    return shown
+
+
 def _alerts(config: Config, args: argparse.Namespace) -> int:
     from alerts.outbox import listing
+    from newswatch.tables import When, print_table
 
     if args.alerts_command == "retry":
         return _alerts_retry(config, args)
     if args.alerts_command == "send-test":
         return _alerts_send_test(config, args)
-    db = Database(config.database)
+    db = _open(config)
     try:
         with db.session() as session:
             rows = listing(session, status=args.status, limit=args.limit)
@@ -454,7 +606,7 @@ def _alerts(config: Config, args: argparse.Namespace) -> int:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return EXIT_OK
     print_table(
-        ("id", "status", "rule", "channel", "attempts", "title", "last error"),
+        ("id", "status", "rule", "channel", "attempts", "sent", "title", "last error"),
         (
             (
                 r["id"],
@@ -462,12 +614,14 @@ def _alerts(config: Config, args: argparse.Namespace) -> int:
                 r["rule"],
                 r["channel"],
                 r["attempts"],
+                When(r["sent_at"]),
                 _cut(r["title"], 50),
                 _cut(r["last_error"] or "", 60),
             )
             for r in rows
         ),
         empty="no alerts yet",
+        optional=("sent",),
     )
     return EXIT_OK
 
@@ -485,8 +639,9 @@ def _sources(config: Config, args: argparse.Namespace) -> int:
             print(document, end="")
         return EXIT_OK
     from ingest.sources.status import source_rows
+    from newswatch.tables import When, print_table
 
-    db = Database(config.database)
+    db = _open(config)
     try:
         with db.session() as session:
             rows = source_rows(session, config.sources)
@@ -495,14 +650,22 @@ def _sources(config: Config, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return EXIT_OK
+    # The WebSub column only where WebSub is in use: set up, or a subscription left from before.
+    pushes = config.websub is not None or any(r["websub"] for r in rows)
+    websub_column = ("websub",) if pushes else ()
+    columns = ("name", "status", *websub_column, "http", "failures", "last poll", "last success")
     print_table(
-        ("name", "status", "last poll", "next poll", "seen", "url", "last error"),
+        (*columns, "next poll", "seen", "url", "last error"),
         (
             (
                 r["name"],
                 r["status"],
-                (r["last_poll"] or "-")[:16].replace("T", " "),
-                (r["next_poll"] or "-")[:16].replace("T", " "),
+                *((r["websub"]["state"] if r["websub"] else "-",) if pushes else ()),
+                r["http_status"] or "-",
+                r["failures"],
+                When(r["last_poll"]),
+                When(r["last_success"]),
+                When(r["next_poll"]),
                 r["articles_seen"],
                 _cut(r["url"], 60),
                 _cut(r["error"] or "", 60),
@@ -510,16 +673,19 @@ def _sources(config: Config, args: argparse.Namespace) -> int:
             for r in rows
         ),
         empty="no sources configured",
+        optional=("url", "seen", "websub", "next poll", "last poll"),
     )
     return EXIT_OK
 
 
 def _alerts_retry(config: Config, args: argparse.Namespace) -> int:
+    import asyncio
+
     from alerts.outbox import requeue, status_of
     from core.db import utcnow
     from newswatch.service import Service
 
-    db = Database(config.database)
+    db = _open(config)
     try:
         with db.session() as session:
             if args.id is not None:
@@ -548,12 +714,14 @@ async def _deliver(service: Any) -> Any:
 
 
 def _alerts_send_test(config: Config, args: argparse.Namespace) -> int:
+    import asyncio
+
     from newswatch.service import Service
 
     if args.channel not in {c.name for c in config.channels}:
         known = ", ".join(sorted(c.name for c in config.channels)) or "none defined"
         raise ConfigError(f"no channel named {args.channel!r} (channels: {known})")
-    db = Database(config.database)
+    db = _open(config)
     try:
         message_id = asyncio.run(_send_test(Service(config, db), args.channel))
     finally:
@@ -574,10 +742,12 @@ async def _send_test(service: Any, channel: str) -> str:
 def _rules(config: Config, args: argparse.Namespace) -> int:
     from alerts.replay import file_articles, replay, stored_article, stored_articles
     from alerts.rules import Matcher
+    from core.db import utcnow
+    from newswatch.tables import progress
 
     matcher = Matcher(config.rules)
     if args.rules_command == "explain" or not args.file:
-        db = Database(config.database)
+        db = _open(config)
         try:
             with db.session() as session:
                 if args.rules_command == "explain":
@@ -653,7 +823,9 @@ def _sighting_line(sighting: dict[str, Any]) -> str:
 
 
 def _import_opml(config: Config, args: argparse.Namespace) -> int:
+    from core.config import config_path
     from ingest.sources.opml import append_to_config, new_sources, read_opml
+    from newswatch.settings import load_config
 
     path = config_path(args.config)
     try:

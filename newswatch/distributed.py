@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 from core.config import Config
 from core.db import Database, SourceState
 from core.errors import ConfigError
-from newswatch import cluster, status
+from newswatch import cluster, status, websub
 from newswatch.service import Service
 from newswatch.web import Probe, StatusServer
 
@@ -115,6 +115,8 @@ def make_app(service: Service, wake: asyncio.Event | None = None) -> procrastina
     async def claim_due(timestamp: int) -> None:
         now = service.now()
         with db.session() as session:
+            # Sources a WebSub hub pushes are polled every `websub.fallback_every` only.
+            pushed = websub.pushed_sources(session, now) if config.websub is not None else set()
             due = (
                 session.execute(
                     select(SourceState.name)
@@ -130,10 +132,9 @@ def make_app(service: Service, wake: asyncio.Event | None = None) -> procrastina
                 .all()
             )
             for name in due:
+                every = websub.poll_every(enabled[name], config.websub, name in pushed)
                 session.execute(
-                    update(SourceState)
-                    .where(SourceState.name == name)
-                    .values(next_poll_at=now + enabled[name].every)
+                    update(SourceState).where(SourceState.name == name).values(next_poll_at=now + every)
                 )
             by_queue: dict[str, list[dict[str, Any]]] = {}
             for name in due:
@@ -148,6 +149,18 @@ def make_app(service: Service, wake: asyncio.Event | None = None) -> procrastina
         # separate periodic tasks wrote "*/5 * * * * *" for every five seconds; croniter takes the
         # first field as minutes (seconds come sixth), so those ran every second of every fifth minute.
         await maintain()
+
+    if config.websub is not None:
+        # WebSub leases (renewals, lapses, unsubscribing removed sources): once a minute cluster-wide.
+        @app.periodic(cron="* * * * *", periodic_id="websub")
+        @app.task(
+            name="newswatch.websub",
+            queue=SCHEDULE,
+            lock="newswatch.websub",
+            queueing_lock="newswatch.websub",
+        )
+        async def websub_leases(timestamp: int) -> None:
+            await service.websub_maintain()
 
     @app.periodic(cron=PRUNE_CRON, periodic_id="prune")
     @app.task(name="newswatch.prune", queue=SCHEDULE, lock="newswatch.prune", queueing_lock="newswatch.prune")
@@ -196,6 +209,7 @@ async def run_node(
     probe = Probe(is_ready, lambda: cluster.next_polls(db), node=name, state=lambda: node.state, cluster=True)
     wake = asyncio.Event()
     async with Service(config, db) as service:
+        service.on_alerts = wake.set  # a push's alerts go out through this node's delivery loop
         app = make_app(service, wake)
         with _serving(service, probe):
             beats = asyncio.create_task(cluster.heartbeat(db, node))
@@ -312,7 +326,13 @@ async def _standby(lock: cluster.SchedulerLock, node: cluster.NodeInfo) -> bool:
 
 @contextlib.contextmanager
 def _serving(service: Service, probe: Probe) -> Iterator[None]:
-    """The node's HTTP endpoint while the block runs, when `http:` is configured."""
+    """The node's HTTP endpoint and WebSub callback while the block runs, each when configured."""
+    with websub.serving(service, asyncio.get_running_loop()), _status(service, probe):
+        yield
+
+
+@contextlib.contextmanager
+def _status(service: Service, probe: Probe) -> Iterator[None]:
     http = service.config.http
     if http is None:
         yield

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import httpx
@@ -26,16 +26,21 @@ from alerts import throttle
 from alerts.outbox import enqueue, enqueue_many, enqueue_update
 from alerts.rules import Matcher
 from core import metrics
-from core.config import FetchSettings, SourceConfig
+from core.config import FetchSettings, FullTextSettings, SourceConfig
 from core.db import Database, PollRow, SightingRow, SourceState
 from core.errors import SourceError
+from ingest.boilerplate import Boilerplate
 from ingest.dedup import NearDuplicateIndex
+from ingest.fulltext import PAGE, PageJob, wants_page, without_page
 from ingest.models import RawItem
+from ingest.pages import PageError, PageFetcher
 from ingest.polling import backoff
+from ingest.pool import ProcessPool
 from ingest.process import Prepared, Processed
 from ingest.sources.directory import read_directory
 from ingest.sources.feed import FeedFetchError, fetch_feed, parse_retry_after
-from ingest.store import Stored, lock_store, seen_again, source_state, store_batch
+from ingest.store import Stored, is_story_link, lock_store, seen_again, source_state, store_batch
+from newswatch.websub import pushed_sources
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +55,7 @@ class Before:
     etag: str | None
     last_modified: str | None
     skip: str | None  # why the source is not polled now (disabled, or inside its retry window)
+    pushed: bool = False  # a WebSub hub pushes it now: polled only every `websub.fallback_every`
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,10 @@ class Fetched:
     etag: str | None = None
     last_modified: str | None = None
     moved_to: str | None = None
+    link: str | None = None  # the Link header(s) of the answer (WebSub discovery)
+    # A body a WebSub hub pushed, not a poll: stored the same way, but the source's poll record
+    # (validators, last poll, next poll) is left alone and the items not in it are not "gone".
+    pushed: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,8 +92,9 @@ class Stopping(Exception):
     """Raised between two batches when the service is stopping."""
 
 
-def read_state(db: Database, source: SourceConfig, now: datetime) -> Before:
-    """The source's validators and retry window (a changed feed URL in the config starts afresh)."""
+def read_state(db: Database, source: SourceConfig, now: datetime, websub: bool = False) -> Before:
+    """The source's validators and retry window (a changed feed URL in the config starts afresh);
+    with `websub`, whether a hub pushes it now."""
     with db.session() as session:
         state = source_state(session, source.name, source.location)
         if state.feed_url != source.feed:
@@ -94,7 +105,8 @@ def read_state(db: Database, source: SourceConfig, now: datetime) -> Before:
             skip = "disabled after 410 Gone"
         elif state.retry_not_before is not None and now < state.retry_not_before:
             skip = f"waiting until {state.retry_not_before:%Y-%m-%d %H:%M:%S}Z (Retry-After or backoff)"
-        return Before(state.current_url or source.feed, state.etag, state.last_modified, skip)
+        pushed = websub and source.name in pushed_sources(session, now, [source.name])
+        return Before(state.current_url or source.feed, state.etag, state.last_modified, skip, pushed)
 
 
 async def fetch(
@@ -131,6 +143,7 @@ async def fetch(
         etag=result.etag,
         last_modified=result.last_modified,
         moved_to=result.moved_to,
+        link=result.link,
     )
 
 
@@ -148,6 +161,99 @@ def known_hashes(db: Database, source: str) -> dict[str, str]:
             SightingRow.raw_hash.is_not(None),
         )
         return {key: digest for key, digest in session.execute(query) if digest}
+
+
+@dataclass(frozen=True)
+class Pages:
+    """What the full-text stage did with one poll's items."""
+
+    wanted: int = 0  # items whose page was wanted (full_text: auto or always)
+    used: int = 0  # whose page text replaced the feed's
+    failed: int = 0  # whose page could not be used: they keep the feed's text, and say why
+    seconds: float = 0.0  # wall time of the stage
+
+
+def linked_elsewhere(db: Database, source: str, items: Sequence[Prepared]) -> set[str]:
+    """The links of new `items` that another item is already stored under: such an item joins that
+    article as a duplicate (by link), so its page is not fetched again."""
+    links = list({item.article.url for item in items if item.article.url and is_story_link(item.article.url)})
+    if not links:
+        return set()
+    keys = [item.article.key for item in items]
+    taken: set[str] = set()
+    with db.session() as session:
+        for start in range(0, len(links), 500):
+            query = select(SightingRow.url).where(SightingRow.url.in_(links[start : start + 500]))
+            taken.update(url for url in session.scalars(query) if url is not None)
+        if not taken:
+            return set()
+        own: set[str] = set()  # a changed item that has its own sighting fetches its page again
+        for start in range(0, len(keys), 500):
+            query = select(SightingRow.item_key).where(
+                SightingRow.source == source, SightingRow.item_key.in_(keys[start : start + 500])
+            )
+            own.update(session.scalars(query))
+    return {item.article.url for item in items if item.article.url in taken and item.article.key not in own}
+
+
+async def full_text(
+    db: Database,
+    pool: ProcessPool,
+    fetcher: PageFetcher,
+    source: SourceConfig,
+    processed: Processed,
+    settings: FullTextSettings,
+    boilerplate: Boilerplate,
+    budget: float,
+) -> tuple[Processed, Pages]:
+    """The full-text stage, between process and store: each new or changed item that wants its page
+    (ingest/fulltext.py `wants_page`) gets it fetched (ingest/pages.py) and its main text extracted in
+    the process pool, every page of the poll at once as far as politeness lets. A page that cannot be
+    used leaves the item with its feed's text and the reason (logged, and stored as `page_error`);
+    it never fails the poll. Unchanged items never reach this stage (raw hash), so a page is fetched
+    once per version of its item; items sharing a link fetch it once."""
+    wanted = [
+        i for i, item in enumerate(processed.fresh) if wants_page(item, source.full_text, settings.short_text)
+    ]
+    if not wanted:
+        return processed, Pages()
+    began = time.perf_counter()
+    context = {"source": source.name}
+    items = [processed.fresh[i] for i in wanted]
+    elsewhere = await asyncio.to_thread(linked_elsewhere, db, source.name, items)
+    claimed: set[str] = set()
+
+    async def one(item: Prepared) -> Prepared | None:
+        url = item.article.url
+        assert url is not None
+        if url in elsewhere or url in claimed:
+            return None  # a duplicate by link: its article has (or gets) the page
+        claimed.add(url)
+        try:
+            page = await fetcher.fetch(url)
+            return await pool.run_page(PageJob(source.name, item, page.body, page.url, boilerplate), budget)
+        except PageError as exc:
+            reason = exc.reason
+        except SourceError as exc:
+            reason = exc.reason
+        log.warning("page not used, the feed's text kept: %s", reason, extra={**context, "url": url})
+        return without_page(item, reason)
+
+    results = await asyncio.gather(*(one(item) for item in items))
+    fresh = list(processed.fresh)
+    used = failed = 0
+    for index, result in zip(wanted, results, strict=True):
+        if result is None:
+            continue
+        fresh[index] = result
+        if result.article.text_source == PAGE:
+            used += 1
+        else:
+            failed += 1
+    if used or failed:
+        metrics.pages_done(used, failed)
+    seconds = time.perf_counter() - began
+    return replace(processed, fresh=tuple(fresh)), Pages(len(wanted), used, failed, seconds)
 
 
 @dataclass
@@ -222,9 +328,12 @@ def _commit_batch(
             matching = time.perf_counter() - began
             new = sum(1 for s in fresh if s.is_new)
             if last:
-                if fetched.status != 304:  # a full read: the unchanged items are still in the feed
+                if fetched.status != 304:  # the unchanged items are still in the feed
                     seen_again(session, source.name, processed.unchanged, started)
-                _record_success(session, source, fetched, started, new)
+                if fetched.pushed:
+                    _record_push(session, source, new)
+                else:
+                    _record_success(session, source, fetched, started, new)
     except BaseException:
         if index is not None:  # the rows were rolled back: so are their entries in the index
             for s in stored:
@@ -279,6 +388,12 @@ def _record_success(
             extra={"source": source.name},
         )
         state.current_url = fetched.moved_to
+
+
+def _record_push(session: Session, source: SourceConfig, new: int) -> None:
+    """A push counts its new articles; the poll record stays as the last poll left it."""
+    state = source_state(session, source.name, source.location)
+    state.articles_seen += new
 
 
 def record_failure(

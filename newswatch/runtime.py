@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING
 
 from alerts.channels import make_channel
 from core.config import Config, require_sources
+from core.db import utcnow
 from core.errors import ConfigError
+from newswatch import websub
 from newswatch.settings import load_config
 
 if TYPE_CHECKING:
@@ -29,7 +31,16 @@ def pid_file(config_path: Path) -> Path:
 
 @contextlib.contextmanager
 def serving(service: Service, config_path: Path, loop: asyncio.AbstractEventLoop) -> Iterator[None]:
-    """Start the HTTP endpoint (if configured), write the pid file and reload on SIGHUP, until exit."""
+    """Start the HTTP endpoint and the WebSub callback (if configured), write the pid file and
+    reload on SIGHUP, until exit."""
+    with websub.serving(service, loop), _status_and_reload(service, config_path, loop):
+        yield
+
+
+@contextlib.contextmanager
+def _status_and_reload(
+    service: Service, config_path: Path, loop: asyncio.AbstractEventLoop
+) -> Iterator[None]:
     server = None
     if service.config.http is not None:
         from newswatch.web import StatusServer
@@ -73,14 +84,14 @@ def reload(service: Service, config_path: Path) -> bool:
 def apply_config(service: Service, config: Config) -> None:
     """Swap in a validated config: rules, channels, health and source schedules change live."""
     old = service.config
-    for key in ("database", "http", "fetch"):
+    for key in ("database", "http", "fetch", "full_text", "websub"):
         if getattr(old, key) != getattr(config, key):
             log.warning("reload: `%s` changed; that takes effect on the next start", key)
     client = service._hook_client  # the webhook client the service owns
     channels = service.channels
     if client is not None:
         channels = {c.name: make_channel(c, client) for c in config.channels}
-    kept_settings = {"database": old.database, "http": old.http, "fetch": old.fetch}
+    kept_settings = {key: getattr(old, key) for key in ("database", "http", "fetch", "full_text", "websub")}
     service.config = config.model_copy(update=kept_settings)
     service.use_rules(config)
     service.channels = channels
@@ -96,6 +107,9 @@ def apply_config(service: Service, config: Config) -> None:
             if before.get(name) != source:
                 service.schedule_poll(source, now)
                 log.info("reload: source scheduled", extra={"source": name, "every": str(source.every)})
+        if service.websub is not None and scheduler.get_job("websub") is not None:
+            # At once: unsubscribe from what left the config; the round re-syncs every interval.
+            scheduler.modify_job("websub", next_run_time=utcnow())
     log.info(
         "config reloaded: %d sources, %d channels, %d rules",
         len(config.sources),

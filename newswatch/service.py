@@ -26,12 +26,14 @@ from alerts.delivery import DeliveryPlan, DeliveryReport, deliver_due
 from alerts.rules import Matcher
 from alerts.signing import new_message_id
 from core import metrics
-from core.config import Config, SourceConfig
+from core.config import Config, SourceConfig, WebSubSettings
 from core.db import ArticleRow, Database, error_reason, utcnow
 from core.errors import SourceError
 from ingest.boilerplate import compile_boilerplate
 from ingest.dedup import MergeRules, NearDuplicateIndex
+from ingest.discovery import FeedLinks, discover
 from ingest.http import make_client
+from ingest.pages import PageFetcher
 from ingest.polling import first_poll_offset
 from ingest.pool import shared_pool
 from ingest.process import Job, Processed
@@ -39,6 +41,7 @@ from ingest.sources.feed import FeedFetchError
 from ingest.store import load_index, refresh_index
 from newswatch import pipeline
 from newswatch.retention import Pruned, prune
+from newswatch.websub import MAINTAIN_EVERY, WebSub, poll_every, pushed_sources
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +68,41 @@ class PollOutcome:
     skipped: str | None = None  # why the source was not polled (disabled, or inside its retry window)
     merged: int = 0  # duplicates of stored articles, recorded as sightings
     dropped: int = 0  # items past fetch.max_items, not processed
+    pages: int = 0  # linked pages whose text was used (full_text)
+    pages_failed: int = 0  # linked pages wanted but not used: those items kept their feed's text
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What `run --once` did: each source's poll, then the delivery of what they queued."""
+
+    outcomes: tuple[PollOutcome, ...]
+    delivery: DeliveryReport
+
+    @property
+    def ok(self) -> bool:
+        """Nothing failed: every poll, and every delivery tried."""
+        return all(o.ok for o in self.outcomes) and self.delivery.ok
+
+    @property
+    def polled(self) -> int:
+        return sum(1 for o in self.outcomes if o.skipped is None)
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for o in self.outcomes if not o.ok)
+
+    @property
+    def new(self) -> int:
+        return sum(o.new for o in self.outcomes)
+
+    @property
+    def updated(self) -> int:
+        return sum(o.updated for o in self.outcomes)
+
+    @property
+    def merged(self) -> int:
+        return sum(o.merged for o in self.outcomes)
 
 
 class Service:
@@ -76,6 +114,8 @@ class Service:
         self.now = now
         self.use_rules(config)
         self._feed_client: httpx.AsyncClient | None = None
+        self._page_client: httpx.AsyncClient | None = None  # made at the first full_text poll
+        self._pages: PageFetcher | None = None
         self._hook_client: aiohttp.ClientSession | None = None
         self.channels: dict[str, Channel] = {}
         self._delivering = asyncio.Lock()
@@ -84,6 +124,12 @@ class Service:
         self._index: NearDuplicateIndex | None = None
         self._indexed_upto = 0  # the highest article id the index has looked at
         self.scheduler: AsyncIOScheduler | None = None
+        # Subscriptions to WebSub hubs: set while the callback listener runs (newswatch/websub.py).
+        self.websub: WebSub | None = None
+        # What a push that queued alerts calls; None sends them at once (a distributed node wakes
+        # its delivery loop instead).
+        self.on_alerts: Callable[[], None] | None = None
+        self._tasks: set[asyncio.Task[object]] = set()
         # Set when `run_forever` starts stopping: a prune or a big poll's store ends at its next batch.
         self._stopping = threading.Event()
         self.pool = shared_pool(config.pipeline.workers)
@@ -119,10 +165,17 @@ class Service:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._feed_client is not None:
-            await self._feed_client.aclose()
+        for client in (self._feed_client, self._page_client):
+            if client is not None:
+                await client.aclose()
         if self._hook_client is not None:
             await self._hook_client.close()
+
+    def start_websub(self, settings: WebSubSettings) -> WebSub:
+        """Subscribe to the hubs feeds advertise from now on (the callback listener is up)."""
+        assert self._feed_client is not None, "use the service as `async with Service(...)`"
+        self.websub = WebSub(settings, self.db, self._feed_client, self.config.fetch, self.now)
+        return self.websub
 
     async def poll(self, source: SourceConfig) -> PollOutcome:
         """Poll one source through the pipeline's stages (newswatch/pipeline.py): fetch, process,
@@ -130,23 +183,33 @@ class Service:
         context = {"source": source.name}
         started = self.now()
         clock = time.monotonic()
+        websub = self.websub if source.feed is not None else None
         try:
-            before = await asyncio.to_thread(pipeline.read_state, self.db, source, started)
+            before = await asyncio.to_thread(
+                pipeline.read_state, self.db, source, started, websub is not None
+            )
             if before.skip is not None:
                 log.info("skipped: %s", before.skip, extra=context)
                 return PollOutcome(source.name, ok=True, skipped=before.skip)
+            every = poll_every(source, self.config.websub, before.pushed)
+            if every != source.every:  # the next poll is due after the fallback interval
+                source = source.model_copy(update={"every": every})
             async with self._in_flight:  # bodies fetched and not yet processed stay bounded
                 async with self._fetching:
                     began = time.perf_counter()
                     fetched = await pipeline.fetch(self._feed_client, source, before, self.config.fetch)
                     metrics.stage_time("fetch", time.perf_counter() - began)
-                processed = await self._process(source, fetched)
+                processed = await self._process(source, fetched, discover=websub is not None)
                 metrics.stage_time("process", processed.seconds)
+            # Outside the in-flight bound: a poll waiting on a polite host holds up no other poll.
+            processed, pages = await self._full_text(source, processed)
             done = await asyncio.to_thread(pipeline.commit, self._store, source, fetched, processed, started)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - one source's failure, whatever it is, stays its own
             return await self._failed(source, exc, started, clock)
+        if websub is not None and fetched.status != 304 and not done.stopped:
+            await self._discovered(websub, source, discover(fetched.link, processed.links, fetched.url))
         if done.stopped:
             return PollOutcome(source.name, ok=True, skipped="the service is stopping")
         outcome = PollOutcome(
@@ -158,6 +221,8 @@ class Service:
             done.alerts,
             merged=len(done.merged_levels),
             dropped=processed.dropped,
+            pages=pages.used,
+            pages_failed=pages.failed,
         )
         label = "not_modified" if fetched.status == 304 else "ok"
         metrics.poll_done(source.name, label, time.monotonic() - clock, outcome.new, outcome.updated)
@@ -171,6 +236,13 @@ class Service:
                 self.config.fetch.max_items,
                 extra=context,
             )
+        if pages.wanted:
+            log.info(
+                "full text: %d pages used, %d items kept their feed's text",
+                pages.used,
+                pages.failed,
+                extra=context,
+            )
         log.info(
             "polled: %d items, %d new, %d updated, %d duplicates merged, %d alerts queued",
             outcome.items,
@@ -182,7 +254,115 @@ class Service:
         )
         return outcome
 
-    async def _process(self, source: SourceConfig, fetched: pipeline.Fetched) -> Processed:
+    async def _discovered(self, websub: WebSub, source: SourceConfig, links: FeedLinks) -> None:
+        """Subscribe to (or leave) the hub the polled feed names; a hub's trouble is never the poll's."""
+        try:
+            if await websub.after_poll(source, links):
+                await self.sync_schedules()
+        except Exception as exc:  # noqa: BLE001 - logged; the next poll tries again
+            log.error("websub: subscription step failed: %s", exc, extra={"source": source.name})
+
+    async def receive_push(
+        self, source: SourceConfig, body: bytes, content_type: str, topic: str
+    ) -> PollOutcome:
+        """A body a WebSub hub pushed for `source`: the process and store stages of a poll (parse,
+        clean, dedup, match, outbox; exactly once), without the fetch and without touching the
+        source's poll record. Raises on failure: the callback answers 5xx and the hub retries."""
+        started = self.now()
+        fetched = pipeline.Fetched(200, body, topic, content_type, pushed=True)
+        async with self._in_flight:
+            processed = await self._process(source, fetched)
+            metrics.stage_time("process", processed.seconds)
+        done = await asyncio.to_thread(pipeline.commit, self._store, source, fetched, processed, started)
+        if done.stopped:
+            return PollOutcome(source.name, ok=True, skipped="the service is stopping")
+        metrics.push_done(source.name, done.new, done.updated)
+        for level in done.merged_levels:
+            metrics.duplicate_merged(level)
+        log.info(
+            "pushed: %d items, %d new, %d updated, %d duplicates merged, %d alerts queued",
+            processed.items,
+            done.new,
+            done.updated,
+            len(done.merged_levels),
+            done.alerts,
+            extra={"source": source.name},
+        )
+        if done.alerts:
+            self._alerts_queued()
+        return PollOutcome(
+            source.name,
+            True,
+            processed.items,
+            done.new,
+            done.updated,
+            done.alerts,
+            merged=len(done.merged_levels),
+            dropped=processed.dropped,
+        )
+
+    def _alerts_queued(self) -> None:
+        """Send what a push queued now, not at the next delivery tick."""
+        if self.on_alerts is not None:
+            self.on_alerts()
+            return
+        task: asyncio.Task[object] = asyncio.ensure_future(self.deliver())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def websub_maintain(self) -> None:
+        """The periodic lease work (newswatch/websub.py `WebSub.maintain`); errors are logged."""
+        websub = self.websub
+        if websub is None:
+            return
+        try:
+            await websub.maintain(self.config.sources)
+        except Exception as exc:  # noqa: BLE001 - the next round tries again
+            log.error("websub: lease maintenance failed: %s", exc)
+        await self.sync_schedules()
+
+    async def sync_schedules(self) -> None:
+        """Poll each source at the interval its subscription calls for (single node: the scheduler's
+        jobs): `websub.fallback_every` while a hub pushes it, else its `every`. A source going back to
+        its `every` is polled soon, since the pushes it missed are only in the feed."""
+        scheduler = self.scheduler
+        if scheduler is None or not scheduler.running or self.config.websub is None:
+            return
+        try:
+            pushed = await asyncio.to_thread(self._pushed_now)
+        except SQLAlchemyError as exc:
+            log.error("websub: cannot read the subscriptions: %s", error_reason(exc))
+            return
+        enabled = [s for s in self.config.sources if s.enabled]
+        for source in enabled:
+            job = scheduler.get_job(f"poll:{source.name}")
+            every = poll_every(source, self.config.websub, source.name in pushed)
+            if job is None or getattr(job.trigger, "interval", every) == every:
+                continue
+            now = utcnow()
+            if source.name in pushed:
+                first = now + every
+                log.info(
+                    "websub: a hub pushes this source; polled every %s now",
+                    every,
+                    extra={"source": source.name},
+                )
+            else:
+                first = now + first_poll_offset(source.name, every, len(enabled))
+                log.info(
+                    "websub: no hub pushes this source; polled every %s again",
+                    every,
+                    extra={"source": source.name},
+                )
+            self.schedule_poll(source, now, every=every, first=first)
+
+    def _pushed_now(self) -> set[str]:
+        with self.db.session() as session:
+            return pushed_sources(session, self.now())
+
+    async def _process(
+        self, source: SourceConfig, fetched: pipeline.Fetched, *, discover: bool = False
+    ) -> Processed:
         """The CPU stage in the process pool, under `pipeline.process_timeout`."""
         if fetched.status == 304:
             return Processed(0, 0, (), ())
@@ -196,9 +376,32 @@ class Service:
             known=known,
             boilerplate=self.boilerplate,
             max_items=self.config.fetch.max_items,
+            discover=discover,
         )
         budget = self.config.pipeline.process_timeout.total_seconds()
         return await self.pool.run(job, budget)
+
+    async def _full_text(
+        self, source: SourceConfig, processed: Processed
+    ) -> tuple[Processed, pipeline.Pages]:
+        """The full-text stage (newswatch/pipeline.py `full_text`) for a source that wants pages."""
+        if source.full_text == "never" or not processed.fresh:
+            return processed, pipeline.Pages()
+        if self._pages is None:
+            self._page_client = make_client(self.config.fetch)
+            self._pages = PageFetcher(self._page_client, self.config.fetch, self.config.full_text)
+        processed, pages = await pipeline.full_text(
+            self.db,
+            self.pool,
+            self._pages,
+            source,
+            processed,
+            self.config.full_text,
+            self.boilerplate,
+            self.config.pipeline.process_timeout.total_seconds(),
+        )
+        metrics.stage_time("pages", pages.seconds)
+        return processed, pages
 
     async def _failed(
         self, source: SourceConfig, exc: Exception, started: datetime, clock: float
@@ -333,11 +536,11 @@ class Service:
         await asyncio.gather(*(worker() for _ in range(min(self.config.fetch.concurrency, len(sources)))))
         return [o for o in outcomes if o is not None]
 
-    async def run_once(self) -> bool:
-        """Poll every enabled source once, then deliver; True when nothing failed."""
+    async def run_once(self) -> RunReport:
+        """Poll every enabled source once, then deliver; the report's `ok`: nothing failed."""
         outcomes = await self.poll_many([s for s in self.config.sources if s.enabled])
         report = await self.deliver(linger=EARLY_RETRY_WINDOW)
-        return all(o.ok for o in outcomes) and report.ok
+        return RunReport(tuple(outcomes), report)
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         """Poll each source on its own schedule and deliver continuously until `stop` is set."""
@@ -345,9 +548,22 @@ class Service:
         self.scheduler = scheduler
         self._stopping.clear()
         now = self.now()
+        pushed = await asyncio.to_thread(self._pushed_now) if self.config.websub is not None else set()
         for source in self.config.sources:
             if source.enabled:
-                self.schedule_poll(source, now)
+                self.schedule_poll(
+                    source, now, every=poll_every(source, self.config.websub, source.name in pushed)
+                )
+        if self.websub is not None:
+            scheduler.add_job(
+                self.websub_maintain,
+                IntervalTrigger(seconds=MAINTAIN_EVERY.total_seconds()),
+                id="websub",
+                name="websub leases",
+                max_instances=1,
+                coalesce=True,
+                next_run_time=utcnow(),
+            )
         scheduler.add_job(
             self.deliver,
             IntervalTrigger(seconds=DELIVERY_EVERY.total_seconds()),
@@ -384,10 +600,19 @@ class Service:
             record_left_pending(self.db)
             log.info("stopped")
 
-    def schedule_poll(self, source: SourceConfig, now: datetime) -> None:
-        """Add (or replace) the interval job that polls `source`."""
+    def schedule_poll(
+        self,
+        source: SourceConfig,
+        now: datetime,
+        *,
+        every: timedelta | None = None,
+        first: datetime | None = None,
+    ) -> None:
+        """Add (or replace) the interval job that polls `source`: every `every` (default its own
+        `every`), first at `first` (default spread over the first seconds from `now`)."""
         assert self.scheduler is not None
-        seconds = source.every.total_seconds()
+        every = every or source.every
+        seconds = every.total_seconds()
         self.scheduler.add_job(
             self.poll_and_deliver,
             IntervalTrigger(seconds=seconds, jitter=min(seconds / 10, 60)),
@@ -399,7 +624,7 @@ class Service:
             misfire_grace_time=int(seconds),
             replace_existing=True,
             # Spread the first polls so many sources do not start in the same second.
-            next_run_time=now + first_poll_offset(source.name, source.every, len(self.config.sources)),
+            next_run_time=first or now + first_poll_offset(source.name, every, len(self.config.sources)),
         )
 
     async def poll_and_deliver(self, source: SourceConfig) -> PollOutcome:

@@ -26,8 +26,10 @@ from core.db import (
     PollRow,
     SourceHealth,
     SourceState,
+    WebSubRow,
     utcnow,
 )
+from ingest.sources.status import subscriptions
 from newswatch.logs import REDACTED
 
 log = logging.getLogger(__name__)
@@ -91,6 +93,7 @@ class SourceView:
     failures: int  # failed polls in a row
     last_error: str | None
     articles_seen: int
+    websub: str | None = None  # its WebSub subscription's state (and lease end), when it has one
 
 
 @dataclass(frozen=True)
@@ -187,6 +190,8 @@ class ArticleDetail:
     sightings: tuple[SightingView, ...]
     matches: tuple[MatchView, ...]
     alerts: tuple[AlertView, ...]
+    text_source: str = "feed"  # feed, or page (full_text: the linked page's text)
+    page_error: str | None = None  # why a wanted page was not used (URLs redacted)
 
 
 def database_ok(db: Database) -> bool:
@@ -219,6 +224,7 @@ def _source_view(
     state: SourceState | None,
     flag: SourceHealth | None,
     next_poll: datetime | None,
+    subscription: WebSubRow | None = None,
 ) -> SourceView:
     return SourceView(
         name=name,
@@ -234,7 +240,16 @@ def _source_view(
         failures=state.failures if state else 0,
         last_error=redact_text((state.last_error if state else None) or (flag.reason if flag else None)),
         articles_seen=state.articles_seen if state else 0,
+        websub=_websub(subscription),
     )
+
+
+def _websub(row: WebSubRow | None) -> str | None:
+    if row is None:
+        return None
+    if row.state == "subscribed" and row.expires_at is not None:
+        return f"subscribed until {row.expires_at:%Y-%m-%d %H:%M}Z"
+    return row.state
 
 
 def sources(db: Database, config: Config, next_polls: dict[str, datetime]) -> list[SourceView]:
@@ -242,6 +257,7 @@ def sources(db: Database, config: Config, next_polls: dict[str, datetime]) -> li
     with db.session() as session:
         states = {s.name: s for s in session.scalars(select(SourceState))}
         flags = {h.name: h for h in session.scalars(select(SourceHealth))}
+        pushes = subscriptions(session)
         return [
             _source_view(
                 source.name,
@@ -250,6 +266,7 @@ def sources(db: Database, config: Config, next_polls: dict[str, datetime]) -> li
                 states.get(source.name),
                 flags.get(source.name),
                 next_polls.get(source.name),
+                pushes.get(source.name),
             )
             for source in config.sources
         ]
@@ -276,6 +293,7 @@ def source_detail(
             state,
             flag,
             next_polls.get(name),
+            subscriptions(session).get(name),
         )
         return SourceDetail(
             source=view,
@@ -368,6 +386,8 @@ def article_detail(db: Database, article_id: int) -> ArticleDetail | None:
             ),
             matches=tuple(matches.values()),
             alerts=tuple(_alert_view(a, article.title, history.get(a.id, ()), full=True) for a in alerts),
+            text_source=article.text_source,
+            page_error=redact_text(article.page_error),
         )
 
 

@@ -16,7 +16,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -82,6 +82,8 @@ class HttpServer:
         self.post_delay = 0.0  # seconds a POST is held before it is answered (slow receivers)
         self.in_flight = 0  # POSTs being answered now
         self.peak_in_flight = 0  # the most POSTs ever answered at once
+        self.gets_in_flight = 0  # GETs of a route with a `delay` being answered now
+        self.peak_gets_in_flight = 0  # the most of those ever answered at once
         self._count = threading.Lock()
         owner = self
 
@@ -94,7 +96,12 @@ class HttpServer:
                     self.send_error(404)
                     return
                 if served.delay:
+                    with owner._count:
+                        owner.gets_in_flight += 1
+                        owner.peak_gets_in_flight = max(owner.peak_gets_in_flight, owner.gets_in_flight)
                     time.sleep(served.delay)
+                    with owner._count:
+                        owner.gets_in_flight -= 1
                 validators = (self.headers.get("If-None-Match"), self.headers.get("If-Modified-Since"))
                 if served.etag is not None and served.etag in validators:
                     self.send_response(304)
@@ -440,7 +447,9 @@ _SKIPPED_PEER = "Skipped: " + MISSING_PEER
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """A skip for a missing peer is reported where the peer is checked (require_peer), not at each
     test: `-ra` then prints one line per missing peer, with the count of tests it skipped."""
     report: pytest.TestReport = yield

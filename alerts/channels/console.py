@@ -6,6 +6,7 @@ import sys
 from typing import TextIO
 
 from alerts.models import Alert, Digest
+from core import dates
 
 
 def render(alert: Alert) -> str:
@@ -16,7 +17,7 @@ def render(alert: Alert) -> str:
     )
     lines = [
         f"ALERT [{alert.rule}] {article['title']}",
-        f"  source: {article['source']}   published: {article['published_at']}",
+        f"  source: {article['source']}   published: {dates.local(article.get('published_at'))}",
         f"  link:   {article['url'] or '-'}",
         f"  matched: {found}",
     ]

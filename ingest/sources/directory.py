@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import logging
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 from core.errors import SourceError
@@ -49,13 +50,15 @@ def article_files(source: str, folder: Path) -> list[Path]:
 
 
 def read_directory(source: str, folder: Path, *, max_bytes: int) -> list[RawItem]:
-    """Every article file below `folder`, keyed by its path. A folder that cannot be listed or a
-    file that cannot be read fails the poll (FolderError); a file over `max_bytes` is skipped."""
+    """Every article file below `folder`, keyed by its path and dated by its modification time. A
+    folder that cannot be listed or a file that cannot be read fails the poll (FolderError); a file
+    over `max_bytes` is skipped."""
     items = []
     for path in article_files(source, folder):
         relative = path.relative_to(folder).as_posix()
         try:
-            size = path.stat().st_size
+            stat = path.stat()
+            size = stat.st_size
             if size > max_bytes:
                 log.warning(
                     "skipping file larger than fetch.max_bytes",
@@ -69,5 +72,17 @@ def read_directory(source: str, folder: Path, *, max_bytes: int) -> list[RawItem
             raise FolderError(source, f"cannot read file {path}: {exc.strerror or exc}") from None
         # A file name that is not UTF-8 reaches Python with lone surrogates, which no backend stores.
         key = storable_text(f"file:{relative}")
-        items.append(RawItem(source=source, key=key, content=content, kind=ContentKind.FIXTURE, url=None))
+        # A file says nothing of when it was published; when it was last written is the best guess
+        # (not the time of the poll, which would make every fixture look brand new).
+        published = datetime.fromtimestamp(stat.st_mtime, UTC)
+        items.append(
+            RawItem(
+                source=source,
+                key=key,
+                content=content,
+                kind=ContentKind.FIXTURE,
+                url=None,
+                published_at=published,
+            )
+        )
     return items

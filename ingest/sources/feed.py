@@ -31,6 +31,7 @@ class FeedResult:
     etag: str | None
     last_modified: str | None
     moved_to: str | None = None  # set when every hop was a permanent redirect (301/308)
+    link: str | None = None  # the Link header(s): WebSub discovery reads the hub and self links there
 
 
 class FeedFetchError(SourceError):
@@ -195,5 +196,6 @@ async def _follow(
             response.headers.get("etag"),
             response.headers.get("last-modified"),
             moved_to,
+            ", ".join(response.headers.get_list("link")) or None,
         )
     raise FeedFetchError(source, f"more than {max_redirects} redirects from {url}")

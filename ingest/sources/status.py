@@ -6,19 +6,49 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.config import SourceConfig
-from core.db import SourceState
+from core.db import SourceState, WebSubRow
 
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def websub_view(row: WebSubRow | None) -> dict[str, Any] | None:
+    """A source's WebSub subscription as `sources --json` and the status page show it."""
+    if row is None:
+        return None
+    return {
+        "state": row.state,
+        "pending": row.pending,
+        "hub": row.hub,
+        "topic": row.topic,
+        "lease_expires": _iso(row.expires_at),
+        "renews_at": _iso(row.renew_at),
+        "retry_at": _iso(row.retry_at),
+        "pushes": row.pushes,
+        "last_push": _iso(row.last_push_at),
+        "error": row.last_error,
+    }
+
+
+def subscriptions(session: Session) -> dict[str, WebSubRow]:
+    """Each source's WebSub subscription: the one in use, else one being unsubscribed."""
+    found: dict[str, WebSubRow] = {}
+    for row in session.scalars(select(WebSubRow).order_by(WebSubRow.created_at)):
+        if row.source not in found or found[row.source].state == "unsubscribing":
+            found[row.source] = row
+    return found
+
+
 def source_rows(session: Session, sources: Sequence[SourceConfig]) -> list[dict[str, Any]]:
-    """One row per configured source: where it is polled, when, how it went, and when next."""
+    """One row per configured source: where it is polled, when, how it went, and when next, and
+    its WebSub subscription (None when it has none)."""
     rows = []
+    subscribed = subscriptions(session)
     for source in sources:
         state = session.get(SourceState, source.name)
         fresh = state is not None and state.feed_url == source.feed
@@ -45,6 +75,7 @@ def source_rows(session: Session, sources: Sequence[SourceConfig]) -> list[dict[
                 "failures": state.failures if state else 0,
                 "articles_seen": state.articles_seen if state else 0,
                 "error": state.last_error if state else None,
+                "websub": websub_view(subscribed.get(source.name)),
             }
         )
     return rows

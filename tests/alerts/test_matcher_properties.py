@@ -6,6 +6,7 @@ import re
 import string
 import unicodedata
 from functools import partial
+from itertools import pairwise
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -23,7 +24,7 @@ from alerts.normalize import (
     word_view,
     word_views,
 )
-from alerts.rules import Matcher
+from alerts.rules import Matcher, _inside_longer
 from core.config import RuleConfig
 from ingest.models import Article
 from newswatch.settings import CONTEXT
@@ -210,3 +211,25 @@ def test_unevenly_folded_characters_are_found_with_few_known_and_with_many() -> 
     table.apply("".join(chr(code) for code in range(0xFB00, 0xFB07)))  # ﬀ ﬁ ﬂ ﬃ ﬄ ﬅ ﬆ: many known now
     assert len(table.uneven) > 8
     assert _uneven_positions(text + "ﬁ", table) == [1, 3, 5, 6]
+
+
+@settings(max_examples=300, deadline=None)
+@given(spans=st.lists(st.tuples(st.integers(0, 12), st.integers(1, 5)), max_size=10))
+def test_finds_inside_longer_ones_agree_with_a_pairwise_check(spans: list[tuple[int, int]]) -> None:
+    finds = [(number, start, start + length) for number, (start, length) in enumerate(spans)]
+    expected = {
+        number
+        for number, (_, start, end) in enumerate(finds)
+        if any(s <= start and end <= e and (s, e) != (start, end) for _, s, e in finds)
+    }
+    assert _inside_longer(finds) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(terms=st.lists(ASCII_TERM, min_size=1, max_size=6), text=ASCII_TEXT)
+def test_a_match_names_each_place_once(terms: list[str], text: str) -> None:
+    rule = RuleConfig.model_validate({"name": "r", "keywords": terms, "notify": ["c"]}, context=CONTEXT)
+    for match in Matcher([rule]).match(Article("s", "k", "", text, "", (), None, None, "")):
+        spans = sorted((hit.start, hit.end) for hit in match.hits)
+        assert all(end <= start for (_, end), (start, _) in pairwise(spans))
+        assert all(normalize_phrase(text[s:e]) in {normalize_phrase(t) for t in terms} for s, e in spans)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from alerts.rules import compile_rules, match_article
+from alerts.rules import Matcher, compile_rules, match_article
 from core.config import RuleConfig
 from ingest.clean import clean
 from ingest.models import Article, ContentKind, RawItem
@@ -84,8 +84,10 @@ def test_hits_and_vetoes_come_in_the_same_order_whatever_the_script_before_them(
     # "apple" ends before "big apple pie" does, though it starts after: hits are in the order they end.
     rule = _rule(keywords=["big apple pie", "apple"], none=[{"keywords": ["big apple pie", "apple"]}])
     [verdict] = compile_rules([rule])[0].matcher.explain(_article(before + "big apple pie"))
-    assert [hit.term for hit in verdict.hits] == ["apple", "big apple pie"]
     assert verdict.reason == "vetoed by none: 'apple' in text"
+    assert [hit.term for hit in verdict.hits] == ["big apple pie"]  # the "apple" in it is one mention
+    [verdict] = compile_rules([rule])[0].matcher.explain(_article(before + "an apple, a big apple pie"))
+    assert [hit.term for hit in verdict.hits] == ["apple", "big apple pie"]
 
 
 def test_hit_reports_term_surface_field_and_snippet() -> None:
@@ -94,3 +96,32 @@ def test_hit_reports_term_surface_field_and_snippet() -> None:
     )
     assert (hit.term, hit.surface, hit.field) == ("Vladimir Putin", "Putin", "text")
     assert "Putin's aide" in hit.snippet
+
+
+def test_an_alert_names_each_mention_once_the_longest_name_that_matched_there() -> None:
+    article = clean(RawItem("desk", "k", SEED_FILE.read_text(encoding="utf-8"), ContentKind.FIXTURE))
+    [rule] = compile_rules([_rule(**PUTIN)])
+    hits = [(hit.surface, hit.field) for hit in match_article(rule, article)]
+    # The title says "Vladimir Putin": one mention, not also its "Putin". The text names him as
+    # "Putin" on its own further down, and that mention is the one shown for the text.
+    assert sorted(hits) == [("Putin", "text"), ("Vladimir Putin", "title"), ("Vladimir Putin", "topics")]
+    [putin_text] = [hit for hit in match_article(rule, article) if hit.field == "text"]
+    assert article.text[putin_text.start : putin_text.end] == "Putin"
+
+
+def test_overlapping_terms_of_one_rule_collapse_to_the_longest() -> None:
+    rule = compile_rules([_rule(keywords=["New York", "York Times", "Times"])])[0]
+    hits = match_article(rule, _article("The New York Times reported it."))
+    assert [(hit.term, hit.surface) for hit in hits] == [("York Times", "York Times")]
+    hits = match_article(rule, _article("In New York, the York Times reported it."))
+    assert [hit.term for hit in hits] == ["New York", "York Times"]
+
+
+def test_another_rules_longer_name_takes_nothing_from_a_rule() -> None:
+    # One matcher serves every rule: "Putin" alone still fires its own rule inside "Vladimir Putin".
+    rules = [_rule(name="short", people=["Putin"]), _rule(name="long", **PUTIN)]
+    matches = Matcher(rules).match(_article("Vladimir Putin arrived."))
+    assert {(m.rule, tuple(h.surface for h in m.hits)) for m in matches} == {
+        ("short", ("Putin",)),
+        ("long", ("Vladimir Putin",)),
+    }

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from alerts.delivery import overflow_digest
 from alerts.models import Match
 from alerts.outbox import SENT, Wait, enqueue, enqueue_update, listing
-from alerts.rules import CompiledRule, compile_rules
-from alerts.throttle import decide, notes
+from alerts.rules import CompiledRule, compile_rules, notes
+from alerts.throttle import decide
 from core.config import RuleConfig, SourceConfig
 from core.db import AlertRow, Database
 from ingest.models import Article

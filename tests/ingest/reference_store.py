@@ -59,6 +59,7 @@ def _store_one(
         session.add(_sighting(row, article, how, now, score, decision))
         if decision is not None and longer_of(row.text, article.text, decision, index.rules):
             row.text, row.text_hash, row.updated_at = article.text, text_hash, now
+            row.text_source = article.text_source
             row.signature = list(sig) if sig is not None else None
             session.flush()
             _reindex(index, row)
@@ -145,6 +146,9 @@ def _fill(
     row.topics = list(article.topics)
     row.html = article.html
     row.language = article.language
+    row.text_source = article.text_source
+    row.page_error = article.page_error
+    row.author = article.author
     row.published_at = article.published_at or row.published_at or now
     row.updated_at = now
     row.content_hash = article.content_hash

@@ -6,7 +6,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from core.db import Database
+from core.db import ArticleRow, Database
 from ingest.boilerplate import compile_boilerplate
 from ingest.clean import clean
 from ingest.sources.directory import read_directory
@@ -25,3 +25,23 @@ def test_a_file_name_that_is_not_utf8_is_read_and_stored(tmp_path: Path, db: Dat
     with db.session() as session:
         [stored] = store_articles(session, [article], datetime(2026, 11, 29, tzinfo=UTC))
     assert stored.is_new
+
+
+def test_a_file_is_published_when_it_was_last_written_not_when_it_was_polled(
+    tmp_path: Path, db: Database
+) -> None:
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+    path = folder / "story.txt"
+    path.write_text("Port reopens\nThe port reopened on Tuesday.\n", encoding="utf-8")
+    written = datetime(2026, 3, 18, 6, 45, tzinfo=UTC)
+    os.utime(path, (written.timestamp(), written.timestamp()))
+    [item] = read_directory("seeds", folder, max_bytes=1_000_000)
+    assert item.published_at == written
+    article = clean(item, compile_boilerplate([]))
+    polled = datetime(2026, 11, 29, tzinfo=UTC)
+    with db.session() as session:
+        [stored] = store_articles(session, [article], polled)
+        row = session.get(ArticleRow, stored.id)
+        assert row is not None
+        assert row.published_at == written and row.first_seen_at == polled

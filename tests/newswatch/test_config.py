@@ -50,6 +50,20 @@ def test_database_env_overrides(bare_workspace: Workspace) -> None:
     assert load_config(bare_workspace.write_config(GOOD), environ).database == "sqlite:////tmp/other.db"
 
 
+def test_full_text_is_off_by_default_and_its_settings_read(bare_workspace: Workspace) -> None:
+    text = (
+        "full_text: {short_text: 800, per_host: 1, host_delay: 0}\n"
+        "sources:\n  - {name: a, feed: 'https://a.example/rss'}\n"
+        "  - {name: b, feed: 'https://b.example/rss', full_text: auto}\n"
+    )
+    config = load_config(bare_workspace.write_config(text), environ={})
+    assert [s.full_text for s in config.sources] == ["never", "auto"]
+    assert (config.full_text.short_text, config.full_text.per_host) == (800, 1)
+    assert config.full_text.host_delay.total_seconds() == 0
+    default = load_config(bare_workspace.write_config("sources: []\n"), environ={}).full_text
+    assert (default.short_text, default.per_host, default.host_delay.total_seconds()) == (500, 2, 1)
+
+
 def test_config_path_order(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEWSWATCH_CONFIG", "/etc/nw.yaml")
     assert config_path("x.yaml") == Path("x.yaml")
@@ -137,6 +151,26 @@ BAD_CASES = [
         f"rules: [{{name: {'r' * 201}, people: [Putin], notify: [t]}}]\n",
         f"rules[0].name (rule '{'r' * 201}'): String should have at most 200 characters",
         id="rule-name-too-long",
+    ),
+    pytest.param(
+        "sources: [{name: a, feed: 'https://x.example/rss', full_text: sometimes}]\n",
+        "sources[0].full_text (source 'a'): Input should be 'auto', 'always' or 'never'",
+        id="full-text-mode",
+    ),
+    pytest.param(
+        "sources: [{name: a, directory: x, full_text: auto}]\n",
+        "sources[0] (source 'a'): `full_text` applies to feed sources only",
+        id="full-text-folder",
+    ),
+    pytest.param(
+        "full_text: {host_delay: 2m}\n",
+        "full_text.host_delay: 2m is too long; at most 1m",
+        id="full-text-delay",
+    ),
+    pytest.param(
+        "full_text: {per_host: 0}\n",
+        "full_text.per_host: Input should be greater than 0",
+        id="full-text-per-host",
     ),
 ]
 

@@ -196,7 +196,7 @@ def test_a_bad_source_never_stops_the_others(http_server: HttpServer, db: Databa
 
     async def go() -> bool:
         async with Service(config, db, now=Clock()) as service:
-            return await service.run_once()
+            return (await service.run_once()).ok
 
     assert asyncio.run(go()) is False
     assert state(db, "wire").articles_seen == 1 and state(db, "wire").last_status == "ok"
@@ -252,8 +252,10 @@ def test_run_once_respects_retry_after_across_runs_and_sources_shows_it(
     assert row["name"] == "wire" and row["status"] == "error" and row["http_status"] == 429
     assert row["url"] == http_server.url("/rss") and "HTTP 429" in row["error"]
     assert row["retry_not_before"] is not None and row["next_poll"] is not None
-    table = workspace.cli("sources")
-    assert table.returncode == 0 and "wire" in table.stdout and "HTTP 429" in table.stdout
+    table = workspace.cli("sources", env={"COLUMNS": "250"})  # wide enough that no cell folds
+    assert table.returncode == 0 and "HTTP 429" in table.stdout
+    [line] = [line for line in table.stdout.splitlines() if line.startswith("wire ")]
+    assert [cell.strip() for cell in line.split("│")][:4] == ["wire", "error", "429", "1"]
 
 
 def test_unchanged_items_are_not_cleaned_again_and_a_changed_one_is(

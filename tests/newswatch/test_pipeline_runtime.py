@@ -110,10 +110,10 @@ def big_feed(items: int, seed: int = 7) -> tuple[bytes, int]:
     return "".join(parts).encode(), matching
 
 
-# A feed this big keeps the poll busy for seconds: long enough to ask /healthz many times meanwhile.
-ITEMS_HEALTHZ = 2000
-# Stored in batches of 100: the signal comes after the first, with about 20 still to come.
-ITEMS_SIGTERM = 2000
+# The sizes issue 16 names: a 10,000-item feed keeps the poll busy for many /healthz answers; a
+# 5,000-item poll stored in batches of 100 gets the signal after the first, with dozens to come.
+ITEMS_HEALTHZ = 10_000
+ITEMS_SIGTERM = 5000
 
 
 def wait_for(condition: Callable[[], bool], what: str, timeout: float = 120) -> None:
@@ -168,7 +168,7 @@ def _count(db: Database, table: type) -> int:
         return int(session.scalar(select(func.count()).select_from(table)) or 0)
 
 
-def test_sigterm_during_a_big_poll_exits_in_grace_and_the_next_run_finishes_it_once(
+def test_sigterm_during_a_5000_item_poll_exits_in_grace_and_the_next_run_finishes_it_once(
     launch: Callable[..., tuple], workspace: Workspace, http_server: HttpServer
 ) -> None:
     db = Database(workspace.env["NEWSWATCH_DATABASE_URL"])
@@ -195,7 +195,7 @@ def test_sigterm_during_a_big_poll_exits_in_grace_and_the_next_run_finishes_it_o
     db.close()
 
 
-def test_healthz_answers_within_a_second_while_a_big_feed_is_processed(
+def test_healthz_answers_within_a_second_while_a_10000_item_feed_is_processed(
     launch: Callable[..., tuple], workspace: Workspace
 ) -> None:
     child, base, log_path, _matching = launch(items=ITEMS_HEALTHZ, grace=5)

@@ -73,9 +73,12 @@ def test_filter_articles_by_source_rule_and_text_newest_first_a_page_at_a_time(d
     assert titles(rule="kremlin") == ["PUTIN speaks"]  # once, though it alerted on two channels
     assert titles(text="putin") == ["PUTIN speaks", "snake_case names"]  # any case, title or text
     assert titles(text="  putin  ", source="wire", rule="kremlin") == ["PUTIN speaks"]
-    # LIKE's wildcards are plain characters in a query.
+    # The text filter is `articles --search`: a prefix, an exclusion, a phrase.
+    assert titles(text="puti*") == ["PUTIN speaks", "snake_case names"]
+    assert titles(text="putin -spoke") == ["snake_case names"]
+    assert titles(text='"then sun"') == ["Weather"] and titles(text='"sun then"') == []
+    # A query the search language refuses is a plain substring; LIKE's wildcards are plain characters.
     assert titles(text="%") == ["Rates rise", "Weather"]
-    assert titles(text="e_c") == ["snake_case names"]
     assert titles(text="0.5%") == ["Rates rise"]
     assert titles(rule="nobody") == [] and titles(text="nowhere") == []
 

@@ -74,8 +74,8 @@ def test_migrate_from_copies_an_sqlite_file_into_the_configured_database(workspa
     assert moved.returncode == 0, moved.stderr
     assert "articles: 1/1" in moved.stderr  # progress, per table
     assert (
-        "copied 1 articles, 0 channel_state, 1 polls, 1 source_health, 1 sources, 2 alerts, 1 sightings,"
-        " 2 delivery_attempts" in moved.stdout
+        "copied 1 articles, 0 channel_state, 1 polls, 1 source_health, 1 sources, 0 websub_subscriptions,"
+        " 2 alerts, 1 sightings, 2 delivery_attempts" in moved.stdout
     )
     assert json.loads(workspace.cli("articles", "--json").stdout) == old_articles
     assert json.loads(workspace.cli("alerts", "--json").stdout) == old_alerts
