@@ -152,7 +152,9 @@ class HttpServer:
 
         self._server = ThreadingHTTPServer((host, 0), Handler)
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # shutdown() waits for the loop to look at its flag again: every 0.05 s, not the default 0.5
+        # (half a second at the end of each of hundreds of tests).
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
 
     def url(self, path: str, host: str | None = None) -> str:
@@ -255,13 +257,21 @@ def _authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data
     return AuthResult(success=ok, auth_data=SMTP_USER if ok else None)
 
 
+@pytest.fixture(scope="session")
+def tls_certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """One self-signed certificate and key for the session (an RSA key takes about half a second)."""
+    require_peer("openssl")
+    return self_signed_certificate(tmp_path_factory.mktemp("tls"))
+
+
 @pytest.fixture(params=["starttls", "ssl"])
-def tls_smtp_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, SmtpServer]]:
+def tls_smtp_server(
+    request: pytest.FixtureRequest, tls_certificate: tuple[Path, Path]
+) -> Iterator[tuple[str, SmtpServer]]:
     """An SMTP server that wants TLS (STARTTLS, or implicit TLS) and a login."""
     import ssl
 
-    require_peer("openssl")
-    cert, key = self_signed_certificate(tmp_path)
+    cert, key = tls_certificate
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     mailbox = _Mailbox()

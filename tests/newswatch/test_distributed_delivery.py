@@ -185,7 +185,13 @@ def test_a_worker_killed_mid_burst_loses_nothing_and_repeats_keep_their_webhook_
     (doomed, _), (survivor, _) = started
     try:
         _queue_alerts(url, 0, ALERTS)
-        _wait(lambda: _sent(url) >= 40, 60, "the burst under way")
+
+        def both_sending() -> bool:
+            # More POSTs in flight than one worker ever has: the doomed one has some (on a busy
+            # machine a worker that started late would otherwise die with nothing in flight).
+            return _sent(url) >= 40 and http_server.in_flight > CONCURRENCY
+
+        _wait(both_sending, 60, "the burst under way on both workers")
         doomed.process.send_signal(signal.SIGKILL)
         doomed.process.wait()
         killed = time.monotonic()
