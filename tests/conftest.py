@@ -542,6 +542,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "only_backend(name, reason=...): a database test that is about one backend only; it runs on"
         " that one and says why",
     )
+    config.addinivalue_line(
+        "markers", "alone: runs while no other test does, under pytest-xdist (a responsiveness bound)"
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -619,3 +622,34 @@ def bare_workspace(tmp_path: Path) -> Workspace:
     """A workspace for commands that open no database (config checks, completion, OPML, rules on
     files): the test runs once, and a command that did open a database would fail."""
     return _workspace(tmp_path, {"NEWSWATCH_DATABASE_URL": NO_DATABASE_URL})
+
+
+@pytest.fixture(autouse=True)
+def _alone_when_marked(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """Under pytest-xdist, a test marked `alone` runs while no other test does (each other test
+    holds a shared lock, it an exclusive one; a gate lock keeps new tests from starving it). For the
+    few tests whose assertion is a responsiveness bound the issue sets (/healthz within 1 s while a
+    10,000-item poll runs; exit within shutdown_grace): on 2 cores, another worker's test beside
+    them measures the machine, not the service."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        yield
+        return
+    import fcntl
+
+    shared = tmp_path_factory.getbasetemp().parent  # the run's folder, common to every worker
+    alone = request.node.get_closest_marker("alone") is not None
+    with open(shared / "alone.gate", "a") as gate, open(shared / "alone.lock", "a") as lock:
+        fcntl.flock(gate, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        finally:
+            if not alone:
+                fcntl.flock(gate, fcntl.LOCK_UN)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            if alone:
+                fcntl.flock(gate, fcntl.LOCK_UN)

@@ -16,6 +16,7 @@ import uuid
 import pytest
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from core.db import MIGRATIONS, Database, make_engine
@@ -29,14 +30,21 @@ OLD = [
 ]
 
 
-def _before_index(url: str, articles: list[tuple[str, str, str]]) -> None:
-    """A database at revision 0016 (the one before the index) holding `articles` as (key, title, text)."""
+def _before() -> str:
+    """The revision 0015 follows (whatever it is chained after)."""
+    before = ScriptDirectory(str(MIGRATIONS)).get_revision("0015").down_revision
+    assert isinstance(before, str)
+    return before
+
+
+def _before_the_index(url: str, articles: list[tuple[str, str, str]]) -> None:
+    """A database at the revision before the index holding `articles` as (key, title, text)."""
     engine = make_engine(url)
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "0016")
+        command.upgrade(cfg, _before())
         connection.execute(
             text(
                 "INSERT INTO articles (source, item_key, url, title, text, summary, topics, published_at,"
@@ -54,7 +62,7 @@ def _found(db: Database, query: str) -> list[str]:
 
 
 def test_articles_stored_before_the_index_are_found_after_it(database_url: str) -> None:
-    _before_index(database_url, OLD)
+    _before_the_index(database_url, OLD)
     db = Database(database_url)  # upgrades to head: builds the index
     try:
         assert _found(db, "путин") == ["a"]
@@ -69,7 +77,7 @@ def test_articles_stored_before_the_index_are_found_after_it(database_url: str) 
         cfg.set_main_option("script_location", str(MIGRATIONS))
         with db.engine.begin() as connection:
             cfg.attributes["connection"] = connection
-            command.downgrade(cfg, "0016")
+            command.downgrade(cfg, _before())
         tables = inspect(db.engine).get_table_names()
         assert "articles_fts" not in tables and "article_search" not in tables
         with db.engine.begin() as connection:
@@ -119,7 +127,7 @@ def _on_a_terminal(workspace: Workspace, *args: str, timeout: float = 120) -> tu
 def test_the_backfill_shows_a_progress_bar_on_a_terminal_only(workspace: Workspace) -> None:
     workspace.write_config(CONFIG)
     many = [(f"k{n}", f"Story {n}", f"Body of story {n} about harbours and grain.") for n in range(4500)]
-    _before_index(workspace.env["NEWSWATCH_DATABASE_URL"], many)
+    _before_the_index(workspace.env["NEWSWATCH_DATABASE_URL"], many)
     code, drawn = _on_a_terminal(workspace, "db", "upgrade")
     assert code == 0, drawn
     assert "building the search index" in drawn
@@ -131,7 +139,7 @@ def test_the_backfill_shows_a_progress_bar_on_a_terminal_only(workspace: Workspa
 
 def test_the_backfill_draws_nothing_when_not_on_a_terminal(workspace: Workspace) -> None:
     workspace.write_config(CONFIG)
-    _before_index(workspace.env["NEWSWATCH_DATABASE_URL"], OLD)
+    _before_the_index(workspace.env["NEWSWATCH_DATABASE_URL"], OLD)
     upgraded = workspace.cli("db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
     assert "building the search index" not in upgraded.stderr

@@ -168,6 +168,7 @@ def _count(db: Database, table: type) -> int:
         return int(session.scalar(select(func.count()).select_from(table)) or 0)
 
 
+@pytest.mark.alone
 def test_sigterm_during_a_5000_item_poll_exits_in_grace_and_the_next_run_finishes_it_once(
     launch: Callable[..., tuple], workspace: Workspace, http_server: HttpServer
 ) -> None:
@@ -195,6 +196,7 @@ def test_sigterm_during_a_5000_item_poll_exits_in_grace_and_the_next_run_finishe
     db.close()
 
 
+@pytest.mark.alone
 def test_healthz_answers_within_a_second_while_a_10000_item_feed_is_processed(
     launch: Callable[..., tuple], workspace: Workspace
 ) -> None:
