@@ -624,17 +624,37 @@ def bare_workspace(tmp_path: Path) -> Workspace:
     return _workspace(tmp_path, {"NEWSWATCH_DATABASE_URL": NO_DATABASE_URL})
 
 
+class Alone:
+    """The hold of a test marked `alone` on the machine (see `_alone_when_marked`)."""
+
+    def __init__(self, gate: Any = None, lock: Any = None) -> None:
+        self._gate, self._lock = gate, lock
+        self.exclusive = gate is not None
+
+    def release(self) -> None:
+        """The measured part is over: other tests may run beside the rest of this one."""
+        if not self.exclusive:
+            return
+        import fcntl
+
+        # Nobody waits on the lock while this test holds the gate, so the conversion cannot be lost.
+        fcntl.flock(self._lock, fcntl.LOCK_SH)
+        fcntl.flock(self._gate, fcntl.LOCK_UN)
+        self.exclusive = False
+
+
 @pytest.fixture(autouse=True)
 def _alone_when_marked(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[None]:
+) -> Iterator[Alone]:
     """Under pytest-xdist, a test marked `alone` runs while no other test does (each other test
     holds a shared lock, it an exclusive one; a gate lock keeps new tests from starving it). For the
     few tests whose assertion is a responsiveness bound the issue sets (/healthz within 1 s while a
     10,000-item poll runs; exit within shutdown_grace): on 2 cores, another worker's test beside
-    them measures the machine, not the service."""
+    them measures the machine, not the service. Such a test may end its hold early with the `alone`
+    fixture's `release()` once the bound is measured."""
     if not os.environ.get("PYTEST_XDIST_WORKER"):
-        yield
+        yield Alone()
         return
     import fcntl
 
@@ -647,9 +667,16 @@ def _alone_when_marked(
         finally:
             if not alone:
                 fcntl.flock(gate, fcntl.LOCK_UN)
+        hold = Alone(gate, lock) if alone else Alone()
         try:
-            yield
+            yield hold
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
-            if alone:
+            if hold.exclusive:
                 fcntl.flock(gate, fcntl.LOCK_UN)
+
+
+@pytest.fixture
+def alone(_alone_when_marked: Alone) -> Alone:
+    """This test's hold on the machine (a test marked `alone`): `release()` ends it early."""
+    return _alone_when_marked
