@@ -564,7 +564,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """`--backend=sqlite|postgresql` deselects the other backend's half (reported as deselected)."""
+    """`--backend=sqlite|postgresql` deselects the other backend's half (reported as deselected).
+    Tests marked `alone` go first: an alone test waits for the tests running beside it to end, and
+    at the start those are short ones, not a cluster test of a minute."""
+    items.sort(key=lambda item: item.get_closest_marker("alone") is None)  # stable: the rest keep order
     chosen = config.getoption("backend")
     if chosen == "both":
         return
