@@ -491,8 +491,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
 
 @contextmanager
-def postgres_database() -> Iterator[str]:
-    """Create a fresh, uniquely named PostgreSQL database; yield its SQLAlchemy URL; drop it after.
+def postgres_database(template: str | None = None) -> Iterator[str]:
+    """Create a fresh, uniquely named PostgreSQL database (empty, or a copy of the database
+    `template`); yield its SQLAlchemy URL; drop it after.
 
     The fixtures call `require_peer("postgresql")` first: outside CI a missing server skips.
     """
@@ -501,7 +502,7 @@ def postgres_database() -> Iterator[str]:
 
     name = f"nw_test_{uuid.uuid4().hex[:16]}"
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
         # Servers are often not on UTC (this one is): a zone 3.5 hours off shows any timestamp that
         # PostgreSQL would read in its session zone instead of as UTC.
         admin.execute(f"ALTER DATABASE \"{name}\" SET TimeZone TO '{POSTGRES_TEST_ZONE}'")
@@ -545,12 +546,20 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "alone: runs while no other test does, under pytest-xdist (a responsiveness bound)"
     )
+    config.addinivalue_line(
+        "markers",
+        "empty_database: the test's database (`database_url`, `workspace`, `db`) starts with no tables,"
+        " not at the newest schema: for tests of migrations, `db upgrade` and `db migrate-from`",
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """A test that opens a database (it uses `backend`, directly or through `database_url`,
     `workspace` or `db`) runs once per backend: ids `[sqlite]` and `[postgresql]`."""
     if "backend" not in metafunc.fixturenames:
+        if metafunc.definition.get_closest_marker("empty_database") is not None:
+            where = metafunc.definition.nodeid
+            raise pytest.UsageError(f"{where}: marked empty_database, but it opens no test database")
         return
     backends = list(BACKENDS)
     marker = metafunc.definition.get_closest_marker("only_backend")
@@ -588,14 +597,39 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite file at the newest schema, made once per process: each test gets a copy."""
+    path = tmp_path_factory.mktemp("migrated") / "newswatch.db"
+    Database(f"sqlite:///{path}").close()
+    # The last connection to close checkpoints the WAL into the file and deletes it.
+    assert not path.with_name(path.name + "-wal").exists(), "the migrated SQLite file kept a WAL"
+    return path
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres() -> Iterator[str]:
+    """A PostgreSQL database at the newest schema, made once per process: each test's database is
+    created from it (CREATE DATABASE ... TEMPLATE), a file copy instead of running every migration."""
+    with postgres_database() as url:
+        Database(url).close()  # nobody may stay connected to a template
+        yield url.rsplit("/", 1)[1]
+
+
 @pytest.fixture
-def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
-    """A test using this runs twice: on an SQLite file and on a fresh PostgreSQL database."""
+def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A test using this runs twice: on an SQLite file and on a fresh PostgreSQL database. The
+    database is at the newest schema already (a copy of one migrated once per process, as the first
+    `Database` would leave it), unless the test is marked `empty_database`: then it has no tables."""
+    empty = request.node.get_closest_marker("empty_database") is not None
     if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'newswatch.db'}"
+        path = tmp_path / "newswatch.db"
+        if not empty:
+            shutil.copyfile(request.getfixturevalue("migrated_sqlite"), path)
+        yield f"sqlite:///{path}"
         return
     require_peer("postgresql")
-    with postgres_database() as url:
+    with postgres_database(None if empty else request.getfixturevalue("migrated_postgres")) as url:
         yield url
 
 

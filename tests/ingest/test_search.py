@@ -381,6 +381,7 @@ def test_the_migration_folds_the_letters_the_query_folds() -> None:
     assert migration.FOLDS == FOLDS, "changing FOLDS needs a migration that rebuilds the search index"
 
 
+@pytest.mark.empty_database
 def test_the_index_is_kept_by_triggers_at_head(db: Database) -> None:
     """A later migration that rebuilds `articles` (SQLite batch mode) must not lose the triggers."""
     with db.session() as session:

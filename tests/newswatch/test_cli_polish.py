@@ -120,6 +120,7 @@ def test_check_json_says_ok_and_counts(bare_workspace: Workspace) -> None:
     assert summary["ok"] is False and "should match 'nothing about him'" in summary["problems"][0]
 
 
+@pytest.mark.empty_database
 def test_db_commands_print_json(workspace: Workspace) -> None:
     workspace.write_config(CONFIG)
     upgraded = json.loads(workspace.cli("db", "upgrade", "--json").stdout)

@@ -29,8 +29,12 @@ def _feed(n: int) -> bytes:
 
 
 # Distributed mode is PostgreSQL's (procrastinate, SKIP LOCKED); on SQLite it is refused, which
-# test_storage checks.
-pytestmark = pytest.mark.only_backend("postgresql", reason="distributed mode runs on PostgreSQL only")
+# test_storage checks. The nodes start together on an empty database: the first upgrade of each
+# races the others' (the migrations' advisory lock must keep them apart).
+pytestmark = [
+    pytest.mark.only_backend("postgresql", reason="distributed mode runs on PostgreSQL only"),
+    pytest.mark.empty_database,
+]
 
 
 @pytest.fixture

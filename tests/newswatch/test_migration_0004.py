@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import text
@@ -13,6 +14,9 @@ from core.db import MIGRATIONS, ArticleRow, Database, make_engine
 from ingest.dedup import NearDuplicateIndex
 from ingest.store import article_dict, load_index
 from tests.conftest import SEED_FILE
+
+# From an empty database, as a new install's (not a copy of one already at head: tests/conftest.py).
+pytestmark = pytest.mark.empty_database
 
 BODY = "\n".join(SEED_FILE.read_text(encoding="utf-8").splitlines()[1:-1])
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import select, text
@@ -15,6 +16,9 @@ from core.db import MIGRATIONS, ArticleRow, Database, SightingRow, make_engine
 from ingest.dedup import NearDuplicateIndex, signature
 from ingest.store import load_index
 from tests.conftest import SEED_FILE
+
+# From an empty database, as a new install's (not a copy of one already at head: tests/conftest.py).
+pytestmark = pytest.mark.empty_database
 
 BODY = "\n".join(SEED_FILE.read_text(encoding="utf-8").splitlines()[1:-1])
 OLD = json.dumps(list(range(128)))  # an old signature: the same length, another algorithm

@@ -3,12 +3,16 @@ page error and no author; it goes down and up again (on SQLite and on PostgreSQL
 
 from __future__ import annotations
 
+import pytest
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import inspect, select, text
 
 from core.db import MIGRATIONS, ArticleRow, Database, make_engine
 from ingest.store import article_dict
+
+# From an empty database, as a new install's (not a copy of one already at head: tests/conftest.py).
+pytestmark = pytest.mark.empty_database
 
 COLUMNS = {"text_source", "page_error", "author"}
 

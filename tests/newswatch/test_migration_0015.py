@@ -23,6 +23,9 @@ from core.db import MIGRATIONS, Database, make_engine
 from ingest.search import marked, search_articles
 from tests.conftest import Workspace
 
+# From an empty database, as a new install's (not a copy of one already at head: tests/conftest.py).
+pytestmark = pytest.mark.empty_database
+
 OLD = [
     ("a", "Путин в Кремле", "Владимир Путин заявил, что Лёша прав."),
     ("b", "Café society", "The café in Łódź reopened after the Straße was rebuilt."),

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import inspect
 
 from core.db import MIGRATIONS, Database, WebSubRow
+
+# From an empty database, as a new install's (not a copy of one already at head: tests/conftest.py).
+pytestmark = pytest.mark.empty_database
 
 
 def test_migration_0016_goes_down_and_up_and_matches_the_model(database_url: str) -> None:

@@ -250,6 +250,7 @@ def test_a_row_being_written_is_left_for_the_next_run(db: Database, database_url
     assert idle not in _ids(db, ArticleRow.id)
 
 
+@pytest.mark.empty_database
 def test_migration_0010_goes_down_and_up_and_matches_the_model(database_url: str) -> None:
     db = Database(database_url)
     cfg = AlembicConfig()

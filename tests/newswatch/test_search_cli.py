@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.conftest import Workspace
 
 CONFIG = """\
@@ -60,6 +62,7 @@ def test_a_search_that_cannot_run_is_one_line_and_exit_2(workspace: Workspace) -
     assert json.loads(hostile.stdout) == []
 
 
+@pytest.mark.empty_database
 def test_articles_copied_by_migrate_from_are_found(workspace: Workspace) -> None:
     """`db migrate-from` copies the articles table row by row; the target's triggers index them."""
     workspace.write_config(CONFIG)

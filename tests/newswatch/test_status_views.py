@@ -203,6 +203,7 @@ def test_the_endpoint_only_reads_and_sends_strict_headers(endpoint: str) -> None
         assert httpx.request(method, endpoint + "/").status_code == 501, method
 
 
+@pytest.mark.empty_database
 def test_migration_0019c_goes_down_and_up_and_matches_the_model(database_url: str) -> None:
     db = Database(database_url)
     cfg = AlembicConfig()

@@ -49,6 +49,7 @@ def _head_revision() -> str:
     return head
 
 
+@pytest.mark.empty_database
 def test_db_upgrade_creates_the_schema_on_each_database(workspace: Workspace) -> None:
     workspace.write_config(CONFIG)
     first = workspace.cli("db", "upgrade")
@@ -61,6 +62,7 @@ def test_db_upgrade_creates_the_schema_on_each_database(workspace: Workspace) ->
     assert json.loads(listed.stdout) == []
 
 
+@pytest.mark.empty_database
 def test_migrate_from_copies_an_sqlite_file_into_the_configured_database(workspace: Workspace) -> None:
     workspace.write_config(CONFIG)
     old_db = workspace.root / "old.db"
@@ -114,6 +116,7 @@ def _old_database(workspace: Workspace, *statements: str) -> Path:
     return old_db
 
 
+@pytest.mark.empty_database
 def test_migrate_from_drops_nul_characters_an_older_database_holds(workspace: Workspace) -> None:
     workspace.write_config(CONFIG)
     old_db = _old_database(
@@ -131,6 +134,7 @@ def test_migrate_from_drops_nul_characters_an_older_database_holds(workspace: Wo
 
 
 @pytest.mark.only_backend("postgresql", reason="SQLite keeps a value longer than its column")
+@pytest.mark.empty_database
 def test_migrate_from_a_row_the_target_refuses_is_one_line_and_copies_nothing(workspace: Workspace) -> None:
     workspace.write_config(CONFIG)
     old_db = _old_database(workspace, f"UPDATE sources SET name = '{'s' * 250}'")
