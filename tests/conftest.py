@@ -25,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
@@ -48,6 +49,7 @@ class Served:
     etag: str | None = None  # answer 304 to a matching If-None-Match (or If-Modified-Since)
     drip: float | None = None  # send the body one byte per `drip` seconds
     delay: float = 0.0  # seconds to wait before answering, to make a poll take time
+    opened: threading.Event | None = None  # answer only once this is set (the test says when)
 
 
 @dataclass
@@ -95,6 +97,9 @@ class HttpServer:
                 if served is None:
                     self.send_error(404)
                     return
+                while served.opened is not None and not served.opened.wait(0.1):
+                    if owner.released.is_set():  # the server is closing
+                        return
                 if served.delay:
                     with owner._count:
                         owner.gets_in_flight += 1
@@ -191,6 +196,13 @@ def clear_of_the_hour(margin: float = 30) -> None:
     left = 3600 - now % 3600
     if left < margin:
         time.sleep(left + 0.5)
+
+
+def http_client(timeout: float = 10) -> httpx.Client:
+    """An HTTP client for a test that asks an endpoint many times. Each request opens a connection
+    of its own, as `httpx.get` does; but `httpx.get` also builds a client, TLS context included, per
+    call: about 30 ms of CPU, which a test polling an endpoint spends beside what it measures."""
+    return httpx.Client(timeout=timeout, limits=httpx.Limits(max_keepalive_connections=0))
 
 
 def free_port() -> int:
@@ -662,15 +674,37 @@ def bare_workspace(tmp_path: Path) -> Workspace:
 
 
 class Alone:
-    """The hold of a test marked `alone` on the machine (see `_alone_when_marked`)."""
+    """The hold of a test marked `alone` on the machine (see `_alone_when_marked`). A marked test
+    that asks for the `alone` fixture takes it itself, around the part it measures:
 
-    def __init__(self, gate: Any = None, lock: Any = None) -> None:
-        self._gate, self._lock = gate, lock
-        self.exclusive = gate is not None
+        with alone:  # waits until no other test runs; none starts until the block ends
+            ...
+
+    (or `alone.hold()` ... `alone.release()`); one that does not has it from set-up to the end."""
+
+    def __init__(self, gate: Any = None, lock: Any = None, *, exclusive: bool = False) -> None:
+        self._gate, self._lock = gate, lock  # None: not under pytest-xdist, nothing runs beside it
+        self.exclusive = exclusive  # this test holds the machine now
+        self.held = exclusive  # it has held it (a test that takes its own hold must take it)
+
+    def hold(self) -> None:
+        """The measured part begins: wait until every other test has ended, and keep new ones from
+        starting, until `release()` or the end of the test."""
+        self.held = True
+        if self._gate is None or self.exclusive:
+            return
+        import fcntl
+
+        # This test's shared hold goes first: two alone tests each waiting for the other's would
+        # wait forever. The gate then stops new tests; the exclusive lock waits for the running ones.
+        fcntl.flock(self._lock, fcntl.LOCK_UN)
+        fcntl.flock(self._gate, fcntl.LOCK_EX)
+        fcntl.flock(self._lock, fcntl.LOCK_EX)
+        self.exclusive = True
 
     def release(self) -> None:
         """The measured part is over: other tests may run beside the rest of this one."""
-        if not self.exclusive:
+        if self._gate is None or not self.exclusive:
             return
         import fcntl
 
@@ -679,41 +713,57 @@ class Alone:
         fcntl.flock(self._gate, fcntl.LOCK_UN)
         self.exclusive = False
 
+    def __enter__(self) -> Alone:
+        self.hold()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
+
 
 @pytest.fixture(autouse=True)
 def _alone_when_marked(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Alone]:
-    """Under pytest-xdist, a test marked `alone` runs while no other test does (each other test
-    holds a shared lock, it an exclusive one; a gate lock keeps new tests from starving it). For the
-    few tests whose assertion is a responsiveness bound the issue sets (/healthz within 1 s while a
-    10,000-item poll runs; exit within shutdown_grace): on 2 cores, another worker's test beside
-    them measures the machine, not the service. Such a test may end its hold early with the `alone`
-    fixture's `release()` once the bound is measured."""
+    """Under pytest-xdist, a test marked `alone` runs its measured part while no other test runs
+    (each other test holds a shared lock, it an exclusive one; a gate lock keeps new tests from
+    starving it). For the few tests whose assertion is a responsiveness bound the issue sets
+    (/healthz within 1 s while a 10,000-item poll runs; exit within shutdown_grace): on 2 cores,
+    another worker's test beside them measures the machine, not the service. A marked test that
+    asks for the `alone` fixture holds the machine only around what it measures (see `Alone`); its
+    set-up (a feed to generate, a service to start) shares the machine like any other test's."""
+    marked = request.node.get_closest_marker("alone") is not None
+    in_test = marked and "alone" in request.fixturenames  # the test takes its hold itself
     if not os.environ.get("PYTEST_XDIST_WORKER"):
-        yield Alone()
-        return
-    import fcntl
+        hold = Alone(exclusive=marked and not in_test)
+        yield hold
+    else:
+        import fcntl
 
-    shared = tmp_path_factory.getbasetemp().parent  # the run's folder, common to every worker
-    alone = request.node.get_closest_marker("alone") is not None
-    with open(shared / "alone.gate", "a") as gate, open(shared / "alone.lock", "a") as lock:
-        fcntl.flock(gate, fcntl.LOCK_EX)
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
-        finally:
-            if not alone:
-                fcntl.flock(gate, fcntl.LOCK_UN)
-        hold = Alone(gate, lock) if alone else Alone()
-        try:
-            yield hold
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-            if hold.exclusive:
-                fcntl.flock(gate, fcntl.LOCK_UN)
+        whole = marked and not in_test  # exclusive from set-up to the end
+        shared = tmp_path_factory.getbasetemp().parent  # the run's folder, common to every worker
+        with open(shared / "alone.gate", "a") as gate, open(shared / "alone.lock", "a") as lock:
+            fcntl.flock(gate, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX if whole else fcntl.LOCK_SH)
+            finally:
+                if not whole:
+                    fcntl.flock(gate, fcntl.LOCK_UN)
+            hold = Alone(gate, lock, exclusive=whole) if marked else Alone()
+            try:
+                yield hold
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+                if hold.exclusive:
+                    fcntl.flock(gate, fcntl.LOCK_UN)
+    if in_test and not hold.held:
+        pytest.fail("marked alone, but the test never took its hold (`with alone:` around what it measures)")
 
 
 @pytest.fixture
-def alone(_alone_when_marked: Alone) -> Alone:
-    """This test's hold on the machine (a test marked `alone`): `release()` ends it early."""
+def alone(request: pytest.FixtureRequest, _alone_when_marked: Alone) -> Alone:
+    """This test's hold on the machine (a test marked `alone` only): `with alone:` around the
+    measured part, or `alone.hold()` ... `alone.release()`."""
+    if request.node.get_closest_marker("alone") is None:
+        pytest.fail("the `alone` fixture is for tests marked alone")
     return _alone_when_marked
