@@ -17,7 +17,10 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import HttpServer, Workspace, free_port
+from tests.conftest import HttpServer, Workspace, free_port, http_client
+
+# Every request to the endpoints (the tests poll /metrics): a new connection, as httpx.get's.
+PROBE = http_client(timeout=5)
 
 CONFIG = """\
 http: {{listen: "127.0.0.1:{port}"}}
@@ -59,7 +62,7 @@ class Running:
         return self.workspace.cli(*args, env=self.env)
 
     def get(self, path: str) -> httpx.Response:
-        return httpx.get(self.base + path, timeout=5)
+        return PROBE.get(self.base + path)
 
     def logs(self) -> list[dict[str, Any]]:
         """Every line of the log, parsed (a line that is not JSON fails the test here)."""

@@ -25,11 +25,14 @@ import pytest
 from core.db import Database, utcnow
 from newswatch.service import Service
 from newswatch.web import StatusServer
-from tests.conftest import HttpServer, Reply, Served, Workspace
+from tests.conftest import HttpServer, Reply, Served, Workspace, http_client
 from tests.newswatch.browser import Browser, main_colour, pixel, read_png
 from tests.newswatch.test_runtime import Running, add_article, start, wait_for
 
 __all__ = ["start"]  # the fixture that launches `newswatch run`
+
+# Every request to the pages: a new connection, as httpx.get's.
+BROWSE = http_client(timeout=10)
 
 ABSOLUTE = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$"
 ROWS = "[...document.querySelectorAll('#articles table.articles tr')].slice(1)"
@@ -129,7 +132,7 @@ class Site:
         return f"http://{host}:{port}"
 
     def get(self, path: str) -> httpx.Response:
-        return httpx.get(self.base + path, timeout=10)
+        return BROWSE.get(self.base + path)
 
     def cycle(self, later: timedelta = timedelta(0)) -> None:
         """Poll every source once, then deliver what is due, `later` after the last cycle."""
