@@ -101,7 +101,8 @@ def test_compose_runs_migrations_then_a_scheduler_and_two_workers_on_a_healthy_p
     assert "postgres-data" in compose["volumes"]
     volumes = [v if isinstance(v, str) else f"{v['source']}:{v['target']}" for v in postgres["volumes"]]
     assert any(v.startswith("postgres-data:") for v in volumes)
-    assert "pg_isready" in " ".join(postgres["healthcheck"]["test"])
+    # Over TCP: on a first start the entrypoint's temporary server answers on the unix socket only.
+    assert "pg_isready -h 127.0.0.1 " in " ".join(postgres["healthcheck"]["test"])
     assert _depends(services["migrate"]) == {"postgres": "service_healthy"}
     for name in ("scheduler", "worker"):
         assert _depends(services[name]) == {"migrate": "service_completed_successfully"}
