@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from core.errors import ConfigError
+from core.yamlfile import SafeLoader
 
 DEFAULT_CONFIG = Path("config/newswatch.yaml")
 CONFIG_ENV = "NEWSWATCH_CONFIG"
@@ -38,24 +39,6 @@ NAME_MAX_LENGTH = 200
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
-# libyaml's safe loader where PyYAML was built with it: several times faster, a fraction of the memory.
-_SAFE_BASE: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _SafeLoader(_SAFE_BASE):  # type: ignore[valid-type,misc]
-    """The safe loader, where a value it cannot build (an int of 5,000 digits, the date 2001-13-45)
-    is a YAML error at that value's line, not a ValueError from deep inside PyYAML."""
-
-    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
-        try:
-            return super().construct_object(node, deep)
-        except (ValueError, OverflowError) as exc:
-            detail = str(exc).split(";")[0]  # not "use sys.set_int_max_str_digits() ..."
-            raise yaml.constructor.ConstructorError(
-                None, None, f"cannot read the value: {detail}", node.start_mark
-            ) from None
-
-
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 # What a config file may hold before anything in it is expanded: a bigger file, or aliases that
 # would copy more than this many nodes (a "billion laughs" of anchors), is refused unread.
@@ -1167,7 +1150,7 @@ def _read_yaml(path: Path) -> Any:
         detail = f"not UTF-8 text ({exc.reason} at byte {exc.start})"
         raise ConfigError(f"{path}: cannot read config file: {detail}") from None
     try:
-        return yaml.load(text, Loader=_SafeLoader)
+        return yaml.load(text, Loader=SafeLoader)
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)

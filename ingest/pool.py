@@ -12,15 +12,18 @@ import logging
 import multiprocessing
 import os
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
 from core.errors import SourceError
-from ingest.fulltext import PageJob, use_page
-from ingest.process import Job, Prepared, Processed, process
+from ingest.fulltext import PageJob
+from ingest.process import Job, Prepared, Processed
+from ingest.worker import call as _call
+from ingest.worker import call_page as _call_page
+from ingest.worker import warm as _warm
+from ingest.worker import watch_parent as _watch_parent
 
 _J = TypeVar("_J")
 
@@ -138,43 +141,6 @@ def _kill(executor: Executor) -> None:
         for worker in list((executor._processes or {}).values()):  # no public way to kill
             worker.kill()
     executor.shutdown(wait=False, cancel_futures=True)
-
-
-def _call(job: Job) -> Processed | str:
-    """`process(job)`; a failure comes back as its reason (exceptions need not pickle)."""
-    try:
-        return process(job)
-    except SourceError as exc:
-        return exc.reason
-    except Exception as exc:  # a bug on one feed is that poll's failure
-        log.debug("processing failed", exc_info=True, extra={"source": job.source})
-        return f"cannot process the feed: {type(exc).__name__}: {exc}"
-
-
-def _call_page(job: PageJob) -> Prepared | str:
-    """`use_page(job)`; a failure comes back as its reason."""
-    try:
-        return use_page(job)
-    except Exception as exc:  # a page that breaks the extractor is that page's failure
-        log.debug("page extraction failed", exc_info=True, extra={"source": job.source})
-        return f"cannot extract the page: {type(exc).__name__}: {exc}"
-
-
-def _warm() -> None:
-    """Import and run the CPU stage once, so the first real job does not pay for it."""
-    process(Job(source="warm-up", items=()))
-
-
-def _watch_parent(parent: int) -> None:
-    """Workers end when the service that spawned them is gone (kill -9 leaves no orphans)."""
-
-    def watch() -> None:
-        while True:
-            time.sleep(1.0)
-            if os.getppid() != parent:
-                os._exit(0)
-
-    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
 
 
 _shared: dict[int, ProcessPool] = {}

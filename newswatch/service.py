@@ -29,6 +29,7 @@ from core import metrics
 from core.config import Config, SourceConfig, WebSubSettings
 from core.db import ArticleRow, Database, error_reason, utcnow
 from core.errors import SourceError
+from core.memory import limit_malloc_arenas
 from ingest.boilerplate import compile_boilerplate
 from ingest.dedup import MergeRules, NearDuplicateIndex
 from ingest.discovery import FeedLinks, discover
@@ -109,6 +110,7 @@ class Service:
     """One Newswatch node: its config, database, HTTP clients and channels."""
 
     def __init__(self, config: Config, db: Database, now: Callable[[], datetime] = utcnow) -> None:
+        limit_malloc_arenas()  # before the polling threads start: see core/memory.py
         self.config = config
         self.db = db
         self.now = now
